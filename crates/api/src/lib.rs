@@ -1,0 +1,95 @@
+//! The FHIR R4 REST API over HTTP: a router that tests call in process and the binary serves.
+
+mod capability;
+mod negotiate;
+mod observe;
+mod respond;
+mod rest;
+
+use app::App;
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use fhir::{Issue, IssueCode};
+use respond::{json_response, ApiError};
+use std::sync::Arc;
+
+pub use capability::{SYSTEM_INTERACTIONS, TYPE_INTERACTIONS};
+
+/// Renders the metrics page; the binary provides it (tests may pass none).
+pub type MetricsRender = Arc<dyn Fn() -> String + Send + Sync>;
+
+/// Settings of the HTTP layer.
+#[derive(Clone)]
+pub struct Options {
+    /// Largest request body accepted, in bytes (413 beyond).
+    pub max_body_bytes: usize,
+    pub metrics: Option<MetricsRender>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { max_body_bytes: 64 * 1024 * 1024, metrics: None }
+    }
+}
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct Api {
+    app: App,
+    started: String,
+    metrics: Option<MetricsRender>,
+}
+
+/// The whole HTTP surface: `/healthz`, `/metrics` and the FHIR API under `/fhir`.
+pub fn router(app: App, options: Options) -> Router {
+    let api = Api { app, started: app::instant::now(), metrics: options.metrics };
+    let fhir = Router::new()
+        .route("/", axum::routing::post(rest::bundle))
+        .route("/metadata", get(metadata))
+        .route("/_history", get(rest::history_system))
+        .route(
+            "/{type}",
+            get(rest::search).post(rest::create).put(rest::conditional_update).patch(rest::conditional_patch).delete(rest::conditional_delete),
+        )
+        .route("/{type}/_history", get(rest::history_type))
+        .route("/{type}/{id}", get(rest::read).put(rest::update).patch(rest::patch).delete(rest::delete))
+        .route("/{type}/{id}/_history", get(rest::history_instance))
+        .route("/{type}/{id}/_history/{vid}", get(rest::vread))
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found);
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_page))
+        .nest("/fhir", fhir)
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(observe::track))
+        .layer(DefaultBodyLimit::max(options.max_body_bytes))
+        .with_state(api)
+}
+
+async fn metadata(State(api): State<Api>, RawQuery(q): RawQuery, headers: HeaderMap) -> Result<Response, ApiError> {
+    let pretty = negotiate::check_output_format(&headers, &negotiate::query_pairs(q.as_deref()))?;
+    Ok(json_response(StatusCode::OK, &capability::statement(&api.app.config().base_url, &api.started), pretty))
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn metrics_page(State(api): State<Api>) -> Response {
+    match &api.metrics {
+        Some(render) => render().into_response(),
+        None => (StatusCode::NOT_FOUND, "metrics are not enabled").into_response(),
+    }
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::status(StatusCode::METHOD_NOT_ALLOWED, Issue::error(IssueCode::NotSupported, "this method is not supported on this path"))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::status(StatusCode::NOT_FOUND, Issue::error(IssueCode::NotFound, "no such endpoint; the FHIR API is under /fhir"))
+}

@@ -1,0 +1,92 @@
+//! Every refusal is an OperationOutcome with the right status and, where it is about an element, its path.
+
+use crate::{patient, Server};
+use serde_json::json;
+
+#[tokio::test]
+async fn malformed_and_invalid_bodies() {
+    let s = Server::new();
+    s.send("POST", "/fhir/Patient", &[], Some(b"{not json")).await.assert_outcome(400, "structure", None);
+    s.send("POST", "/fhir/Patient", &[], Some(b"")).await.assert_outcome(400, "required", None);
+    s.send("POST", "/fhir/Patient", &[], Some(b"[1,2]")).await.assert_outcome(400, "structure", None);
+    s.post("/fhir/Patient", &json!({"gender": "male"})).await.assert_outcome(400, "required", Some("resourceType"));
+    s.post("/fhir/Patient", &json!({"resourceType": "Observation"})).await.assert_outcome(400, "invalid", Some("resourceType"));
+    s.post("/fhir/Patient", &json!({"resourceType": "Patient", "gender": "mail"})).await.assert_outcome(400, "code-invalid", Some("Patient.gender"));
+    s.post("/fhir/Patient", &json!({"resourceType": "Patient", "birthDate": "1970-13-45"})).await.assert_outcome(400, "value", Some("Patient.birthDate"));
+    s.post("/fhir/Patient", &json!({"resourceType": "Patient", "nickname": "x"})).await.assert_outcome(400, "structure", Some("Patient.nickname"));
+    s.post("/fhir/Patient", &json!({"resourceType": "Patient", "active": "true"})).await.assert_outcome(400, "value", Some("Patient.active"));
+    s.post("/fhir/Observation", &json!({"resourceType": "Observation", "code": {"text": "x"}})).await.assert_outcome(400, "required", Some("Observation.status"));
+    // Several faults are all reported.
+    let r = s.post("/fhir/Patient", &json!({"resourceType": "Patient", "gender": "mail", "birthDate": "x"})).await;
+    assert_eq!(r.json()["issue"].as_array().map(Vec::len), Some(2), "{}", r.text());
+    // Nothing was written by any of them.
+    assert_eq!(s.get("/fhir/_history").await.json().get("entry"), None);
+}
+
+#[tokio::test]
+async fn unknown_types_paths_and_methods() {
+    let s = Server::new();
+    s.get("/fhir/Nonsense/1").await.assert_outcome(404, "not-found", None);
+    s.post("/fhir/Nonsense", &json!({"resourceType": "Nonsense"})).await.assert_outcome(404, "not-found", None);
+    s.get("/fhir/Patient/nobody").await.assert_outcome(404, "not-found", None);
+    s.get("/elsewhere").await.assert_outcome(404, "not-found", None);
+    s.send("PUT", "/fhir/metadata", &[], None).await.assert_outcome(405, "not-supported", None);
+    s.send("POST", "/fhir/Patient/x", &[], Some(b"{}")).await.assert_outcome(405, "not-supported", None);
+    s.send("DELETE", "/fhir/Patient/x/_history", &[], None).await.assert_outcome(405, "not-supported", None);
+}
+
+#[tokio::test]
+async fn xml_is_refused_with_415() {
+    let s = Server::new();
+    let xml = b"<Patient xmlns=\"http://hl7.org/fhir\"/>";
+    s.send("POST", "/fhir/Patient", &[("content-type", "application/fhir+xml")], Some(xml)).await.assert_outcome(415, "not-supported", None);
+    s.send("GET", "/fhir/metadata?_format=xml", &[], None).await.assert_outcome(415, "not-supported", None);
+    s.send("GET", "/fhir/Patient?_format=application/fhir+xml", &[], None).await.assert_outcome(415, "not-supported", None);
+    s.send("GET", "/fhir/Patient", &[("accept", "application/fhir+xml")], None).await.assert_outcome(415, "not-supported", None);
+    assert_eq!(s.send("GET", "/fhir/Patient?_format=json", &[("accept", "application/fhir+json")], None).await.status, 200);
+    assert_eq!(s.send("GET", "/fhir/Patient", &[("accept", "application/json, */*;q=0.1")], None).await.status, 200);
+    let body = patient("9990000131").to_string();
+    assert_eq!(s.send("POST", "/fhir/Patient", &[("content-type", "application/json")], Some(body.as_bytes())).await.status, 201);
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_get_413() {
+    let s = Server::with_options(api::Options { max_body_bytes: 1024, metrics: None });
+    let mut p = patient("9990000158");
+    p["name"][0]["family"] = json!("x".repeat(2000));
+    s.post("/fhir/Patient", &p).await.assert_outcome(413, "too-long", None);
+    assert_eq!(s.post("/fhir/Patient", &patient("9990000158")).await.status, 201);
+}
+
+#[tokio::test]
+async fn search_parameters_we_cannot_evaluate_never_match_everything() {
+    let s = Server::new();
+    s.create(patient("9990000166")).await;
+    let lenient = s.get("/fhir/Patient?family=Nobody").await;
+    assert_eq!(lenient.status, 200);
+    let b = lenient.json();
+    let entries = b["entry"].as_array().expect("entries");
+    assert_eq!(entries.len(), 2, "one match and the outcome that says what was ignored: {b}");
+    assert_eq!(entries[1]["search"]["mode"], "outcome");
+    assert_eq!(entries[1]["resource"]["issue"][0]["code"], "not-supported");
+    s.send("GET", "/fhir/Patient?family=Nobody", &[("prefer", "handling=strict")], None).await.assert_outcome(400, "not-supported", Some("family"));
+    s.get("/fhir/Patient?identifier=").await.assert_outcome(400, "value", Some("identifier"));
+    s.get("/fhir/Patient?_count=many").await.assert_outcome(400, "value", Some("_count"));
+}
+
+#[tokio::test]
+async fn health_and_capability() {
+    let s = Server::new();
+    let h = s.get("/healthz").await;
+    assert_eq!((h.status, h.text()), (200, "ok".to_owned()));
+    let c = s.get("/fhir/metadata").await.json();
+    assert_eq!(c["resourceType"], "CapabilityStatement");
+    assert_eq!(c["fhirVersion"], "4.0.1");
+    let resources = c["rest"][0]["resource"].as_array().expect("resources");
+    assert_eq!(resources.len(), fhir::definitions::resource_types().count());
+    let patient = resources.iter().find(|r| r["type"] == "Patient").expect("Patient");
+    let params: Vec<&str> = patient["searchParam"].as_array().expect("params").iter().filter_map(|p| p["name"].as_str()).collect();
+    assert_eq!(params, ["_id", "identifier"]);
+    let codes: Vec<&str> = patient["interaction"].as_array().expect("interactions").iter().filter_map(|i| i["code"].as_str()).collect();
+    assert_eq!(codes, api::TYPE_INTERACTIONS);
+}

@@ -1,0 +1,130 @@
+//! HTTP integration tests of the FHIR API: the router runs in process over a fresh SQLite store per test.
+
+mod bundles;
+mod concurrency;
+mod conditional;
+mod crud;
+mod errors;
+mod history;
+mod synthea;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request};
+use axum::Router;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+pub const BASE: &str = "http://joinery.test/fhir";
+
+/// A server over a temporary database.
+pub struct Server {
+    router: Router,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    pub fn new() -> Self {
+        Self::with_options(api::Options::default())
+    }
+
+    pub fn with_options(options: api::Options) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = store::SqliteStore::open(store::SqliteOptions::new(dir.path().join("test.db"))).expect("open store");
+        let app = app::App::new(store::Store::Sqlite(store), app::Config::new(BASE));
+        Server { router: api::router(app, options), _dir: dir }
+    }
+
+    pub async fn send(&self, method: &str, uri: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Res {
+        let mut req = Request::builder().method(Method::from_bytes(method.as_bytes()).expect("method")).uri(uri);
+        let has_type = headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
+        if body.is_some() && !has_type {
+            req = req.header("content-type", "application/fhir+json");
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(Body::from(body.map(<[u8]>::to_vec).unwrap_or_default())).expect("request");
+        let res = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let body = res.into_body().collect().await.expect("body").to_bytes().to_vec();
+        Res { status, headers, body }
+    }
+
+    pub async fn get(&self, uri: &str) -> Res {
+        self.send("GET", uri, &[], None).await
+    }
+
+    pub async fn post(&self, uri: &str, body: &Value) -> Res {
+        self.send("POST", uri, &[], Some(body.to_string().as_bytes())).await
+    }
+
+    pub async fn put(&self, uri: &str, body: &Value) -> Res {
+        self.send("PUT", uri, &[], Some(body.to_string().as_bytes())).await
+    }
+
+    pub async fn delete(&self, uri: &str) -> Res {
+        self.send("DELETE", uri, &[], None).await
+    }
+
+    /// Creates a resource and returns its id.
+    pub async fn create(&self, resource: Value) -> String {
+        let t = resource["resourceType"].as_str().expect("resourceType").to_owned();
+        let r = self.post(&format!("/fhir/{t}"), &resource).await;
+        assert_eq!(r.status, 201, "create {t}: {}", r.text());
+        r.json()["id"].as_str().expect("id").to_owned()
+    }
+}
+
+pub struct Res {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Res {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    /// The body as text, cut to a length that keeps failure messages readable.
+    pub fn text(&self) -> String {
+        let t = String::from_utf8_lossy(&self.body);
+        if t.len() > 1500 { format!("{}… ({} bytes)", &t[..t.floor_char_boundary(1500)], t.len()) } else { t.into_owned() }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts an OperationOutcome with this status, issue code and (if given) element path.
+    pub fn assert_outcome(&self, status: u16, code: &str, expression: Option<&str>) {
+        assert_eq!(self.status, status, "{}", self.text());
+        let oo = self.json();
+        assert_eq!(oo["resourceType"], "OperationOutcome", "{oo}");
+        let issues = oo["issue"].as_array().expect("issues");
+        let hit = issues.iter().any(|i| {
+            i["code"] == code
+                && expression.is_none_or(|e| i["expression"].as_array().is_some_and(|x| x.iter().any(|p| p == e)))
+        });
+        assert!(hit, "expected issue {code} at {expression:?} in {oo}");
+    }
+}
+
+pub fn patient(nhs: &str) -> Value {
+    json!({
+        "resourceType": "Patient",
+        "identifier": [{ "system": "https://fhir.nhs.uk/Id/nhs-number", "value": nhs }],
+        "name": [{ "family": "Example", "given": ["Test"] }],
+        "gender": "female",
+        "birthDate": "1940-05-17"
+    })
+}
+
+pub fn observation(patient_id: &str, value: &str) -> Value {
+    let text = format!(
+        r#"{{"resourceType":"Observation","status":"final","code":{{"coding":[{{"system":"http://loinc.org","code":"29463-7"}}]}},"subject":{{"reference":"Patient/{patient_id}"}},"valueQuantity":{{"value":{value},"unit":"kg","system":"http://unitsofmeasure.org","code":"kg"}}}}"#
+    );
+    serde_json::from_str(&text).expect("observation JSON")
+}

@@ -1,0 +1,481 @@
+//! Batch and transaction Bundles. A transaction is one unit of work: entries run in the order the
+//! specification gives (DELETE, POST, PUT/PATCH, GET), `urn:` fullUrls become real references, conditional
+//! references and `If-None-Exist` are resolved, and any failure leaves nothing behind. A batch runs each
+//! entry as its own unit, concurrently, so their commits share groups.
+
+use crate::criteria;
+use crate::error::AppError;
+use crate::instant;
+use crate::prepare::{self, check};
+use crate::present::{error_entry, etag, parse_etag, resource_json, status_line, written_entry};
+use crate::record::{self, check_update_id, ensure_type, Refs, Written};
+use crate::App;
+use base64::Engine;
+use fhir::reference::{self, Target};
+use fhir::IssueCode;
+use serde_json::{json, Map, Value};
+use std::collections::{HashMap, HashSet};
+use store::{Method, TokenCriterion, Tx};
+
+/// Whether response entries carry the resulting resource (`Prefer: return=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Return {
+    Minimal,
+    #[default]
+    Representation,
+    OperationOutcome,
+}
+
+/// What one entry asks for.
+#[derive(Debug, Clone)]
+enum Action {
+    Create { resource_type: String, if_none_exist: Option<Vec<TokenCriterion>> },
+    Update { resource_type: String, id: String },
+    ConditionalUpdate { resource_type: String, criteria: Vec<TokenCriterion> },
+    Patch { resource_type: String, id: String },
+    Delete { resource_type: String, id: String },
+    ConditionalDelete { resource_type: String, criteria: Vec<TokenCriterion> },
+    Read { resource_type: String, id: String },
+    VRead { resource_type: String, id: String, version: String },
+    Search { resource_type: String, params: Vec<(String, String)> },
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    index: usize,
+    full_url: Option<String>,
+    action: Action,
+    resource: Option<Value>,
+    patch: Option<json_patch::Patch>,
+    if_match: Option<i64>,
+}
+
+impl Entry {
+    fn path(&self) -> String {
+        format!("Bundle.entry[{}]", self.index)
+    }
+
+    /// Processing order within a transaction.
+    fn phase(&self) -> u8 {
+        match self.action {
+            Action::Delete { .. } | Action::ConditionalDelete { .. } => 0,
+            Action::Create { .. } => 1,
+            Action::Update { .. } | Action::ConditionalUpdate { .. } | Action::Patch { .. } => 2,
+            Action::Read { .. } | Action::VRead { .. } | Action::Search { .. } => 3,
+        }
+    }
+}
+
+impl App {
+    /// Processes a `batch` or `transaction` Bundle and returns the response Bundle.
+    pub async fn bundle(&self, bundle: Value, ret: Return) -> Result<Value, AppError> {
+        let kind = bundle_kind(&bundle)?;
+        let raw = match bundle.get("entry") {
+            None => Vec::new(),
+            Some(Value::Array(items)) => items.clone(),
+            Some(_) => return Err(AppError::bad_request(IssueCode::Structure, "Bundle.entry must be an array", Some("Bundle.entry"))),
+        };
+        if raw.len() > self.config.max_bundle_entries {
+            return Err(AppError::bad_request(
+                IssueCode::TooCostly,
+                format!("a Bundle may hold at most {} entries", self.config.max_bundle_entries),
+                Some("Bundle.entry"),
+            ));
+        }
+        match kind {
+            "transaction" => {
+                let mut entries = Vec::with_capacity(raw.len());
+                for (i, e) in raw.into_iter().enumerate() {
+                    entries.push(self.parse_entry(i, e)?);
+                }
+                self.transaction(entries, ret).await
+            }
+            _ => Ok(self.batch(raw, ret).await),
+        }
+    }
+
+    async fn batch(&self, raw: Vec<Value>, ret: Return) -> Value {
+        let mut tasks = Vec::with_capacity(raw.len());
+        for (i, e) in raw.into_iter().enumerate() {
+            let app = self.clone();
+            tasks.push(tokio::spawn(async move {
+                let entry = app.parse_entry(i, e)?;
+                app.run_batch_entry(entry, ret).await
+            }));
+        }
+        let mut out = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            let entry = match task.await {
+                Ok(Ok(v)) => v,
+                Ok(Err(e)) => error_entry(&e),
+                Err(join) => error_entry(&AppError::Internal(Box::new(join))),
+            };
+            out.push(entry);
+        }
+        response_bundle("batch-response", out)
+    }
+
+    async fn run_batch_entry(&self, e: Entry, ret: Return) -> Result<Value, AppError> {
+        let path = e.path();
+        let with_resource = ret == Return::Representation;
+        let written = match e.action {
+            Action::Create { resource_type, if_none_exist } => {
+                let value = need_resource(e.resource, &path)?;
+                let t = resource_type.clone();
+                self.store
+                    .write(move |tx| record::create_in(tx, value, &t, if_none_exist.as_deref(), None, Refs::Check, &instant::now()))
+                    .await
+            }
+            Action::Update { resource_type, id } => self.update(&resource_type, &id, need_resource(e.resource, &path)?, e.if_match).await,
+            Action::ConditionalUpdate { resource_type, criteria } => {
+                let value = need_resource(e.resource, &path)?;
+                self.store
+                    .write(move |tx| record::conditional_update_in(tx, value, &resource_type, &criteria, e.if_match, Refs::Check, &instant::now()))
+                    .await
+            }
+            Action::Patch { resource_type, id } => {
+                let patch = e.patch.ok_or_else(|| missing_patch(&path))?;
+                self.store
+                    .write(move |tx| record::patch_in(tx, &resource_type, &id, &patch, e.if_match, Refs::Check, &instant::now()))
+                    .await
+            }
+            Action::Delete { resource_type, id } => self.delete(&resource_type, &id, e.if_match).await,
+            Action::ConditionalDelete { resource_type, criteria } => {
+                self.store.write(move |tx| record::conditional_delete_in(tx, &resource_type, &criteria, Refs::Check, &instant::now())).await
+            }
+            Action::Read { resource_type, id } => return read_entry(&self.read(&resource_type, &id).await?),
+            Action::VRead { resource_type, id, version } => return read_entry(&self.vread(&resource_type, &id, &version).await?),
+            Action::Search { resource_type, params } => {
+                let page = self.search(&resource_type, &params, Default::default()).await?;
+                return Ok(json!({ "resource": self.searchset(&resource_type, &params, &page)?, "response": { "status": status_line(200) } }));
+            }
+        }
+        .map_err(|err| err.within_entry(&path))?;
+        written_entry(&written, with_resource)
+    }
+
+    async fn transaction(&self, entries: Vec<Entry>, ret: Return) -> Result<Value, AppError> {
+        let app = self.clone();
+        self.store.write(move |tx| app.transaction_in(tx, entries, ret)).await
+    }
+
+    fn transaction_in(&self, tx: &mut dyn Tx, mut entries: Vec<Entry>, ret: Return) -> Result<Value, AppError> {
+        let now = instant::now();
+        let count = entries.len();
+        let mut order: Vec<usize> = (0..count).collect();
+        order.sort_by_key(|&i| (entries[i].phase(), i));
+
+        // 1. Decide the identity of every entry that writes, so that references between entries can be resolved.
+        let mut ids: HashMap<String, String> = HashMap::new(); // fullUrl -> Type/id
+        let mut targets: Vec<Option<(String, String)>> = vec![None; count]; // (type, id) each write resolves to
+        let mut existing: HashSet<usize> = HashSet::new(); // conditional creates that matched
+        let mut seen: HashSet<(String, String)> = HashSet::new();
+        for &i in &order {
+            let e = &entries[i];
+            let target = match &e.action {
+                Action::Create { resource_type, if_none_exist } => {
+                    let matched = match if_none_exist {
+                        Some(c) => single_match(tx, resource_type, c, "If-None-Exist").map_err(|err| err.within_entry(&e.path()))?,
+                        None => None,
+                    };
+                    if matched.is_some() {
+                        existing.insert(i);
+                    }
+                    Some((resource_type.clone(), matched.unwrap_or_else(record::new_id)))
+                }
+                Action::Update { resource_type, id } | Action::Patch { resource_type, id } => Some((resource_type.clone(), id.clone())),
+                Action::ConditionalUpdate { resource_type, criteria } => {
+                    let matched = single_match(tx, resource_type, criteria, "the condition").map_err(|err| err.within_entry(&e.path()))?;
+                    let body_id = e.resource.as_ref().and_then(|r| r.get("id")).and_then(Value::as_str).map(str::to_owned);
+                    if let (Some(m), Some(b)) = (&matched, &body_id) {
+                        if m != b {
+                            return Err(AppError::bad_request(IssueCode::Invalid, "the resource's id does not match the resource the condition found", Some("id"))
+                                .within_entry(&e.path()));
+                        }
+                    }
+                    Some((resource_type.clone(), matched.or(body_id).unwrap_or_else(record::new_id)))
+                }
+                Action::Delete { resource_type, id } => Some((resource_type.clone(), id.clone())),
+                _ => None,
+            };
+            if let Some((t, id)) = &target {
+                if !existing.contains(&i) && !seen.insert((t.clone(), id.clone())) {
+                    return Err(AppError::bad_request(
+                        IssueCode::Duplicate,
+                        format!("{t}/{id} is the subject of more than one entry in this transaction"),
+                        Some(&format!("{}.request", e.path())),
+                    ));
+                }
+                if let Some(u) = &e.full_url {
+                    ids.insert(u.clone(), format!("{t}/{id}"));
+                }
+            }
+            targets[i] = target;
+        }
+
+        // 2. Point references at the identities just decided, and resolve conditional references.
+        for e in entries.iter_mut() {
+            let path = e.path();
+            if let Some(r) = e.resource.as_mut() {
+                reference::for_each_reference_mut(r, &mut |s| {
+                    if let Some(to) = ids.get(s.as_str()) {
+                        *s = to.clone();
+                    }
+                });
+                let root = r.get("resourceType").and_then(Value::as_str).unwrap_or("Resource").to_owned();
+                resolve_conditionals(tx, r, &root).map_err(|err| err.within_entry(&path))?;
+            }
+        }
+
+        // 3. Run the entries in the specification's order.
+        let mut results: Vec<Option<Value>> = vec![None; count];
+        let mut written_refs: Vec<(usize, String)> = Vec::new(); // entries whose references to check, by type/id
+        let mut deleted: Vec<(usize, String, String)> = Vec::new(); // entries that deleted a resource
+        for &i in &order {
+            let e = entries[i].clone();
+            let path = e.path();
+            let target = targets[i].clone();
+            let outcome: Result<Value, AppError> = (|| {
+                let w = match (e.action, target) {
+                    (Action::Create { resource_type, .. }, Some((_, id))) => {
+                        if existing.contains(&i) {
+                            Written::Existing(record::read_in(tx, &resource_type, &id)?)
+                        } else {
+                            let value = need_resource(e.resource, &path)?;
+                            record::create_in(tx, value, &resource_type, None, Some(id), Refs::Deferred, &now)?
+                        }
+                    }
+                    (Action::Update { resource_type, id }, _) => {
+                        let value = need_resource(e.resource, &path)?;
+                        record::update_in(tx, value, &resource_type, &id, e.if_match, Method::Put, Refs::Deferred, &now)?
+                    }
+                    (Action::ConditionalUpdate { resource_type, .. }, Some((_, id))) => {
+                        let value = with_id(need_resource(e.resource, &path)?, &id);
+                        record::update_in(tx, value, &resource_type, &id, e.if_match, Method::Put, Refs::Deferred, &now)?
+                    }
+                    (Action::Patch { resource_type, id }, _) => {
+                        let patch = e.patch.ok_or_else(|| missing_patch(&path))?;
+                        record::patch_in(tx, &resource_type, &id, &patch, e.if_match, Refs::Deferred, &now)?
+                    }
+                    (Action::Delete { resource_type, id }, _) => match record::delete_in(tx, &resource_type, &id, e.if_match, Refs::Deferred, &now) {
+                        Err(AppError::NotFound(_)) => Written::Deleted(None),
+                        other => other?,
+                    },
+                    (Action::ConditionalDelete { resource_type, criteria }, _) => {
+                        record::conditional_delete_in(tx, &resource_type, &criteria, Refs::Deferred, &now)?
+                    }
+                    (Action::Read { resource_type, id }, _) => return read_entry(&record::read_in(tx, &resource_type, &id)?),
+                    (Action::VRead { .. }, _) | (Action::Search { .. }, _) => {
+                        return Err(AppError::bad_request(
+                            IssueCode::NotSupported,
+                            "only reads by id are supported as GET entries inside a transaction; use a batch for searches and version reads",
+                            Some("request.url"),
+                        ))
+                    }
+                    (_, None) => return Err(AppError::Internal("invariant: a write entry without a target".into())),
+                };
+                match w.stored() {
+                    Some(s) if s.deleted => deleted.push((i, s.resource_type.clone(), s.id.clone())),
+                    Some(s) if !matches!(w, Written::Existing(_)) => written_refs.push((i, format!("{}/{}", s.resource_type, s.id))),
+                    _ => {}
+                }
+                let mut entry = written_entry(&w, ret == Return::Representation)?;
+                if let (Some(u), Some(obj)) = (&entries[i].full_url, entry.as_object_mut()) {
+                    let mut with_url = Map::new();
+                    with_url.insert("fullUrl".into(), json!(u));
+                    with_url.extend(std::mem::take(obj));
+                    *obj = with_url;
+                }
+                Ok(entry)
+            })();
+            results[i] = Some(outcome.map_err(|err| err.within_entry(&path))?);
+        }
+
+        // 4. Every reference in what was written must now point at something that exists, and nothing live may
+        //    point at what was deleted.
+        for (i, key) in written_refs {
+            let Some((t, id)) = key.split_once('/') else { continue };
+            if let Some(current) = tx.current(t, id)? {
+                let body = current.body.as_deref().unwrap_or("{}");
+                let mut value: Value = serde_json::from_str(body).map_err(|e| AppError::Internal(Box::new(e)))?;
+                prepare::resolve_references(tx, &mut value, t).map_err(|err| err.within_entry(&entries[i].path()))?;
+            }
+        }
+        for (i, t, id) in deleted {
+            prepare::check_unreferenced(tx, &t, &id).map_err(|err| err.within_entry(&entries[i].path()))?;
+        }
+        let out: Vec<Value> = results.into_iter().map(|r| r.unwrap_or(Value::Null)).collect();
+        Ok(response_bundle("transaction-response", out))
+    }
+
+    fn parse_entry(&self, index: usize, raw: Value) -> Result<Entry, AppError> {
+        let path = format!("Bundle.entry[{index}]");
+        let bad = |code, msg: String, at: &str| AppError::bad_request(code, msg, Some(&format!("{path}{at}")));
+        let Value::Object(mut obj) = raw else {
+            return Err(bad(IssueCode::Structure, "an entry must be an object".into(), ""));
+        };
+        let resource = obj.shift_remove("resource");
+        let full_url = match obj.get("fullUrl") {
+            None => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => return Err(bad(IssueCode::Structure, "fullUrl must be a string".into(), ".fullUrl")),
+        };
+        let request = obj.get("request").and_then(Value::as_object).ok_or_else(|| bad(IssueCode::Required, "the entry has no request".into(), ".request"))?;
+        let method = request.get("method").and_then(Value::as_str).ok_or_else(|| bad(IssueCode::Required, "request.method is required".into(), ".request.method"))?;
+        let url = request.get("url").and_then(Value::as_str).ok_or_else(|| bad(IssueCode::Required, "request.url is required".into(), ".request.url"))?;
+        let header = |name: &str| request.get(name).and_then(Value::as_str).map(str::to_owned);
+        let if_match = match header("ifMatch") {
+            None => None,
+            Some(v) => Some(parse_etag(&v).ok_or_else(|| bad(IssueCode::Value, format!("ifMatch '{v}' is not an ETag like W/\"1\""), ".request.ifMatch"))?),
+        };
+        let if_none_exist = header("ifNoneExist");
+        let url = strip_base(url, &self.config.base_url);
+        let (route, query) = match url.split_once('?') {
+            Some((r, q)) => (r, Some(q)),
+            None => (url, None),
+        };
+        let segments: Vec<&str> = route.trim_matches('/').split('/').collect();
+        let bad_url = || bad(IssueCode::Value, format!("request.url '{url}' is not supported for {method}"), ".request.url");
+        let rtype = segments.first().copied().unwrap_or("");
+        if !fhir::definitions::is_resource_type(rtype) {
+            return Err(bad(IssueCode::NotSupported, format!("'{rtype}' is not a FHIR R4 resource type"), ".request.url"));
+        }
+        let t = rtype.to_owned();
+        let conditional = |q: Option<&str>| -> Result<Vec<TokenCriterion>, AppError> {
+            criteria::conditional(q.unwrap_or("")).map_err(|e| e.within_entry(&format!("{path}.request.url")))
+        };
+        let action = match (method, segments.as_slice()) {
+            ("POST", [_]) => Action::Create {
+                resource_type: t,
+                if_none_exist: if_none_exist.as_deref().map(criteria::conditional).transpose().map_err(|e| e.within_entry(&format!("{path}.request.ifNoneExist")))?,
+            },
+            ("PUT", [_, id]) => Action::Update { resource_type: t, id: id.to_string() },
+            ("PUT", [_]) => Action::ConditionalUpdate { resource_type: t, criteria: conditional(query)? },
+            ("PATCH", [_, id]) => Action::Patch { resource_type: t, id: id.to_string() },
+            ("DELETE", [_, id]) => Action::Delete { resource_type: t, id: id.to_string() },
+            ("DELETE", [_]) => Action::ConditionalDelete { resource_type: t, criteria: conditional(query)? },
+            ("GET", [_, id]) => Action::Read { resource_type: t, id: id.to_string() },
+            ("GET", [_, id, "_history", v]) => Action::VRead { resource_type: t, id: id.to_string(), version: v.to_string() },
+            ("GET", [_]) => Action::Search {
+                resource_type: t,
+                params: form_urlencoded::parse(query.unwrap_or("").as_bytes()).into_owned().collect(),
+            },
+            _ => return Err(bad_url()),
+        };
+        let mut entry = Entry { index, full_url, action, resource: None, patch: None, if_match };
+        match (&entry.action, resource) {
+            (Action::Patch { .. }, Some(binary)) => entry.patch = Some(patch_from_binary(&binary).map_err(|e| e.within_entry(&path))?),
+            (Action::Create { resource_type, .. } | Action::ConditionalUpdate { resource_type, .. }, Some(r)) => {
+                check(&r, resource_type).map_err(|e| e.within_entry(&path))?;
+                entry.resource = Some(r);
+            }
+            (Action::Update { resource_type, id }, Some(r)) => {
+                check_update_id(&r, resource_type, id).map_err(|e| e.within_entry(&path))?;
+                check(&r, resource_type).map_err(|e| e.within_entry(&path))?;
+                entry.resource = Some(r);
+            }
+            (Action::Create { .. } | Action::Update { .. } | Action::ConditionalUpdate { .. } | Action::Patch { .. }, None) => {
+                return Err(bad(IssueCode::Required, format!("a {method} entry needs a resource"), ".resource"))
+            }
+            (_, Some(_)) => return Err(bad(IssueCode::Invalid, format!("a {method} entry must not carry a resource"), ".resource")),
+            (_, None) => {}
+        }
+        ensure_type(rtype)?;
+        Ok(entry)
+    }
+}
+
+fn bundle_kind(bundle: &Value) -> Result<&str, AppError> {
+    if bundle.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
+        return Err(AppError::bad_request(IssueCode::Invalid, "POST to the base URL takes a Bundle", Some("resourceType")));
+    }
+    match bundle.get("type").and_then(Value::as_str) {
+        Some(k @ ("batch" | "transaction")) => Ok(k),
+        Some(other) => Err(AppError::bad_request(
+            IssueCode::Value,
+            format!("Bundle.type '{other}' cannot be processed; use 'batch' or 'transaction'"),
+            Some("Bundle.type"),
+        )),
+        None => Err(AppError::bad_request(IssueCode::Required, "Bundle.type is required", Some("Bundle.type"))),
+    }
+}
+
+fn strip_base<'u>(url: &'u str, base: &str) -> &'u str {
+    url.strip_prefix(base).map(|r| r.trim_start_matches('/')).unwrap_or(url)
+}
+
+fn single_match(tx: &mut dyn Tx, resource_type: &str, criteria: &[TokenCriterion], what: &str) -> Result<Option<String>, AppError> {
+    let found = tx.find(resource_type, criteria, 2)?;
+    match found.len() {
+        0 | 1 => Ok(found.into_iter().next()),
+        _ => Err(AppError::PreconditionFailed(format!("{what} matches more than one resource"))),
+    }
+}
+
+/// Resolves `Type?query` references in `value`, leaving local ones to the final integrity check.
+fn resolve_conditionals(tx: &mut dyn Tx, value: &mut Value, root: &str) -> Result<(), AppError> {
+    let has_conditional = reference::references(value).iter().any(|r| matches!(reference::parse(r, None), Target::Conditional { .. }));
+    if !has_conditional {
+        return Ok(());
+    }
+    // Resolve on a copy whose local references are ignored: only conditional ones are rewritten here.
+    let mut conditional_only = value.clone();
+    reference::for_each_reference_mut(&mut conditional_only, &mut |s| {
+        if !matches!(reference::parse(s, None), Target::Conditional { .. }) {
+            *s = format!("#{s}");
+        }
+    });
+    prepare::resolve_references(tx, &mut conditional_only, root)?;
+    let resolved: Vec<String> = reference::references(&conditional_only).into_iter().map(str::to_owned).collect();
+    let mut n = 0;
+    reference::for_each_reference_mut(value, &mut |s| {
+        if let Some(r) = resolved.get(n) {
+            if !r.starts_with('#') {
+                *s = r.clone();
+            }
+        }
+        n += 1;
+    });
+    Ok(())
+}
+
+fn need_resource(resource: Option<Value>, path: &str) -> Result<Value, AppError> {
+    resource.ok_or_else(|| AppError::bad_request(IssueCode::Required, "the entry needs a resource", Some(&format!("{path}.resource"))))
+}
+
+fn missing_patch(path: &str) -> AppError {
+    AppError::bad_request(IssueCode::Required, "a PATCH entry needs a Binary resource holding a JSON Patch", Some(&format!("{path}.resource")))
+}
+
+fn with_id(mut value: Value, id: &str) -> Value {
+    if let Some(obj) = value.as_object_mut() {
+        obj.insert("id".into(), json!(id));
+    }
+    value
+}
+
+/// A PATCH entry carries its JSON Patch as a Binary with `contentType` `application/json-patch+json`.
+fn patch_from_binary(binary: &Value) -> Result<json_patch::Patch, AppError> {
+    let bad = |msg: &str, at: &str| AppError::bad_request(IssueCode::Invalid, msg.to_owned(), Some(&format!("resource{at}")));
+    if binary.get("resourceType").and_then(Value::as_str) != Some("Binary") {
+        return Err(bad("a PATCH entry's resource must be a Binary holding a JSON Patch", ".resourceType"));
+    }
+    if binary.get("contentType").and_then(Value::as_str) != Some("application/json-patch+json") {
+        return Err(bad("the Binary's contentType must be application/json-patch+json", ".contentType"));
+    }
+    let data = binary.get("data").and_then(Value::as_str).ok_or_else(|| bad("the Binary has no data", ".data"))?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(data).map_err(|_| bad("Binary.data is not valid base64", ".data"))?;
+    let patch: Value = serde_json::from_slice(&bytes).map_err(|_| bad("Binary.data is not a JSON document", ".data"))?;
+    record::parse_patch(patch)
+}
+
+fn read_entry(s: &store::Stored) -> Result<Value, AppError> {
+    Ok(json!({
+        "resource": resource_json(s)?,
+        "response": { "status": status_line(200), "etag": etag(s.version), "lastModified": s.last_updated }
+    }))
+}
+
+fn response_bundle(kind: &str, entries: Vec<Value>) -> Value {
+    json!({ "resourceType": "Bundle", "id": record::new_id(), "type": kind, "entry": entries })
+}

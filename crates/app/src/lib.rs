@@ -1,0 +1,61 @@
+//! The use cases of the shared record, each one atomic unit of work on the store. This crate is the only
+//! door to patient data: transports call `App`, never `store`.
+
+mod bundle;
+mod criteria;
+mod error;
+pub mod instant;
+mod prepare;
+mod present;
+mod record;
+
+pub use error::AppError;
+pub use bundle::Return;
+pub use criteria::SUPPORTED as SEARCH_PARAMETERS;
+pub use present::{etag, location, parse_etag};
+pub use record::{Handling, HistoryPage, SearchPage, Written};
+pub use store::{HistoryScope, Stored};
+
+use std::sync::Arc;
+use store::Store;
+
+/// Settings the use cases need.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// This server's FHIR base URL as clients see it, without a trailing slash (for `fullUrl` and links).
+    pub base_url: String,
+    /// Page size when the client gives no `_count`.
+    pub default_count: usize,
+    /// Largest page size; a larger `_count` is reduced to it.
+    pub max_count: usize,
+    /// Largest number of entries in a batch or transaction.
+    pub max_bundle_entries: usize,
+}
+
+impl Config {
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Config { base_url: base_url.into(), default_count: 50, max_count: 1000, max_bundle_entries: 10_000 }
+    }
+}
+
+/// The application: cheap to clone, shared by every request.
+#[derive(Clone)]
+pub struct App {
+    store: Store,
+    config: Arc<Config>,
+}
+
+impl App {
+    pub fn new(store: Store, config: Config) -> Self {
+        App { store, config: Arc::new(config) }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Finishes queued writes and closes the database.
+    pub async fn shutdown(&self) -> Result<(), AppError> {
+        Ok(self.store.close().await?)
+    }
+}

@@ -1,0 +1,194 @@
+//! Turning a client's resource into a stored version: checks against the specification, server-owned
+//! elements (`id`, `meta.versionId`, `meta.lastUpdated`), reference resolution and integrity, index entries.
+
+use crate::criteria;
+use crate::error::AppError;
+use fhir::reference::{self, Target};
+use fhir::IssueCode;
+use serde_json::{Map, Value};
+use store::{Method, NewVersion, Stored, TokenEntry, Tx};
+
+/// Checks that `value` is a resource of `resource_type` that the specification accepts.
+pub fn check(value: &Value, resource_type: &str) -> Result<(), AppError> {
+    let Some(obj) = value.as_object() else {
+        return Err(AppError::bad_request(IssueCode::Structure, "the body must be a JSON object (a FHIR resource)", None));
+    };
+    match obj.get("resourceType").and_then(Value::as_str) {
+        None => {
+            return Err(AppError::bad_request(IssueCode::Required, "the resource has no resourceType", Some("resourceType")))
+        }
+        Some(t) if t != resource_type => {
+            return Err(AppError::bad_request(
+                IssueCode::Invalid,
+                format!("resourceType '{t}' does not match the URL's type '{resource_type}'"),
+                Some("resourceType"),
+            ))
+        }
+        Some(_) => {}
+    }
+    fhir::validate::validate_resource(value).map_err(AppError::BadRequest)
+}
+
+/// Sets the server-owned elements, in the order FHIR JSON gives them (resourceType, id, meta, then the
+/// rest as the client sent it). Client values of `meta.versionId` and `meta.lastUpdated` are replaced.
+pub fn stamp(value: Value, id: &str, version: i64, last_updated: &str) -> Value {
+    let Value::Object(mut obj) = value else { return value };
+    let resource_type = obj.shift_remove("resourceType").unwrap_or(Value::Null);
+    obj.shift_remove("id");
+    let client_meta = match obj.shift_remove("meta") {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    let mut meta = Map::new();
+    meta.insert("versionId".into(), Value::String(version.to_string()));
+    meta.insert("lastUpdated".into(), Value::String(last_updated.to_owned()));
+    for (k, v) in client_meta {
+        if k != "versionId" && k != "lastUpdated" {
+            meta.insert(k, v);
+        }
+    }
+    let mut out = Map::with_capacity(obj.len() + 3);
+    out.insert("resourceType".into(), resource_type);
+    out.insert("id".into(), Value::String(id.to_owned()));
+    out.insert("meta".into(), Value::Object(meta));
+    out.extend(obj);
+    Value::Object(out)
+}
+
+/// Resolves conditional references (`Patient?identifier=…`) to the one resource they match, and checks
+/// that every local reference points at a resource that exists. `root` is the path of the resource in the
+/// request, for error messages.
+pub fn resolve_references(tx: &mut dyn Tx, value: &mut Value, root: &str) -> Result<(), AppError> {
+    let mut rewrites: Vec<(String, String)> = Vec::new();
+    for (path, r) in reference::references_with_paths(value, root) {
+        match reference::parse(r, None) {
+            Target::Local { resource_type, id, .. } => match tx.current(resource_type, id)? {
+                Some(s) if !s.deleted => {}
+                _ => {
+                    return Err(AppError::unprocessable(
+                        IssueCode::NotFound,
+                        format!("reference '{r}' points to a resource that does not exist"),
+                        Some(&path),
+                    ))
+                }
+            },
+            Target::Conditional { resource_type, query } => {
+                let criteria = criteria::conditional(query).map_err(|e| e.within_entry(&path))?;
+                let found = tx.find(resource_type, &criteria, 2)?;
+                match found.as_slice() {
+                    [id] => rewrites.push((r.to_owned(), format!("{resource_type}/{id}"))),
+                    [] => {
+                        return Err(AppError::unprocessable(
+                            IssueCode::NotFound,
+                            format!("conditional reference '{r}' matches no resource"),
+                            Some(&path),
+                        ))
+                    }
+                    _ => {
+                        return Err(AppError::PreconditionFailed(format!(
+                            "{path}: conditional reference '{r}' matches more than one resource"
+                        )))
+                    }
+                }
+            }
+            Target::Contained(_) | Target::Urn(_) | Target::External(_) => {}
+        }
+    }
+    if !rewrites.is_empty() {
+        reference::for_each_reference_mut(value, &mut |s| {
+            if let Some((_, to)) = rewrites.iter().find(|(from, _)| from == s) {
+                *s = to.clone();
+            }
+        });
+    }
+    Ok(())
+}
+
+/// Writes `value` (already checked and resolved) as version `version` of `resource_type/id`.
+pub fn put(
+    tx: &mut dyn Tx,
+    value: Value,
+    resource_type: &str,
+    id: &str,
+    version: i64,
+    method: Method,
+    last_updated: &str,
+) -> Result<Stored, AppError> {
+    let value = stamp(value, id, version, last_updated);
+    let tokens: Vec<TokenEntry> = fhir::index::identifier_tokens(&value)
+        .into_iter()
+        .map(|(system, code)| TokenEntry { param: "identifier".into(), system, code })
+        .collect();
+    let person_key = fhir::index::person_key(&value);
+    let links: Vec<(String, String)> = reference::references(&value)
+        .into_iter()
+        .filter_map(|r| match reference::parse(r, None) {
+            Target::Local { resource_type, id, .. } => Some((resource_type.to_owned(), id.to_owned())),
+            _ => None,
+        })
+        .collect();
+    let body = serde_json::to_string(&value).map_err(|e| AppError::Internal(Box::new(e)))?;
+    Ok(tx.put(NewVersion {
+        resource_type,
+        id,
+        version,
+        person_key: person_key.as_deref(),
+        last_updated,
+        method,
+        body: Some(&body),
+        tokens: &tokens,
+        links: &links,
+    })?)
+}
+
+/// Refuses to delete a resource that live resources still point at (409), naming a few of them.
+pub fn check_unreferenced(tx: &mut dyn Tx, resource_type: &str, id: &str) -> Result<(), AppError> {
+    let referrers = tx.referrers(resource_type, id, 3)?;
+    if referrers.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = referrers.iter().map(|(t, i)| format!("{t}/{i}")).collect();
+    Err(AppError::Conflict(format!(
+        "{resource_type}/{id} cannot be deleted: other resources refer to it ({}{})",
+        names.join(", "),
+        if referrers.len() >= 3 { ", …" } else { "" }
+    )))
+}
+
+/// Writes a deletion of `current`.
+pub fn put_deletion(tx: &mut dyn Tx, current: &Stored, last_updated: &str) -> Result<Stored, AppError> {
+    Ok(tx.put(NewVersion {
+        resource_type: &current.resource_type,
+        id: &current.id,
+        version: current.version + 1,
+        person_key: current.person_key.as_deref(),
+        last_updated,
+        method: Method::Delete,
+        body: None,
+        tokens: &[],
+        links: &[],
+    })?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn stamp_orders_and_overrides_server_elements() {
+        let v = json!({"resourceType": "Patient", "gender": "male", "meta": {"tag": [], "versionId": "99"}, "id": "client", "birthDate": "1970"});
+        let s = stamp(v, "p1", 3, "2026-01-01T00:00:00.000Z");
+        assert_eq!(
+            s.to_string(),
+            r#"{"resourceType":"Patient","id":"p1","meta":{"versionId":"3","lastUpdated":"2026-01-01T00:00:00.000Z","tag":[]},"gender":"male","birthDate":"1970"}"#
+        );
+    }
+
+    #[test]
+    fn stamp_keeps_decimal_text() {
+        let v: Value = serde_json::from_str(r#"{"resourceType":"Observation","valueQuantity":{"value":72.50}}"#).expect("json");
+        let s = stamp(v, "o", 1, "2026-01-01T00:00:00.000Z");
+        assert!(s.to_string().contains("72.50"));
+    }
+}

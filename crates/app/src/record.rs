@@ -1,0 +1,442 @@
+//! The record's interactions (create, read, vread, update, patch, delete, their conditional forms, history and
+//! basic search), each one atomic unit of work on the store.
+
+use crate::criteria;
+use crate::error::AppError;
+use crate::instant;
+use crate::prepare::{self, check};
+use crate::App;
+use fhir::{Issue, IssueCode};
+use serde_json::Value;
+use store::{HistoryQuery, HistoryScope, Method, Stored, TokenCriterion, Tx};
+
+/// What a write did.
+#[derive(Debug, Clone)]
+pub enum Written {
+    /// A new resource (201).
+    Created(Stored),
+    /// A new version of an existing resource (200).
+    Updated(Stored),
+    /// A conditional create matched this existing resource; nothing was written (200).
+    Existing(Stored),
+    /// A deletion; `None` when there was nothing live to delete (204 either way).
+    Deleted(Option<Stored>),
+}
+
+impl Written {
+    pub fn stored(&self) -> Option<&Stored> {
+        match self {
+            Written::Created(s) | Written::Updated(s) | Written::Existing(s) => Some(s),
+            Written::Deleted(s) => s.as_ref(),
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            Written::Created(_) => 201,
+            Written::Updated(_) | Written::Existing(_) => 200,
+            Written::Deleted(_) => 204,
+        }
+    }
+}
+
+/// A page of search results.
+#[derive(Debug, Clone)]
+pub struct SearchPage {
+    pub matches: Vec<Stored>,
+    /// The cursor of the next page, if there is one.
+    pub next: Option<String>,
+    /// Parameters that were ignored (lenient handling), as warnings.
+    pub warnings: Vec<Issue>,
+    pub count: usize,
+}
+
+/// How search treats parameters it does not understand (`Prefer: handling=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Handling {
+    #[default]
+    Lenient,
+    Strict,
+}
+
+/// A page of history, newest first.
+#[derive(Debug, Clone)]
+pub struct HistoryPage {
+    pub versions: Vec<Stored>,
+    pub next: Option<i64>,
+    pub count: usize,
+}
+
+// ---- units of work: run inside one store transaction ----
+
+/// Whether a unit resolves and checks references itself, or its caller (a transaction) does so once for
+/// all its entries, after every entry is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refs {
+    Check,
+    Deferred,
+}
+
+pub(crate) fn create_in(
+    tx: &mut dyn Tx,
+    mut value: Value,
+    resource_type: &str,
+    if_none_exist: Option<&[TokenCriterion]>,
+    id: Option<String>,
+    refs: Refs,
+    now: &str,
+) -> Result<Written, AppError> {
+    if let Some(criteria) = if_none_exist {
+        let found = tx.find(resource_type, criteria, 2)?;
+        match found.as_slice() {
+            [] => {}
+            [id] => {
+                let existing = tx.current(resource_type, id)?.ok_or_else(|| AppError::Internal("index points at a missing resource".into()))?;
+                return Ok(Written::Existing(existing));
+            }
+            _ => return Err(AppError::PreconditionFailed("If-None-Exist matches more than one resource".into())),
+        }
+    }
+    let id = id.unwrap_or_else(new_id);
+    if refs == Refs::Check {
+        prepare::resolve_references(tx, &mut value, resource_type)?;
+    }
+    Ok(Written::Created(prepare::put(tx, value, resource_type, &id, 1, Method::Post, now)?))
+}
+
+pub(crate) fn update_in(
+    tx: &mut dyn Tx,
+    mut value: Value,
+    resource_type: &str,
+    id: &str,
+    if_match: Option<i64>,
+    method: Method,
+    refs: Refs,
+    now: &str,
+) -> Result<Written, AppError> {
+    let current = tx.current(resource_type, id)?;
+    check_version(current.as_ref(), if_match)?;
+    let (version, created) = match &current {
+        None => (1, true),
+        Some(c) => (c.version + 1, c.deleted),
+    };
+    if refs == Refs::Check {
+        prepare::resolve_references(tx, &mut value, resource_type)?;
+    }
+    let stored = prepare::put(tx, value, resource_type, id, version, method, now)?;
+    Ok(if created { Written::Created(stored) } else { Written::Updated(stored) })
+}
+
+pub(crate) fn conditional_update_in(
+    tx: &mut dyn Tx,
+    value: Value,
+    resource_type: &str,
+    criteria: &[TokenCriterion],
+    if_match: Option<i64>,
+    refs: Refs,
+    now: &str,
+) -> Result<Written, AppError> {
+    let body_id = value.get("id").and_then(Value::as_str).map(str::to_owned);
+    let found = tx.find(resource_type, criteria, 2)?;
+    match found.as_slice() {
+        [] => match body_id {
+            Some(id) => update_in(tx, value, resource_type, &id, if_match, Method::Put, refs, now),
+            None if if_match.is_some() => Err(AppError::PreconditionFailed("If-Match given but nothing matches".into())),
+            None => create_in(tx, value, resource_type, None, None, refs, now),
+        },
+        [id] => {
+            if body_id.as_deref().is_some_and(|b| b != id) {
+                return Err(AppError::bad_request(
+                    IssueCode::Invalid,
+                    format!("the resource's id does not match the resource the condition found ({resource_type}/{id})"),
+                    Some(&format!("{resource_type}.id")),
+                ));
+            }
+            update_in(tx, value, resource_type, id, if_match, Method::Put, refs, now)
+        }
+        _ => Err(AppError::PreconditionFailed("the condition matches more than one resource".into())),
+    }
+}
+
+pub(crate) fn delete_in(
+    tx: &mut dyn Tx,
+    resource_type: &str,
+    id: &str,
+    if_match: Option<i64>,
+    refs: Refs,
+    now: &str,
+) -> Result<Written, AppError> {
+    let current = tx.current(resource_type, id)?;
+    check_version(current.as_ref(), if_match)?;
+    match current {
+        None => Err(AppError::NotFound(format!("{resource_type}/{id} does not exist"))),
+        Some(c) if c.deleted => Ok(Written::Deleted(None)),
+        Some(c) => {
+            if refs == Refs::Check {
+                prepare::check_unreferenced(tx, resource_type, id)?;
+            }
+            Ok(Written::Deleted(Some(prepare::put_deletion(tx, &c, now)?)))
+        }
+    }
+}
+
+pub(crate) fn conditional_delete_in(
+    tx: &mut dyn Tx,
+    resource_type: &str,
+    criteria: &[TokenCriterion],
+    refs: Refs,
+    now: &str,
+) -> Result<Written, AppError> {
+    let found = tx.find(resource_type, criteria, 2)?;
+    match found.as_slice() {
+        [] => Ok(Written::Deleted(None)),
+        [id] => delete_in(tx, resource_type, id, None, refs, now),
+        _ => Err(AppError::PreconditionFailed("the condition matches more than one resource".into())),
+    }
+}
+
+pub(crate) fn patch_in(
+    tx: &mut dyn Tx,
+    resource_type: &str,
+    id: &str,
+    patch: &json_patch::Patch,
+    if_match: Option<i64>,
+    refs: Refs,
+    now: &str,
+) -> Result<Written, AppError> {
+    let current = live(tx.current(resource_type, id)?, resource_type, id)?;
+    check_version(Some(&current), if_match)?;
+    let body = current.body.as_deref().ok_or_else(|| AppError::Internal("a live version without a body".into()))?;
+    let mut value: Value = serde_json::from_str(body).map_err(|e| AppError::Internal(Box::new(e)))?;
+    json_patch::patch(&mut value, patch)
+        .map_err(|e| AppError::unprocessable(IssueCode::Processing, format!("the patch cannot be applied: {e}"), None))?;
+    if value.get("id").and_then(Value::as_str) != Some(id) {
+        return Err(AppError::unprocessable(IssueCode::Invalid, "a patch may not change or remove the resource's id", Some(&format!("{resource_type}.id"))));
+    }
+    check(&value, resource_type).map_err(|e| match e {
+        AppError::BadRequest(issues) => AppError::Unprocessable(issues),
+        other => other,
+    })?;
+    update_in(tx, value, resource_type, id, None, Method::Patch, refs, now)
+}
+
+/// Reads inside a unit (transaction GET entries).
+pub(crate) fn read_in(tx: &mut dyn Tx, resource_type: &str, id: &str) -> Result<Stored, AppError> {
+    live(tx.current(resource_type, id)?, resource_type, id)
+}
+
+fn live(current: Option<Stored>, resource_type: &str, id: &str) -> Result<Stored, AppError> {
+    match current {
+        None => Err(AppError::NotFound(format!("{resource_type}/{id} does not exist"))),
+        Some(c) if c.deleted => Err(AppError::Gone(format!("{resource_type}/{id} was deleted"))),
+        Some(c) => Ok(c),
+    }
+}
+
+fn check_version(current: Option<&Stored>, if_match: Option<i64>) -> Result<(), AppError> {
+    let Some(expected) = if_match else { return Ok(()) };
+    match current {
+        Some(c) if !c.deleted && c.version == expected => Ok(()),
+        Some(c) if !c.deleted => Err(AppError::PreconditionFailed(format!(
+            "If-Match names version {expected} but the current version is {}",
+            c.version
+        ))),
+        _ => Err(AppError::PreconditionFailed(format!("If-Match names version {expected} of a resource that does not exist"))),
+    }
+}
+
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Checks the id of a resource sent to `PUT [type]/[id]`.
+pub(crate) fn check_update_id(value: &Value, resource_type: &str, id: &str) -> Result<(), AppError> {
+    if !fhir::id::is_valid_id(id) {
+        return Err(AppError::bad_request(IssueCode::Value, format!("'{id}' is not a valid resource id"), None));
+    }
+    match value.get("id").and_then(Value::as_str) {
+        Some(body) if body == id => Ok(()),
+        Some(body) => Err(AppError::bad_request(
+            IssueCode::Invalid,
+            format!("the resource's id '{body}' does not match the id in the URL '{id}'"),
+            Some(&format!("{resource_type}.id")),
+        )),
+        None => Err(AppError::bad_request(IssueCode::Required, "an update must carry the resource's id", Some(&format!("{resource_type}.id")))),
+    }
+}
+
+// ---- the interactions, as the API calls them ----
+
+impl App {
+    pub async fn create(&self, resource_type: &str, value: Value, if_none_exist: Option<&str>) -> Result<Written, AppError> {
+        ensure_type(resource_type)?;
+        check(&value, resource_type)?;
+        let criteria = if_none_exist.map(criteria::conditional).transpose()?;
+        let t = resource_type.to_owned();
+        self.store
+            .write(move |tx| create_in(tx, value, &t, criteria.as_deref(), None, Refs::Check, &instant::now()))
+            .await
+    }
+
+    pub async fn read(&self, resource_type: &str, id: &str) -> Result<Stored, AppError> {
+        ensure_type(resource_type)?;
+        live(self.store.read(resource_type, id).await?, resource_type, id)
+    }
+
+    pub async fn vread(&self, resource_type: &str, id: &str, version: &str) -> Result<Stored, AppError> {
+        ensure_type(resource_type)?;
+        let missing = || AppError::NotFound(format!("{resource_type}/{id} has no version {version}"));
+        let v: i64 = version.parse().map_err(|_| missing())?;
+        match self.store.vread(resource_type, id, v).await? {
+            None => Err(missing()),
+            Some(s) if s.deleted => Err(AppError::Gone(format!("version {v} of {resource_type}/{id} is a deletion"))),
+            Some(s) => Ok(s),
+        }
+    }
+
+    pub async fn update(&self, resource_type: &str, id: &str, value: Value, if_match: Option<i64>) -> Result<Written, AppError> {
+        ensure_type(resource_type)?;
+        check_update_id(&value, resource_type, id)?;
+        check(&value, resource_type)?;
+        let (t, i) = (resource_type.to_owned(), id.to_owned());
+        self.store
+            .write(move |tx| update_in(tx, value, &t, &i, if_match, Method::Put, Refs::Check, &instant::now()))
+            .await
+    }
+
+    pub async fn conditional_update(&self, resource_type: &str, query: &str, value: Value, if_match: Option<i64>) -> Result<Written, AppError> {
+        ensure_type(resource_type)?;
+        let criteria = criteria::conditional(query)?;
+        check(&value, resource_type)?;
+        let t = resource_type.to_owned();
+        self.store
+            .write(move |tx| conditional_update_in(tx, value, &t, &criteria, if_match, Refs::Check, &instant::now()))
+            .await
+    }
+
+    pub async fn delete(&self, resource_type: &str, id: &str, if_match: Option<i64>) -> Result<Written, AppError> {
+        ensure_type(resource_type)?;
+        let (t, i) = (resource_type.to_owned(), id.to_owned());
+        self.store.write(move |tx| delete_in(tx, &t, &i, if_match, Refs::Check, &instant::now())).await
+    }
+
+    pub async fn conditional_delete(&self, resource_type: &str, query: &str) -> Result<Written, AppError> {
+        ensure_type(resource_type)?;
+        let criteria = criteria::conditional(query)?;
+        let t = resource_type.to_owned();
+        self.store.write(move |tx| conditional_delete_in(tx, &t, &criteria, Refs::Check, &instant::now())).await
+    }
+
+    pub async fn patch(&self, resource_type: &str, id: &str, patch: Value, if_match: Option<i64>) -> Result<Written, AppError> {
+        ensure_type(resource_type)?;
+        let patch = parse_patch(patch)?;
+        let (t, i) = (resource_type.to_owned(), id.to_owned());
+        self.store.write(move |tx| patch_in(tx, &t, &i, &patch, if_match, Refs::Check, &instant::now())).await
+    }
+
+    /// A conditional patch: the condition must match exactly one resource.
+    pub async fn conditional_patch(&self, resource_type: &str, query: &str, patch: Value, if_match: Option<i64>) -> Result<Written, AppError> {
+        ensure_type(resource_type)?;
+        let criteria = criteria::conditional(query)?;
+        let patch = parse_patch(patch)?;
+        let t = resource_type.to_owned();
+        self.store
+            .write(move |tx| {
+                let found = tx.find(&t, &criteria, 2)?;
+                match found.as_slice() {
+                    [id] => patch_in(tx, &t, id, &patch, if_match, Refs::Check, &instant::now()),
+                    [] => Err(AppError::NotFound("the condition matches no resource".into())),
+                    _ => Err(AppError::PreconditionFailed("the condition matches more than one resource".into())),
+                }
+            })
+            .await
+    }
+
+    /// History, newest first. `since` is a FHIR instant or dateTime; `cursor` comes from a previous page.
+    pub async fn history(&self, scope: HistoryScope, since: Option<&str>, count: Option<&str>, cursor: Option<&str>) -> Result<HistoryPage, AppError> {
+        if let HistoryScope::Type(t) | HistoryScope::Instance(t, _) = &scope {
+            ensure_type(t)?;
+        }
+        let since = since
+            .map(|s| {
+                instant::parse_lower_bound(s)
+                    .ok_or_else(|| AppError::bad_request(IssueCode::Value, format!("_since '{s}' is not a valid instant"), Some("_since")))
+            })
+            .transpose()?;
+        let count = self.count(count)?;
+        let before_seq = cursor
+            .map(|c| c.parse::<i64>().map_err(|_| AppError::bad_request(IssueCode::Value, "the paging cursor is not valid", Some("_cursor"))))
+            .transpose()?;
+        if let HistoryScope::Instance(t, id) = &scope {
+            if self.store.read(t, id).await?.is_none() {
+                return Err(AppError::NotFound(format!("{t}/{id} does not exist")));
+            }
+        }
+        let mut versions = self.store.history(HistoryQuery { scope, since, before_seq, limit: count + 1 }).await?;
+        let next = if versions.len() > count {
+            versions.truncate(count);
+            versions.last().map(|v| v.seq)
+        } else {
+            None
+        };
+        Ok(HistoryPage { versions, next, count })
+    }
+
+    /// Basic search on `_id` and `identifier`; the full search model extends this.
+    pub async fn search(&self, resource_type: &str, params: &[(String, String)], handling: Handling) -> Result<SearchPage, AppError> {
+        ensure_type(resource_type)?;
+        let mut criteria = Vec::new();
+        let mut warnings = Vec::new();
+        let mut count = None;
+        let mut cursor = None;
+        for (name, value) in params {
+            match name.as_str() {
+                "_count" => count = Some(value.as_str()),
+                "_cursor" => cursor = Some(value.clone()),
+                "_format" | "_pretty" => {}
+                _ => match criteria::criterion(name, value)? {
+                    Some(c) => criteria.push(c),
+                    None => {
+                        let issue = Issue::warning(IssueCode::NotSupported, format!("search parameter '{name}' is not supported and was ignored")).at(name.as_str());
+                        if handling == Handling::Strict {
+                            return Err(AppError::BadRequest(vec![Issue { severity: fhir::IssueSeverity::Error, ..issue }]));
+                        }
+                        warnings.push(issue);
+                    }
+                },
+            }
+        }
+        let count = self.count(count)?;
+        let mut matches = self.store.find(resource_type, criteria, cursor, count + 1).await?;
+        let next = if matches.len() > count {
+            matches.truncate(count);
+            matches.last().map(|m| m.id.clone())
+        } else {
+            None
+        };
+        Ok(SearchPage { matches, next, warnings, count })
+    }
+
+    fn count(&self, count: Option<&str>) -> Result<usize, AppError> {
+        match count {
+            None => Ok(self.config.default_count),
+            Some(c) => c
+                .parse::<usize>()
+                .map(|n| n.min(self.config.max_count))
+                .map_err(|_| AppError::bad_request(IssueCode::Value, format!("_count '{c}' is not a number"), Some("_count"))),
+        }
+    }
+}
+
+pub(crate) fn parse_patch(patch: Value) -> Result<json_patch::Patch, AppError> {
+    serde_json::from_value(patch)
+        .map_err(|e| AppError::bad_request(IssueCode::Invalid, format!("the body is not a valid JSON Patch document: {e}"), None))
+}
+
+pub(crate) fn ensure_type(resource_type: &str) -> Result<(), AppError> {
+    if fhir::definitions::is_resource_type(resource_type) {
+        Ok(())
+    } else {
+        Err(AppError::NotFound(format!("'{resource_type}' is not a FHIR R4 resource type")))
+    }
+}

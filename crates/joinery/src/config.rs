@@ -1,0 +1,126 @@
+//! Configuration, layered: a TOML file, then `JOINERY_*` environment variables, then command-line flags.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Flags (each also read from its environment variable; a flag wins over the variable).
+#[derive(clap::Args, Debug, Default)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "JOINERY_LISTEN")]
+    pub listen: Option<String>,
+    /// Database: a path, or a `sqlite:` URL [default: ./joinery-data/joinery.db].
+    #[arg(long, env = "JOINERY_DATABASE")]
+    pub database: Option<String>,
+    /// The FHIR base URL clients see [default: http://<listen>/fhir].
+    #[arg(long, env = "JOINERY_BASE_URL")]
+    pub base_url: Option<String>,
+    /// Log format: `json` or `text` [default: json].
+    #[arg(long, env = "JOINERY_LOG_FORMAT")]
+    pub log_format: Option<String>,
+    /// Largest request body, in bytes [default: 67108864].
+    #[arg(long, env = "JOINERY_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+}
+
+/// The configuration file's keys; all optional.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub database: Option<String>,
+    pub base_url: Option<String>,
+    pub log_format: Option<String>,
+    pub max_body_bytes: Option<usize>,
+}
+
+impl FileConfig {
+    /// Reads the file if one is named; otherwise `./joinery.toml` if it exists; otherwise nothing.
+    pub fn load(path: Option<&Path>) -> Result<FileConfig, String> {
+        let default = Path::new("joinery.toml");
+        let path = match path {
+            Some(p) => p,
+            None if default.exists() => default,
+            None => return Ok(FileConfig::default()),
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    Sqlite(PathBuf),
+}
+
+impl Database {
+    pub fn parse(s: &str) -> Result<Database, String> {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            return Err("PostgreSQL is not supported by this build yet; use a SQLite path or sqlite: URL".into());
+        }
+        let path = s.strip_prefix("sqlite://").or_else(|| s.strip_prefix("sqlite:")).unwrap_or(s);
+        if path.is_empty() {
+            return Err("the database path is empty".into());
+        }
+        Ok(Database::Sqlite(PathBuf::from(path)))
+    }
+}
+
+/// The resolved settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: String,
+    pub database: Database,
+    pub base_url: String,
+    pub log_format: String,
+    pub max_body_bytes: usize,
+}
+
+impl Settings {
+    pub fn resolve(flags: ServeArgs, file: FileConfig) -> Result<Settings, String> {
+        let listen = flags.listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into());
+        let database = Database::parse(&flags.database.or(file.database).unwrap_or_else(|| "joinery-data/joinery.db".into()))?;
+        let base_url = flags
+            .base_url
+            .or(file.base_url)
+            .unwrap_or_else(|| format!("http://{listen}/fhir"))
+            .trim_end_matches('/')
+            .to_owned();
+        let log_format = flags.log_format.or(file.log_format).unwrap_or_else(|| "json".into());
+        if log_format != "json" && log_format != "text" {
+            return Err(format!("log format '{log_format}' is not one of json, text"));
+        }
+        let max_body_bytes = flags.max_body_bytes.or(file.max_body_bytes).unwrap_or(64 * 1024 * 1024);
+        Ok(Settings { listen, database, base_url, log_format, max_body_bytes })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_file_and_defaults_fill_the_rest() {
+        let file = FileConfig { listen: Some("0.0.0.0:9000".into()), database: Some("sqlite:/tmp/x.db".into()), ..Default::default() };
+        let flags = ServeArgs { listen: Some("127.0.0.1:7000".into()), ..Default::default() };
+        let s = Settings::resolve(flags, file).expect("valid");
+        assert_eq!(s.listen, "127.0.0.1:7000");
+        assert_eq!(s.database, Database::Sqlite("/tmp/x.db".into()));
+        assert_eq!(s.base_url, "http://127.0.0.1:7000/fhir");
+        assert_eq!(s.log_format, "json");
+    }
+
+    #[test]
+    fn database_urls() {
+        assert_eq!(Database::parse("sqlite:a.db"), Ok(Database::Sqlite("a.db".into())));
+        assert_eq!(Database::parse("sqlite:///tmp/a.db"), Ok(Database::Sqlite("/tmp/a.db".into())));
+        assert_eq!(Database::parse("dir/a.db"), Ok(Database::Sqlite("dir/a.db".into())));
+        assert!(Database::parse("postgres://localhost/x").is_err());
+        assert!(Database::parse("sqlite:").is_err());
+    }
+
+    #[test]
+    fn file_rejects_unknown_keys() {
+        assert!(toml::from_str::<FileConfig>("lisen = \"x\"").is_err());
+    }
+}

@@ -1,0 +1,29 @@
+//! Store errors: what callers may act on. Driver errors stop here, wrapped as `Internal`.
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot take work now (closed, busy beyond the timeout, disk full); retry later.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// A uniqueness rule was broken by a concurrent writer.
+    #[error("conflicting write")]
+    Conflict,
+    /// A bug or an unexpected driver failure. Never shown to clients.
+    #[error("internal store error")]
+    Internal(#[source] BoxError),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode;
+        match e.sqlite_error_code() {
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::DiskFull | ErrorCode::CannotOpen) => {
+                StoreError::Unavailable(e.to_string())
+            }
+            Some(ErrorCode::ConstraintViolation) => StoreError::Conflict,
+            _ => StoreError::Internal(Box::new(e)),
+        }
+    }
+}

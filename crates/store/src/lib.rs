@@ -1,0 +1,88 @@
+//! Persistence of the shared record: every version of every resource, the search indexes, atomic write
+//! units and migrations. Only this crate knows SQL; callers see `Store`, `Tx` and plain row types.
+
+mod error;
+mod model;
+mod sqlite;
+
+pub use error::{BoxError, StoreError};
+pub use model::{HistoryQuery, HistoryScope, Method, NewVersion, Stored, TokenCriterion, TokenEntry};
+pub use sqlite::{SqliteOptions, SqliteStore};
+
+/// The newest schema version this build knows, per backend.
+pub const SQLITE_SCHEMA_VERSION: usize = sqlite::SCHEMA_VERSION;
+
+/// The write side of a store: operations available inside one atomic unit of work.
+///
+/// A unit runs serially with respect to every other writer, so a read made through `Tx` and the write that
+/// depends on it cannot be interleaved with another unit (what makes conditional create and `If-Match`
+/// exact under concurrency).
+pub trait Tx {
+    /// The current version of a resource, deleted or not.
+    fn current(&mut self, resource_type: &str, id: &str) -> Result<Option<Stored>, StoreError>;
+    /// Ids of live (not deleted) resources of a type matching every criterion, at most `limit`.
+    fn find(&mut self, resource_type: &str, criteria: &[TokenCriterion], limit: usize) -> Result<Vec<String>, StoreError>;
+    /// The live resources (type, id) that hold a reference to `resource_type/id` (at most `limit`).
+    fn referrers(&mut self, resource_type: &str, id: &str, limit: usize) -> Result<Vec<(String, String)>, StoreError>;
+    /// Writes a new version and makes it current, replacing its index entries. Returns the stored row.
+    fn put(&mut self, version: NewVersion<'_>) -> Result<Stored, StoreError>;
+}
+
+/// The store a server runs on. An enum rather than a trait object so that each backend keeps its own
+/// concurrency model (SQLite: one writer thread that commits in groups).
+#[derive(Clone)]
+pub enum Store {
+    Sqlite(SqliteStore),
+}
+
+impl Store {
+    /// Runs `unit` atomically. Its effects are durable before this returns `Ok`; if it returns `Err`,
+    /// nothing it wrote is kept.
+    pub async fn write<T, E>(&self, unit: impl FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        match self {
+            Store::Sqlite(s) => s.write(unit).await,
+        }
+    }
+
+    pub async fn read(&self, resource_type: &str, id: &str) -> Result<Option<Stored>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.read(resource_type, id).await,
+        }
+    }
+
+    pub async fn vread(&self, resource_type: &str, id: &str, version: i64) -> Result<Option<Stored>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.vread(resource_type, id, version).await,
+        }
+    }
+
+    pub async fn history(&self, query: HistoryQuery) -> Result<Vec<Stored>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.history(query).await,
+        }
+    }
+
+    /// Live resources matching every criterion, in id order, after `after_id` (the paging cursor).
+    pub async fn find(
+        &self,
+        resource_type: &str,
+        criteria: Vec<TokenCriterion>,
+        after_id: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<Stored>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.find(resource_type, criteria, after_id, limit).await,
+        }
+    }
+
+    /// Waits for queued writes, then closes the database cleanly.
+    pub async fn close(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.close().await,
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! Versioned migrations for SQLite, tracked in `PRAGMA user_version`, applied in one immediate transaction
+//! so that two processes opening the same file apply each migration once.
+
+use crate::error::StoreError;
+use rusqlite::Connection;
+
+/// Migrations in order; the database's `user_version` is the number applied.
+pub const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_resources.sql")];
+
+pub fn run(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let applied: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let applied = usize::try_from(applied).map_err(|_| StoreError::Internal("negative schema version".into()))?;
+    if applied > MIGRATIONS.len() {
+        return Err(StoreError::Unavailable(format!(
+            "the database has schema version {applied}, newer than this build knows ({}); upgrade Joinery",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tracing::info!(version = i + 1, "applied migration");
+    }
+    tx.commit()?;
+    Ok(())
+}

@@ -1,0 +1,206 @@
+//! The SQLite backend: WAL mode, a pool of read connections, and one writer thread that commits in groups.
+
+mod migrate;
+mod rows;
+mod writer;
+
+use crate::error::StoreError;
+use crate::model::{HistoryQuery, HistoryScope, Stored, TokenCriterion};
+use crate::Tx;
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+pub const SCHEMA_VERSION: usize = migrate::MIGRATIONS.len();
+
+
+/// How to open a SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    pub path: PathBuf,
+    /// Most write units committed together in one transaction (group commit).
+    pub max_group: usize,
+    /// Read connections kept open.
+    pub readers: usize,
+}
+
+impl SqliteOptions {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        SqliteOptions { path: path.into(), max_group: 512, readers: 8 }
+    }
+}
+
+/// A SQLite store. Cheap to clone: clones share the writer thread and the read pool.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: writer::WriterHandle,
+    readers: Mutex<Vec<Connection>>,
+    max_readers: usize,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database, runs pending migrations and starts the writer.
+    pub fn open(options: SqliteOptions) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = options.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let mut conn = Connection::open(&options.path)?;
+        configure_writer(&conn)?;
+        migrate::run(&mut conn)?;
+        let writer = writer::WriterHandle::start(conn, options.max_group)?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path: options.path,
+                writer,
+                readers: Mutex::new(Vec::new()),
+                max_readers: options.readers.max(1),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    pub async fn write<T, E>(&self, unit: impl FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.inner.writer.submit(unit).await
+    }
+
+    pub async fn read(&self, resource_type: &str, id: &str) -> Result<Option<Stored>, StoreError> {
+        let (t, i) = (resource_type.to_owned(), id.to_owned());
+        self.with_reader("read", move |c| rows::current(c, &t, &i)).await
+    }
+
+    pub async fn vread(&self, resource_type: &str, id: &str, version: i64) -> Result<Option<Stored>, StoreError> {
+        let (t, i) = (resource_type.to_owned(), id.to_owned());
+        self.with_reader("vread", move |c| rows::version(c, &t, &i, version)).await
+    }
+
+    pub async fn history(&self, query: HistoryQuery) -> Result<Vec<Stored>, StoreError> {
+        self.with_reader("history", move |c| history(c, &query)).await
+    }
+
+    pub async fn find(
+        &self,
+        resource_type: &str,
+        criteria: Vec<TokenCriterion>,
+        after_id: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<Stored>, StoreError> {
+        let t = resource_type.to_owned();
+        self.with_reader("find", move |c| {
+            let ids = rows::find(c, &t, &criteria, after_id.as_deref(), limit)?;
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(s) = rows::current(c, &t, &id)? {
+                    out.push(s);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    pub async fn close(&self) -> Result<(), StoreError> {
+        self.inner.writer.close().await?;
+        self.inner.readers.lock().map_err(|_| poisoned())?.clear();
+        Ok(())
+    }
+
+    /// Runs `f` on a pooled read connection on the blocking thread pool.
+    async fn with_reader<T: Send + 'static>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let conn = inner.take_reader()?;
+            let result = f(&conn);
+            inner.give_back(conn);
+            metrics::histogram!("joinery_store_seconds", "op" => op).record(started.elapsed().as_secs_f64());
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Internal(Box::new(e)))?
+    }
+}
+
+impl Inner {
+    fn take_reader(&self) -> Result<Connection, StoreError> {
+        if let Some(c) = self.readers.lock().map_err(|_| poisoned())?.pop() {
+            return Ok(c);
+        }
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch("PRAGMA cache_size = -16000;")?;
+        Ok(conn)
+    }
+
+    fn give_back(&self, conn: Connection) {
+        if let Ok(mut pool) = self.readers.lock() {
+            if pool.len() < self.max_readers {
+                pool.push(conn);
+            }
+        }
+    }
+}
+
+fn poisoned() -> StoreError {
+    StoreError::Internal("a store lock was poisoned by a panic".into())
+}
+
+fn configure_writer(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // WAL: readers never block the writer. synchronous=FULL: a commit is on disk before it is acknowledged.
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Unavailable(format!("cannot switch the database to WAL mode (got {mode})")));
+    }
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA cache_size = -64000; PRAGMA temp_store = MEMORY;")?;
+    Ok(())
+}
+
+fn history(c: &Connection, q: &HistoryQuery) -> Result<Vec<Stored>, StoreError> {
+    let mut sql = format!("SELECT {} FROM resource_version v WHERE 1=1", rows::COLUMNS);
+    let mut params: Vec<rusqlite::types::Value> = Vec::new();
+    match &q.scope {
+        HistoryScope::System => {}
+        HistoryScope::Type(t) => {
+            sql.push_str(" AND v.resource_type = ?");
+            params.push(t.clone().into());
+        }
+        HistoryScope::Instance(t, id) => {
+            sql.push_str(" AND v.resource_type = ? AND v.id = ?");
+            params.push(t.clone().into());
+            params.push(id.clone().into());
+        }
+    }
+    if let Some(since) = &q.since {
+        sql.push_str(" AND v.last_updated >= ?");
+        params.push(since.clone().into());
+    }
+    if let Some(before) = q.before_seq {
+        sql.push_str(" AND v.seq < ?");
+        params.push(before.into());
+    }
+    sql.push_str(" ORDER BY v.seq DESC LIMIT ?");
+    params.push((q.limit as i64).into());
+    let mut stmt = c.prepare_cached(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(params), rows::stored)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}

@@ -1,0 +1,250 @@
+//! The single SQLite writer: a thread that takes write units from a queue, runs each inside a savepoint of
+//! one shared transaction, commits the group once (one fsync for many units), and only then answers them.
+
+use super::rows;
+use crate::error::StoreError;
+use crate::model::{NewVersion, Stored, TokenCriterion};
+use crate::Tx;
+use rusqlite::Connection;
+use std::panic::AssertUnwindSafe;
+use std::sync::mpsc;
+use std::time::Instant;
+use tokio::sync::oneshot;
+
+/// Told to a unit after its group's commit: `Ok` once durable.
+type Reply = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+/// A unit of work. It receives the open transaction, or the reason there is none.
+type Job = Box<dyn FnOnce(Result<&mut SqliteTx<'_>, StoreError>) -> Reply + Send>;
+
+enum Msg {
+    Job(Job),
+    Close(oneshot::Sender<()>),
+}
+
+pub struct WriterHandle {
+    sender: mpsc::Sender<Msg>,
+}
+
+impl WriterHandle {
+    pub fn start(conn: Connection, max_group: usize) -> Result<WriterHandle, StoreError> {
+        let (sender, receiver) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("joinery-sqlite-writer".into())
+            .spawn(move || run(conn, receiver, max_group.max(1)))
+            .map_err(|e| StoreError::Internal(Box::new(e)))?;
+        Ok(WriterHandle { sender })
+    }
+
+    pub async fn submit<T, E>(&self, unit: impl FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let (reply_to, answer) = oneshot::channel::<Result<T, E>>();
+        let job: Job = Box::new(move |tx| run_unit(tx, unit, reply_to));
+        self.sender.send(Msg::Job(job)).map_err(|_| E::from(closed()))?;
+        answer.await.map_err(|_| E::from(closed()))?
+    }
+
+    pub async fn close(&self) -> Result<(), StoreError> {
+        let (done, finished) = oneshot::channel();
+        if self.sender.send(Msg::Close(done)).is_err() {
+            return Ok(()); // already closed
+        }
+        finished.await.map_err(|_| closed())
+    }
+}
+
+fn closed() -> StoreError {
+    StoreError::Unavailable("the database is closed".into())
+}
+
+/// Runs one unit inside its own savepoint, so a failing unit leaves nothing behind while the others commit.
+fn run_unit<T, E>(
+    tx: Result<&mut SqliteTx<'_>, StoreError>,
+    unit: impl FnOnce(&mut dyn Tx) -> Result<T, E>,
+    reply_to: oneshot::Sender<Result<T, E>>,
+) -> Reply
+where
+    T: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+{
+    let fail = |e: E, reply_to: oneshot::Sender<Result<T, E>>| -> Reply {
+        Box::new(move |_| {
+            let _ = reply_to.send(Err(e));
+        })
+    };
+    let tx = match tx {
+        Ok(tx) => tx,
+        Err(e) => return fail(E::from(e), reply_to),
+    };
+    if let Err(e) = tx.conn.execute_batch("SAVEPOINT unit") {
+        return fail(E::from(e.into()), reply_to);
+    }
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| unit(tx)));
+    match outcome {
+        Ok(Ok(value)) => match tx.conn.execute_batch("RELEASE unit") {
+            Ok(()) => Box::new(move |commit: Result<(), StoreError>| {
+                let _ = reply_to.send(commit.map(|()| value).map_err(E::from));
+            }),
+            Err(e) => {
+                rollback_unit(tx.conn);
+                fail(E::from(e.into()), reply_to)
+            }
+        },
+        Ok(Err(e)) => {
+            rollback_unit(tx.conn);
+            fail(e, reply_to)
+        }
+        Err(_) => {
+            rollback_unit(tx.conn);
+            tracing::error!("a write unit panicked; its changes were rolled back");
+            fail(E::from(StoreError::Internal("a write unit panicked".into())), reply_to)
+        }
+    }
+}
+
+fn rollback_unit(conn: &Connection) {
+    if let Err(e) = conn.execute_batch("ROLLBACK TO unit; RELEASE unit") {
+        tracing::error!(error = %e, "could not roll back a write unit");
+    }
+}
+
+fn run(conn: Connection, receiver: mpsc::Receiver<Msg>, max_group: usize) {
+    let mut close_waiters = Vec::new();
+    'serve: while let Ok(first) = receiver.recv() {
+        let mut jobs = Vec::new();
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                Msg::Job(job) => jobs.push(job),
+                Msg::Close(done) => close_waiters.push(done),
+            }
+            if jobs.len() < max_group && close_waiters.is_empty() {
+                next = receiver.try_recv().ok();
+            }
+        }
+        if !jobs.is_empty() {
+            commit_group(&conn, jobs);
+        }
+        if !close_waiters.is_empty() {
+            break 'serve;
+        }
+    }
+    // Drain units that arrived after the close request: refuse them rather than leave callers waiting.
+    while let Ok(msg) = receiver.try_recv() {
+        match msg {
+            Msg::Job(job) => job(Err(closed()))(Err(closed())),
+            Msg::Close(done) => close_waiters.push(done),
+        }
+    }
+    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
+        tracing::warn!(error = %e, "WAL checkpoint at close failed");
+    }
+    if let Err((_, e)) = conn.close() {
+        tracing::error!(error = %e, "closing the database failed");
+    }
+    for done in close_waiters {
+        let _ = done.send(());
+    }
+}
+
+fn commit_group(conn: &Connection, jobs: Vec<Job>) {
+    let started = Instant::now();
+    let size = jobs.len();
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        let e: StoreError = e.into();
+        for job in jobs {
+            job(Err(copy_error(&e)))(Err(copy_error(&e)));
+        }
+        return;
+    }
+    let mut tx = SqliteTx { conn };
+    let replies: Vec<Reply> = jobs.into_iter().map(|job| job(Ok(&mut tx))).collect();
+    let committed = conn.execute_batch("COMMIT").map_err(StoreError::from);
+    if let Err(e) = &committed {
+        tracing::error!(error = %e, "group commit failed; rolling back");
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    for reply in replies {
+        reply(committed.as_ref().map(|_| ()).map_err(copy_error));
+    }
+    metrics::histogram!("joinery_store_seconds", "op" => "commit").record(started.elapsed().as_secs_f64());
+    metrics::histogram!("joinery_store_group_size").record(size as f64);
+}
+
+/// Store errors are not `Clone` (they may wrap a driver error); each waiter gets its own description.
+fn copy_error(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+        StoreError::Conflict => StoreError::Conflict,
+        StoreError::Internal(inner) => StoreError::Internal(inner.to_string().into()),
+    }
+}
+
+/// The writer's view of the open transaction.
+pub struct SqliteTx<'c> {
+    conn: &'c Connection,
+}
+
+impl Tx for SqliteTx<'_> {
+    fn current(&mut self, resource_type: &str, id: &str) -> Result<Option<Stored>, StoreError> {
+        rows::current(self.conn, resource_type, id)
+    }
+
+    fn find(&mut self, resource_type: &str, criteria: &[TokenCriterion], limit: usize) -> Result<Vec<String>, StoreError> {
+        rows::find(self.conn, resource_type, criteria, None, limit)
+    }
+
+    fn referrers(&mut self, resource_type: &str, id: &str, limit: usize) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT resource_type, id FROM resource_link WHERE target_type = ?1 AND target_id = ?2
+             AND NOT (resource_type = ?1 AND id = ?2) LIMIT ?3",
+        )?;
+        let rows = stmt.query_map((resource_type, id, limit as i64), |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn put(&mut self, v: NewVersion<'_>) -> Result<Stored, StoreError> {
+        let c = self.conn;
+        c.prepare_cached(
+            "INSERT INTO resource_version (resource_type, id, version, person_key, last_updated, method, deleted, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?
+        .execute((v.resource_type, v.id, v.version, v.person_key, v.last_updated, v.method.as_str(), v.body.is_none() as i64, v.body))?;
+        let seq = c.last_insert_rowid();
+        c.prepare_cached(
+            "INSERT INTO resource_current (resource_type, id, seq, version, deleted, person_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (resource_type, id) DO UPDATE SET seq = excluded.seq, version = excluded.version,
+                 deleted = excluded.deleted, person_key = excluded.person_key",
+        )?
+        .execute((v.resource_type, v.id, seq, v.version, v.body.is_none() as i64, v.person_key))?;
+        c.prepare_cached("DELETE FROM search_token WHERE resource_type = ?1 AND id = ?2")?.execute((v.resource_type, v.id))?;
+        c.prepare_cached("DELETE FROM resource_link WHERE resource_type = ?1 AND id = ?2")?.execute((v.resource_type, v.id))?;
+        if v.body.is_some() {
+            let mut link = c.prepare_cached(
+                "INSERT INTO resource_link (resource_type, id, target_type, target_id, person_key) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for (target_type, target_id) in v.links {
+                link.execute((v.resource_type, v.id, target_type, target_id, v.person_key))?;
+            }
+            let mut insert = c.prepare_cached(
+                "INSERT INTO search_token (resource_type, id, param, system, code, person_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for t in v.tokens {
+                insert.execute((v.resource_type, v.id, &t.param, &t.system, &t.code, v.person_key))?;
+            }
+        }
+        Ok(Stored {
+            seq,
+            resource_type: v.resource_type.to_owned(),
+            id: v.id.to_owned(),
+            version: v.version,
+            person_key: v.person_key.map(str::to_owned),
+            last_updated: v.last_updated.to_owned(),
+            method: v.method,
+            deleted: v.body.is_none(),
+            body: v.body.map(str::to_owned),
+        })
+    }
+}
