@@ -466,7 +466,7 @@ fn patch_from_binary(binary: &Value) -> Result<json_patch::Patch, AppError> {
     let data = binary.get("data").and_then(Value::as_str).ok_or_else(|| bad("the Binary has no data", ".data"))?;
     let bytes = base64::engine::general_purpose::STANDARD.decode(data).map_err(|_| bad("Binary.data is not valid base64", ".data"))?;
     let patch: Value = serde_json::from_slice(&bytes).map_err(|_| bad("Binary.data is not a JSON document", ".data"))?;
-    record::parse_patch(patch)
+    crate::patch::parse(patch)
 }
 
 fn read_entry(s: &store::Stored) -> Result<Value, AppError> {

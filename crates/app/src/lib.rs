@@ -5,6 +5,7 @@ mod bundle;
 mod criteria;
 mod error;
 pub mod instant;
+pub mod patch;
 mod prepare;
 mod present;
 mod record;

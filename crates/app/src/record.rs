@@ -208,8 +208,7 @@ pub(crate) fn patch_in(
     check_version(Some(&current), if_match)?;
     let body = current.body.as_deref().ok_or_else(|| AppError::Internal("a live version without a body".into()))?;
     let mut value: Value = serde_json::from_str(body).map_err(|e| AppError::Internal(Box::new(e)))?;
-    json_patch::patch(&mut value, patch)
-        .map_err(|e| AppError::unprocessable(IssueCode::Processing, format!("the patch cannot be applied: {e}"), None))?;
+    crate::patch::apply(&mut value, patch)?;
     if value.get("id").and_then(Value::as_str) != Some(id) {
         return Err(AppError::unprocessable(IssueCode::Invalid, "a patch may not change or remove the resource's id", Some(&format!("{resource_type}.id"))));
     }
@@ -329,7 +328,7 @@ impl App {
 
     pub async fn patch(&self, resource_type: &str, id: &str, patch: Value, if_match: Option<i64>) -> Result<Written, AppError> {
         ensure_type(resource_type)?;
-        let patch = parse_patch(patch)?;
+        let patch = crate::patch::parse(patch)?;
         let (t, i) = (resource_type.to_owned(), id.to_owned());
         self.store.write(move |tx| patch_in(tx, &t, &i, &patch, if_match, Refs::Check, &instant::now())).await
     }
@@ -338,7 +337,7 @@ impl App {
     pub async fn conditional_patch(&self, resource_type: &str, query: &str, patch: Value, if_match: Option<i64>) -> Result<Written, AppError> {
         ensure_type(resource_type)?;
         let criteria = criteria::conditional(query)?;
-        let patch = parse_patch(patch)?;
+        let patch = crate::patch::parse(patch)?;
         let t = resource_type.to_owned();
         self.store
             .write(move |tx| {
@@ -426,11 +425,6 @@ impl App {
                 .map_err(|_| AppError::bad_request(IssueCode::Value, format!("_count '{c}' is not a number"), Some("_count"))),
         }
     }
-}
-
-pub(crate) fn parse_patch(patch: Value) -> Result<json_patch::Patch, AppError> {
-    serde_json::from_value(patch)
-        .map_err(|e| AppError::bad_request(IssueCode::Invalid, format!("the body is not a valid JSON Patch document: {e}"), None))
 }
 
 pub(crate) fn ensure_type(resource_type: &str) -> Result<(), AppError> {

@@ -1,0 +1,3 @@
+//! Tests of the use-case layer that need data from outside the crate.
+
+mod patch;

@@ -1,0 +1,101 @@
+//! Architecture invariants that a test can check: the one-way layering of crates, which crates may do I/O
+//! or know SQL, and that every source file says what it is for.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Each crate's normal (not dev-) dependencies, by name.
+fn manifests() -> BTreeMap<String, Vec<String>> {
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(workspace().join("crates")).expect("crates/") {
+        let dir = entry.expect("entry").path();
+        let Ok(text) = std::fs::read_to_string(dir.join("Cargo.toml")) else { continue };
+        let manifest: toml::Table = toml::from_str(&text).expect("manifest parses");
+        let name = manifest["package"]["name"].as_str().expect("package.name").to_owned();
+        let deps = manifest.get("dependencies").and_then(|d| d.as_table()).map(|t| t.keys().cloned().collect()).unwrap_or_default();
+        out.insert(name, deps);
+    }
+    out
+}
+
+/// The crates of ours each crate may depend on. A crate missing here fails the test: decide its layer first.
+const LAYERS: &[(&str, &[&str])] = &[
+    ("fhirpath", &[]),
+    ("fhir", &["fhirpath"]),
+    ("care", &["fhir"]),
+    ("synth", &["fhir", "care"]),
+    ("store", &["fhir", "care"]),
+    ("app", &["store", "care", "fhir"]),
+    ("api", &["app", "care", "fhir"]),
+    ("joinery", &["api", "app", "store", "care", "fhir", "synth"]),
+    ("bench", &[]),
+];
+
+#[test]
+fn dependencies_run_one_way() {
+    let manifests = manifests();
+    let ours: Vec<&String> = manifests.keys().collect();
+    for (name, deps) in &manifests {
+        let allowed = LAYERS.iter().find(|(n, _)| n == name).map(|(_, a)| *a).unwrap_or_else(|| panic!("crate {name} has no layer in LAYERS"));
+        for d in deps.iter().filter(|d| ours.contains(d)) {
+            assert!(allowed.contains(&d.as_str()), "{name} may not depend on {d} (allowed: {allowed:?})");
+        }
+    }
+}
+
+#[test]
+fn only_store_knows_sql_and_the_core_does_no_io() {
+    const DRIVERS: &[&str] = &["rusqlite", "libsqlite3-sys", "tokio-postgres", "postgres", "sqlx", "deadpool-postgres"];
+    const IO: &[&str] = &["tokio", "axum", "hyper", "reqwest", "rusqlite", "tokio-postgres"];
+    for (name, deps) in manifests() {
+        if name != "store" {
+            for d in &deps {
+                assert!(!DRIVERS.contains(&d.as_str()), "only store may use a database driver; {name} uses {d}");
+            }
+        }
+        if ["fhir", "fhirpath", "care"].contains(&name.as_str()) {
+            for d in &deps {
+                assert!(!IO.contains(&d.as_str()), "{name} must stay free of I/O; it depends on {d}");
+            }
+        }
+    }
+}
+
+#[test]
+fn transports_reach_patient_data_only_through_app() {
+    for (name, deps) in manifests() {
+        if ["api", "web", "ingest"].contains(&name.as_str()) {
+            assert!(!deps.iter().any(|d| d == "store"), "{name} must go through app, not store");
+        }
+    }
+}
+
+#[test]
+fn every_source_file_opens_with_its_purpose() {
+    let mut missing = Vec::new();
+    let mut stack = vec![workspace().join("crates")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs" || e == "sql" || e == "toml") {
+                let text = std::fs::read_to_string(&path).expect("read source");
+                let first = text.lines().next().unwrap_or("");
+                let ok = match path.extension().and_then(|e| e.to_str()) {
+                    Some("rs") => first.starts_with("//!") || first.starts_with("// "),
+                    Some("sql") => first.starts_with("-- "),
+                    _ => first.starts_with("# "),
+                };
+                if !ok {
+                    missing.push(path.display().to_string());
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "files without an opening line saying what they are for: {missing:#?}");
+}

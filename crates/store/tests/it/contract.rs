@@ -1,0 +1,215 @@
+//! Contract tests: versions and current pointers, atomic units inside group commits, token finds, history
+//! paging, referrers, migrations and reopening. Each runs against every backend available.
+
+use std::sync::Arc;
+use store::{HistoryQuery, HistoryScope, Method, NewVersion, SqliteOptions, SqliteStore, Store, StoreError, TokenCriterion, TokenEntry, Tx};
+
+/// The backends to run each contract test on.
+fn backends() -> Vec<(&'static str, Store, tempfile::TempDir)> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sqlite = SqliteStore::open(SqliteOptions::new(dir.path().join("c.db"))).expect("open sqlite");
+    vec![("sqlite", Store::Sqlite(sqlite), dir)]
+}
+
+fn version<'a>(t: &'a str, id: &'a str, v: i64, body: Option<&'a str>, tokens: &'a [TokenEntry], links: &'a [(String, String)]) -> NewVersion<'a> {
+    NewVersion {
+        resource_type: t,
+        id,
+        version: v,
+        person_key: Some("p1"),
+        last_updated: "2026-01-01T00:00:00.000Z",
+        method: if body.is_none() { Method::Delete } else if v == 1 { Method::Post } else { Method::Put },
+        body,
+        tokens,
+        links,
+    }
+}
+
+fn token(code: &str, system: Option<&str>) -> TokenEntry {
+    TokenEntry { param: "identifier".into(), system: system.map(str::to_owned), code: code.into() }
+}
+
+#[tokio::test]
+async fn versions_and_current() {
+    for (name, store, _dir) in backends() {
+        store
+            .write(|tx: &mut dyn Tx| -> Result<(), StoreError> {
+                tx.put(version("Patient", "a", 1, Some(r#"{"v":1}"#), &[], &[]))?;
+                tx.put(version("Patient", "a", 2, Some(r#"{"v":2.50}"#), &[], &[]))?;
+                Ok(())
+            })
+            .await
+            .expect("write");
+        let cur = store.read("Patient", "a").await.expect("read").expect("exists");
+        assert_eq!((cur.version, cur.body.as_deref()), (2, Some(r#"{"v":2.50}"#)), "{name}: text kept exactly");
+        assert_eq!(cur.person_key.as_deref(), Some("p1"));
+        assert_eq!(store.vread("Patient", "a", 1).await.expect("vread").and_then(|s| s.body), Some(r#"{"v":1}"#.into()));
+        assert!(store.vread("Patient", "a", 3).await.expect("vread").is_none());
+        assert!(store.read("Patient", "b").await.expect("read").is_none());
+        store.write(|tx: &mut dyn Tx| tx.put(version("Patient", "a", 3, None, &[], &[]))).await.expect("delete");
+        let cur = store.read("Patient", "a").await.expect("read").expect("exists");
+        assert!(cur.deleted && cur.body.is_none(), "{name}");
+        // The same (type, id, version) twice is a conflict and nothing of that unit is kept.
+        let dup = store
+            .write(|tx: &mut dyn Tx| -> Result<(), StoreError> {
+                tx.put(version("Patient", "z", 1, Some("{}"), &[], &[]))?;
+                tx.put(version("Patient", "a", 3, Some("{}"), &[], &[]))?;
+                Ok(())
+            })
+            .await;
+        assert!(matches!(dup, Err(StoreError::Conflict)), "{name}: {dup:?}");
+        assert!(store.read("Patient", "z").await.expect("read").is_none(), "{name}: the failed unit left nothing");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failing_units_do_not_disturb_their_group() {
+    for (name, store, _dir) in backends() {
+        let store = Arc::new(store);
+        let mut tasks = Vec::new();
+        for n in 0..200 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let id = format!("r{n}");
+                store
+                    .write(move |tx: &mut dyn Tx| -> Result<(), StoreError> {
+                        tx.put(version("Basic", &id, 1, Some("{}"), &[], &[]))?;
+                        if n % 3 == 0 {
+                            return Err(StoreError::Unavailable("refused on purpose".into()));
+                        }
+                        Ok(())
+                    })
+                    .await
+            }));
+        }
+        for (n, t) in tasks.into_iter().enumerate() {
+            let result = t.await.expect("task");
+            assert_eq!(result.is_ok(), n % 3 != 0, "{name}: unit {n}");
+            let stored = store.read("Basic", &format!("r{n}")).await.expect("read");
+            assert_eq!(stored.is_some(), n % 3 != 0, "{name}: unit {n} kept exactly when it succeeded");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_unit_is_rolled_back_and_the_writer_survives() {
+    for (name, store, _dir) in backends() {
+        let r = store
+            .write(|tx: &mut dyn Tx| -> Result<(), StoreError> {
+                tx.put(version("Basic", "boom", 1, Some("{}"), &[], &[]))?;
+                panic!("a bug in a unit");
+            })
+            .await;
+        assert!(matches!(r, Err(StoreError::Internal(_))), "{name}");
+        assert!(store.read("Basic", "boom").await.expect("read").is_none());
+        store.write(|tx: &mut dyn Tx| tx.put(version("Basic", "after", 1, Some("{}"), &[], &[]))).await.expect("writer still works");
+    }
+}
+
+#[tokio::test]
+async fn token_finds() {
+    for (name, store, _dir) in backends() {
+        store
+            .write(|tx: &mut dyn Tx| -> Result<(), StoreError> {
+                tx.put(version("Patient", "a", 1, Some("{}"), &[token("1", Some("s"))], &[]))?;
+                tx.put(version("Patient", "b", 1, Some("{}"), &[token("1", Some("t"))], &[]))?;
+                tx.put(version("Patient", "c", 1, Some("{}"), &[token("1", None)], &[]))?;
+                tx.put(version("Patient", "d", 1, Some("{}"), &[token("2", Some("s"))], &[]))?;
+                tx.put(version("Patient", "d", 2, Some("{}"), &[token("1", Some("s"))], &[]))?; // re-indexed
+                tx.put(version("Patient", "e", 1, Some("{}"), &[token("1", Some("s"))], &[]))?;
+                tx.put(version("Patient", "e", 2, None, &[], &[]))?; // deleted: never found
+                tx.put(version("Group", "g", 1, Some("{}"), &[token("1", Some("s"))], &[]))?;
+                Ok(())
+            })
+            .await
+            .expect("write");
+        let ids = |found: Vec<store::Stored>| found.into_iter().map(|s| s.id).collect::<Vec<_>>();
+        let crit = |system: Option<Option<&str>>, code: &str| TokenCriterion { param: "identifier".into(), system: system.map(|s| s.map(str::to_owned)), code: code.into() };
+        assert_eq!(ids(store.find("Patient", vec![crit(None, "1")], None, 10).await.expect("find")), ["a", "b", "c", "d"], "{name}");
+        assert_eq!(ids(store.find("Patient", vec![crit(Some(Some("s")), "1")], None, 10).await.expect("find")), ["a", "d"]);
+        assert_eq!(ids(store.find("Patient", vec![crit(Some(None), "1")], None, 10).await.expect("find")), ["c"]);
+        assert_eq!(ids(store.find("Patient", vec![crit(None, "2")], None, 10).await.expect("find")), Vec::<String>::new());
+        assert_eq!(ids(store.find("Patient", vec![crit(None, "1")], Some("b".into()), 2).await.expect("find")), ["c", "d"], "keyset paging");
+        let by_id = TokenCriterion { param: "_id".into(), system: None, code: "b".into() };
+        assert_eq!(ids(store.find("Patient", vec![by_id, crit(None, "1")], None, 10).await.expect("find")), ["b"]);
+    }
+}
+
+#[tokio::test]
+async fn history_pages_newest_first() {
+    for (name, store, _dir) in backends() {
+        store
+            .write(|tx: &mut dyn Tx| -> Result<(), StoreError> {
+                for (i, t) in ["Patient", "Basic", "Patient", "Basic", "Patient"].iter().enumerate() {
+                    let mut v = version(t, "x", 1, Some("{}"), &[], &[]);
+                    let id = format!("x{i}");
+                    v.id = &id;
+                    let lu = format!("2026-01-0{}T00:00:00.000Z", i + 1);
+                    v.last_updated = &lu;
+                    tx.put(v)?;
+                }
+                Ok(())
+            })
+            .await
+            .expect("write");
+        let page = |scope, since: Option<&str>, before_seq, limit| {
+            let store = store.clone();
+            let q = HistoryQuery { scope, since: since.map(str::to_owned), before_seq, limit };
+            async move { store.history(q).await.expect("history").into_iter().map(|s| (s.id, s.seq)).collect::<Vec<_>>() }
+        };
+        let all = page(HistoryScope::System, None, None, 10).await;
+        assert_eq!(all.iter().map(|(i, _)| i.as_str()).collect::<Vec<_>>(), ["x4", "x3", "x2", "x1", "x0"], "{name}");
+        let first = page(HistoryScope::Type("Patient".into()), None, None, 2).await;
+        assert_eq!(first.iter().map(|(i, _)| i.as_str()).collect::<Vec<_>>(), ["x4", "x2"]);
+        let rest = page(HistoryScope::Type("Patient".into()), None, Some(first[1].1), 2).await;
+        assert_eq!(rest.iter().map(|(i, _)| i.as_str()).collect::<Vec<_>>(), ["x0"]);
+        let since = page(HistoryScope::System, Some("2026-01-04T00:00:00.000Z"), None, 10).await;
+        assert_eq!(since.iter().map(|(i, _)| i.as_str()).collect::<Vec<_>>(), ["x4", "x3"]);
+        let inst = page(HistoryScope::Instance("Basic".into(), "x1".into()), None, None, 10).await;
+        assert_eq!(inst.len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn referrers_follow_current_versions() {
+    for (name, store, _dir) in backends() {
+        let refs: Vec<(String, String)> = vec![("Patient".into(), "p".into())];
+        let r2 = refs.clone();
+        store
+            .write(move |tx: &mut dyn Tx| -> Result<(), StoreError> {
+                tx.put(version("Patient", "p", 1, Some("{}"), &[], &[]))?;
+                tx.put(version("Observation", "o", 1, Some("{}"), &[], &r2))?;
+                tx.put(version("Patient", "p", 2, Some("{}"), &[], &[("Patient".into(), "p".into())]))?; // self-reference
+                Ok(())
+            })
+            .await
+            .expect("write");
+        let referrers = store.write(|tx: &mut dyn Tx| tx.referrers("Patient", "p", 10)).await.expect("referrers");
+        assert_eq!(referrers, [("Observation".to_owned(), "o".to_owned())], "{name}: self-references do not count");
+        store.write(|tx: &mut dyn Tx| tx.put(version("Observation", "o", 2, None, &[], &[]))).await.expect("delete");
+        let referrers = store.write(|tx: &mut dyn Tx| tx.referrers("Patient", "p", 10)).await.expect("referrers");
+        assert!(referrers.is_empty(), "{name}: a deleted resource refers to nothing");
+    }
+}
+
+#[tokio::test]
+async fn reopening_keeps_everything_and_migrations_run_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("reopen.db");
+    {
+        let s = Store::Sqlite(SqliteStore::open(SqliteOptions::new(&path)).expect("open"));
+        s.write(|tx: &mut dyn Tx| tx.put(version("Basic", "kept", 1, Some(r#"{"a":1}"#), &[], &[]))).await.expect("write");
+        s.close().await.expect("close");
+        let after = s.write(|tx: &mut dyn Tx| tx.put(version("Basic", "late", 1, Some("{}"), &[], &[]))).await;
+        assert!(matches!(after, Err(StoreError::Unavailable(_))), "a closed store refuses writes");
+    }
+    assert!(!dir.path().join("reopen.db-wal").exists() || std::fs::metadata(dir.path().join("reopen.db-wal")).map(|m| m.len()).unwrap_or(0) == 0);
+    // Two stores opening the same file at once both succeed: migrations are applied once.
+    let (a, b) = (SqliteStore::open(SqliteOptions::new(&path)), SqliteStore::open(SqliteOptions::new(&path)));
+    let (a, b) = (Store::Sqlite(a.expect("open a")), Store::Sqlite(b.expect("open b")));
+    assert_eq!(a.read("Basic", "kept").await.expect("read").and_then(|s| s.body), Some(r#"{"a":1}"#.into()));
+    assert!(b.read("Basic", "kept").await.expect("read").is_some());
+    let conn = rusqlite::Connection::open(&path).expect("open raw");
+    let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("user_version");
+    assert_eq!(v as usize, store::SQLITE_SCHEMA_VERSION);
+}

@@ -1,0 +1,3 @@
+//! The store's contract: what every backend must do, run against each backend this build has.
+
+mod contract;
