@@ -327,13 +327,25 @@ fn search_params(bundle: &Value) -> Vec<Value> {
             out.insert("code".into(), sp["code"].clone());
             out.insert("base".into(), sp["base"].clone());
             out.insert("type".into(), sp["type"].clone());
-            out.insert("expression".into(), sp["expression"].clone());
+            out.insert("expression".into(), repaired_expression(sp));
             out.insert("target".into(), if sp["target"].is_array() { sp["target"].clone() } else { json!([]) });
             out.insert("components".into(), Value::Array(components));
             out.insert("url".into(), sp["url"].clone());
             Value::Object(out)
         })
         .collect()
+}
+
+/// The specification's expression, repaired where the published R4 text is not valid FHIRPath: one
+/// parameter (`Account-patient`) starts with a dot (`.subject.where(…)`); it is read as rooted at its base.
+fn repaired_expression(sp: &Value) -> Value {
+    match sp["expression"].as_str() {
+        Some(e) if e.starts_with('.') => {
+            let base = sp["base"][0].as_str().unwrap_or("Resource");
+            Value::String(format!("{base}{e}"))
+        }
+        _ => sp["expression"].clone(),
+    }
 }
 
 fn patient_compartment(definition: &Value) -> Vec<(String, Vec<String>)> {

@@ -15,6 +15,7 @@ pub fn statement(base_url: &str, date: &str) -> Value {
         .map(|t| {
             let params: Vec<Value> = app::SEARCH_PARAMETERS
                 .iter()
+                .filter(|code| app::supports_search(t, code))
                 .filter_map(|code| search_param_entry(t, code))
                 .collect();
             json!({

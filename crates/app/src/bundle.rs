@@ -213,7 +213,9 @@ impl App {
             targets[i] = target;
         }
 
-        // 2. Point references at the identities just decided, and resolve conditional references.
+        // 2. Point references at the identities just decided, resolve conditional references, and note every
+        //    local reference so that it can be checked once all entries are written.
+        let mut pointed: HashMap<(String, String), String> = HashMap::new(); // target -> first path pointing at it
         for e in entries.iter_mut() {
             let path = e.path();
             if let Some(r) = e.resource.as_mut() {
@@ -224,6 +226,9 @@ impl App {
                 });
                 let root = r.get("resourceType").and_then(Value::as_str).unwrap_or("Resource").to_owned();
                 resolve_conditionals(tx, r, &root).map_err(|err| err.within_entry(&path))?;
+                if !existing.contains(&e.index) {
+                    note_targets(r, &root, &path, &mut pointed);
+                }
             }
         }
 
@@ -293,12 +298,26 @@ impl App {
 
         // 4. Every reference in what was written must now point at something that exists, and nothing live may
         //    point at what was deleted.
-        for (i, key) in written_refs {
+        for (i, key) in written_refs.iter().filter(|(i, _)| matches!(entries[*i].action, Action::Patch { .. })) {
+            // A patch's result was not in the request: read it back to learn its references.
             let Some((t, id)) = key.split_once('/') else { continue };
-            if let Some(current) = tx.current(t, id)? {
-                let body = current.body.as_deref().unwrap_or("{}");
-                let mut value: Value = serde_json::from_str(body).map_err(|e| AppError::Internal(Box::new(e)))?;
-                prepare::resolve_references(tx, &mut value, t).map_err(|err| err.within_entry(&entries[i].path()))?;
+            if let Some(body) = tx.current(t, id)?.and_then(|c| c.body) {
+                let value: Value = serde_json::from_str(&body).map_err(|e| AppError::Internal(Box::new(e)))?;
+                note_targets(&value, t, &entries[*i].path(), &mut pointed);
+            }
+        }
+        let mut targets: Vec<(&(String, String), &String)> = pointed.iter().collect();
+        targets.sort();
+        for ((t, id), path) in targets {
+            match tx.current(t, id)? {
+                Some(c) if !c.deleted => {}
+                _ => {
+                    return Err(AppError::unprocessable(
+                        IssueCode::NotFound,
+                        format!("reference '{t}/{id}' points to a resource that does not exist"),
+                        Some(path),
+                    ))
+                }
             }
         }
         for (i, t, id) in deleted {
@@ -342,12 +361,12 @@ impl App {
         }
         let t = rtype.to_owned();
         let conditional = |q: Option<&str>| -> Result<Vec<TokenCriterion>, AppError> {
-            criteria::conditional(q.unwrap_or("")).map_err(|e| e.within_entry(&format!("{path}.request.url")))
+            criteria::conditional(rtype, q.unwrap_or("")).map_err(|e| e.within_entry(&format!("{path}.request.url")))
         };
         let action = match (method, segments.as_slice()) {
             ("POST", [_]) => Action::Create {
                 resource_type: t,
-                if_none_exist: if_none_exist.as_deref().map(criteria::conditional).transpose().map_err(|e| e.within_entry(&format!("{path}.request.ifNoneExist")))?,
+                if_none_exist: if_none_exist.as_deref().map(|q| criteria::conditional(rtype, q)).transpose().map_err(|e| e.within_entry(&format!("{path}.request.ifNoneExist")))?,
             },
             ("PUT", [_, id]) => Action::Update { resource_type: t, id: id.to_string() },
             ("PUT", [_]) => Action::ConditionalUpdate { resource_type: t, criteria: conditional(query)? },
@@ -437,6 +456,19 @@ fn resolve_conditionals(tx: &mut dyn Tx, value: &mut Value, root: &str) -> Resul
         n += 1;
     });
     Ok(())
+}
+
+/// Records the local references of `value` (a resource at `entry_path`) with the path of the first one.
+fn note_targets(value: &Value, root: &str, entry_path: &str, pointed: &mut HashMap<(String, String), String>) {
+    for (path, r) in reference::references_with_paths(value, root) {
+        if let Target::Local { resource_type, id, .. } = reference::parse(r, None) {
+            let at = match path.split_once('.') {
+                Some((_, rest)) => format!("{entry_path}.resource.{rest}"),
+                None => format!("{entry_path}.resource"),
+            };
+            pointed.entry((resource_type.to_owned(), id.to_owned())).or_insert(at);
+        }
+    }
 }
 
 fn need_resource(resource: Option<Value>, path: &str) -> Result<Value, AppError> {

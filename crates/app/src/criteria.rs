@@ -8,9 +8,18 @@ use store::TokenCriterion;
 /// Parameters every search and conditional operation understands here.
 pub const SUPPORTED: &[&str] = &["_id", "identifier"];
 
-/// Parses one `name=value` pair into a criterion; `Ok(None)` if `name` is not a criterion we support.
-pub fn criterion(name: &str, value: &str) -> Result<Option<TokenCriterion>, AppError> {
-    if !SUPPORTED.contains(&name) {
+/// Whether `name` is a parameter we evaluate for `resource_type`.
+pub fn supports(resource_type: &str, name: &str) -> bool {
+    match name {
+        "_id" => true,
+        "identifier" => fhir::index::has_identifier(resource_type),
+        _ => false,
+    }
+}
+
+/// Parses one `name=value` pair into a criterion; `Ok(None)` if `name` is not a criterion we support here.
+pub fn criterion(resource_type: &str, name: &str, value: &str) -> Result<Option<TokenCriterion>, AppError> {
+    if !supports(resource_type, name) {
         return Ok(None);
     }
     let bad = |msg: String| AppError::bad_request(IssueCode::Value, msg, Some(name));
@@ -39,15 +48,15 @@ pub fn criterion(name: &str, value: &str) -> Result<Option<TokenCriterion>, AppE
 
 /// Parses the query of a conditional operation (`If-None-Exist`, conditional update/delete, conditional
 /// references). Every parameter must be understood and there must be at least one.
-pub fn conditional(query: &str) -> Result<Vec<TokenCriterion>, AppError> {
+pub fn conditional(resource_type: &str, query: &str) -> Result<Vec<TokenCriterion>, AppError> {
     let mut out = Vec::new();
     for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-        match criterion(&name, &value)? {
+        match criterion(resource_type, &name, &value)? {
             Some(c) => out.push(c),
             None => {
                 return Err(AppError::bad_request(
                     IssueCode::NotSupported,
-                    format!("conditional operations support only {SUPPORTED:?}; '{name}' is not supported"),
+                    format!("conditional operations on {resource_type} support only {SUPPORTED:?}; '{name}' is not supported"),
                     Some(&name),
                 ))
             }
@@ -65,19 +74,19 @@ mod tests {
 
     #[test]
     fn token_forms() {
-        let c = conditional("identifier=http://a|1&_id=x").expect("valid");
+        let c = conditional("Patient", "identifier=http://a|1&_id=x").expect("valid");
         assert_eq!(c[0].system, Some(Some("http://a".into())));
         assert_eq!(c[0].code, "1");
         assert_eq!(c[1].param, "_id");
-        assert_eq!(conditional("identifier=|1").expect("valid")[0].system, Some(None));
-        assert_eq!(conditional("identifier=1").expect("valid")[0].system, None);
-        assert_eq!(conditional("identifier=a%7C1").expect("valid")[0].code, "1");
+        assert_eq!(conditional("Patient", "identifier=|1").expect("valid")[0].system, Some(None));
+        assert_eq!(conditional("Patient", "identifier=1").expect("valid")[0].system, None);
+        assert_eq!(conditional("Patient", "identifier=a%7C1").expect("valid")[0].code, "1");
     }
 
     #[test]
     fn refuses_what_it_cannot_evaluate() {
         for q in ["", "name=smith", "identifier=", "identifier=a|", "identifier=1,2", "_id=a_b"] {
-            assert!(conditional(q).is_err(), "{q} should be refused");
+            assert!(conditional("Patient", q).is_err(), "{q} should be refused");
         }
     }
 }

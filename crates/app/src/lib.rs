@@ -12,7 +12,7 @@ mod record;
 
 pub use error::AppError;
 pub use bundle::Return;
-pub use criteria::SUPPORTED as SEARCH_PARAMETERS;
+pub use criteria::{supports as supports_search, SUPPORTED as SEARCH_PARAMETERS};
 pub use present::{etag, location, parse_etag};
 pub use record::{Handling, HistoryPage, SearchPage, Written};
 pub use store::{HistoryScope, Stored};

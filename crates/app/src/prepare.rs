@@ -73,7 +73,7 @@ pub fn resolve_references(tx: &mut dyn Tx, value: &mut Value, root: &str) -> Res
                 }
             },
             Target::Conditional { resource_type, query } => {
-                let criteria = criteria::conditional(query).map_err(|e| e.within_entry(&path))?;
+                let criteria = criteria::conditional(resource_type, query).map_err(|e| e.within_entry(&path))?;
                 let found = tx.find(resource_type, &criteria, 2)?;
                 match found.as_slice() {
                     [id] => rewrites.push((r.to_owned(), format!("{resource_type}/{id}"))),

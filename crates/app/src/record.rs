@@ -270,7 +270,7 @@ impl App {
     pub async fn create(&self, resource_type: &str, value: Value, if_none_exist: Option<&str>) -> Result<Written, AppError> {
         ensure_type(resource_type)?;
         check(&value, resource_type)?;
-        let criteria = if_none_exist.map(criteria::conditional).transpose()?;
+        let criteria = if_none_exist.map(|q| criteria::conditional(resource_type, q)).transpose()?;
         let t = resource_type.to_owned();
         self.store
             .write(move |tx| create_in(tx, value, &t, criteria.as_deref(), None, Refs::Check, &instant::now()))
@@ -305,7 +305,7 @@ impl App {
 
     pub async fn conditional_update(&self, resource_type: &str, query: &str, value: Value, if_match: Option<i64>) -> Result<Written, AppError> {
         ensure_type(resource_type)?;
-        let criteria = criteria::conditional(query)?;
+        let criteria = criteria::conditional(resource_type, query)?;
         check(&value, resource_type)?;
         let t = resource_type.to_owned();
         self.store
@@ -321,7 +321,7 @@ impl App {
 
     pub async fn conditional_delete(&self, resource_type: &str, query: &str) -> Result<Written, AppError> {
         ensure_type(resource_type)?;
-        let criteria = criteria::conditional(query)?;
+        let criteria = criteria::conditional(resource_type, query)?;
         let t = resource_type.to_owned();
         self.store.write(move |tx| conditional_delete_in(tx, &t, &criteria, Refs::Check, &instant::now())).await
     }
@@ -336,7 +336,7 @@ impl App {
     /// A conditional patch: the condition must match exactly one resource.
     pub async fn conditional_patch(&self, resource_type: &str, query: &str, patch: Value, if_match: Option<i64>) -> Result<Written, AppError> {
         ensure_type(resource_type)?;
-        let criteria = criteria::conditional(query)?;
+        let criteria = criteria::conditional(resource_type, query)?;
         let patch = crate::patch::parse(patch)?;
         let t = resource_type.to_owned();
         self.store
@@ -393,7 +393,7 @@ impl App {
                 "_count" => count = Some(value.as_str()),
                 "_cursor" => cursor = Some(value.clone()),
                 "_format" | "_pretty" => {}
-                _ => match criteria::criterion(name, value)? {
+                _ => match criteria::criterion(resource_type, name, value)? {
                     Some(c) => criteria.push(c),
                     None => {
                         let issue = Issue::warning(IssueCode::NotSupported, format!("search parameter '{name}' is not supported and was ignored")).at(name.as_str());

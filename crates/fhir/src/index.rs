@@ -1,38 +1,112 @@
-//! What the store indexes for each resource: identifier tokens for conditional operations, and the person
-//! key (the Patient whose compartment the resource belongs to), which is the sharding key.
+//! What the store indexes for each resource, computed with the specification's own search-parameter
+//! expressions: identifier tokens for conditional operations, and the person key (the Patient whose
+//! compartment the resource is in), which is the key the store can shard by.
 
+use crate::definitions;
+use crate::reference::{self, Target};
+use fhirpath::{Expr, Item};
 use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::OnceLock;
 
-/// One token value of the `identifier` parameter: (system, value).
+/// Compiled expressions for one resource type.
+struct TypeIndex {
+    identifier: Option<Expr>,
+    /// The expressions of the type's Patient-compartment parameters, in the definition's order.
+    compartment: Vec<Expr>,
+}
+
+fn compiled() -> &'static HashMap<&'static str, TypeIndex> {
+    static COMPILED: OnceLock<HashMap<&'static str, TypeIndex>> = OnceLock::new();
+    COMPILED.get_or_init(|| {
+        let expr = |t: &str, code: &str| {
+            definitions::search_param(t, code).and_then(|p| p.expression.as_deref()).and_then(|e| Expr::parse(e).ok())
+        };
+        definitions::resource_types()
+            .map(|t| {
+                let compartment = definitions::patient_compartment_params(t).iter().filter_map(|code| expr(t, code)).collect();
+                (t, TypeIndex { identifier: expr(t, "identifier"), compartment })
+            })
+            .collect()
+    })
+}
+
+/// The (system, value) pairs of the type's `identifier` search parameter.
 pub fn identifier_tokens(resource: &Value) -> Vec<(Option<String>, String)> {
-    let mut out = Vec::new();
-    let mut push = |ident: &Value| {
-        if let Some(value) = ident.get("value").and_then(Value::as_str) {
+    let Some(index) = resource_type(resource).and_then(|t| compiled().get(t)) else { return Vec::new() };
+    let Some(expr) = &index.identifier else { return Vec::new() };
+    nodes(expr, resource)
+        .filter_map(|ident| {
+            let value = ident.get("value")?.as_str()?;
             let system = ident.get("system").and_then(Value::as_str).map(str::to_owned);
-            out.push((system, value.to_owned()));
-        }
-    };
-    match resource.get("identifier") {
-        Some(Value::Array(items)) => items.iter().for_each(&mut push),
-        Some(single @ Value::Object(_)) => push(single),
-        _ => {}
-    }
-    out
+            Some((system, value.to_owned()))
+        })
+        .collect()
 }
 
 /// The id of the Patient this resource belongs to, if any: the Patient itself, or the first Patient
-/// reached through the resource's Patient-compartment parameters.
+/// referenced through the type's Patient-compartment parameters.
 pub fn person_key(resource: &Value) -> Option<String> {
-    let resource_type = resource.get("resourceType")?.as_str()?;
-    if resource_type == "Patient" {
+    let t = resource_type(resource)?;
+    if t == "Patient" {
         return resource.get("id").and_then(Value::as_str).map(str::to_owned);
     }
-    const LINKS: [&str; 5] = ["subject", "patient", "beneficiary", "individual", "who"];
-    LINKS.iter().find_map(|field| patient_id(resource.get(*field)?))
+    let index = compiled().get(t)?;
+    index.compartment.iter().find_map(|expr| {
+        nodes(expr, resource).find_map(|node| match reference::parse(node.get("reference")?.as_str()?, None) {
+            Target::Local { resource_type: "Patient", id, .. } => Some(id.to_owned()),
+            _ => None,
+        })
+    })
 }
 
-fn patient_id(reference: &Value) -> Option<String> {
-    let r = reference.get("reference")?.as_str()?;
-    let rest = r.strip_prefix("Patient/")?;
-    Some(rest.split('/').next()?.to_owned())
+/// Whether searches and conditional operations on `resource_type` can use `identifier`.
+pub fn has_identifier(resource_type: &str) -> bool {
+    compiled().get(resource_type).is_some_and(|i| i.identifier.is_some())
+}
+
+fn resource_type(resource: &Value) -> Option<&str> {
+    resource.get("resourceType")?.as_str()
+}
+
+/// The JSON nodes an expression selects; evaluation errors select nothing.
+fn nodes<'a>(expr: &Expr, resource: &'a Value) -> impl Iterator<Item = &'a Value> {
+    expr.evaluate(resource).unwrap_or_default().into_iter().filter_map(|item| match item {
+        Item::Node { value, .. } => Some(value),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn person_key_follows_the_compartment() {
+        assert_eq!(person_key(&json!({"resourceType": "Patient", "id": "p1"})).as_deref(), Some("p1"));
+        let obs = json!({"resourceType": "Observation", "status": "final", "code": {"text": "x"},
+            "performer": [{"reference": "Patient/p3"}], "subject": {"reference": "Patient/p2"}});
+        assert_eq!(person_key(&obs).as_deref(), Some("p2"), "subject comes before performer in the definition");
+        let enc = json!({"resourceType": "Encounter", "status": "finished", "class": {"code": "AMB"}, "subject": {"reference": "Group/g"}});
+        assert_eq!(person_key(&enc), None);
+        let claim = json!({"resourceType": "Claim", "patient": {"reference": "Patient/p4"}});
+        assert_eq!(person_key(&claim).as_deref(), Some("p4"));
+        let account = json!({"resourceType": "Account", "subject": [{"reference": "Patient/p5"}]});
+        assert_eq!(person_key(&account).as_deref(), Some("p5"), "the repaired Account-patient expression");
+        assert_eq!(person_key(&json!({"resourceType": "Organization", "name": "x"})), None);
+    }
+
+    #[test]
+    fn identifier_tokens_follow_the_search_parameter() {
+        let p = json!({"resourceType": "Patient", "identifier": [{"system": "s", "value": "1"}, {"value": "2"}, {"system": "t"}]});
+        assert_eq!(identifier_tokens(&p), vec![(Some("s".into()), "1".into()), (None, "2".into())]);
+        let doc = json!({"resourceType": "DocumentReference", "masterIdentifier": {"system": "m", "value": "9"}, "identifier": [{"value": "3"}]});
+        let mut got = identifier_tokens(&doc);
+        got.sort();
+        assert_eq!(got, vec![(None, "3".into()), (Some("m".into()), "9".into())]);
+        assert!(identifier_tokens(&json!({"resourceType": "Binary", "identifier": [{"value": "x"}]})).is_empty());
+        assert!(!has_identifier("Binary"));
+        assert!(has_identifier("Patient"));
+    }
 }

@@ -76,14 +76,14 @@ impl SqliteStore {
         self.inner.writer.submit(unit).await
     }
 
+    /// Reads by primary key run on the calling thread: they take microseconds, and a hop to the blocking
+    /// pool would cost more than the query.
     pub async fn read(&self, resource_type: &str, id: &str) -> Result<Option<Stored>, StoreError> {
-        let (t, i) = (resource_type.to_owned(), id.to_owned());
-        self.with_reader("read", move |c| rows::current(c, &t, &i)).await
+        self.inner.with_reader_inline("read", |c| rows::current(c, resource_type, id))
     }
 
     pub async fn vread(&self, resource_type: &str, id: &str, version: i64) -> Result<Option<Stored>, StoreError> {
-        let (t, i) = (resource_type.to_owned(), id.to_owned());
-        self.with_reader("vread", move |c| rows::version(c, &t, &i, version)).await
+        self.inner.with_reader_inline("vread", |c| rows::version(c, resource_type, id, version))
     }
 
     pub async fn history(&self, query: HistoryQuery) -> Result<Vec<Stored>, StoreError> {
@@ -124,20 +124,22 @@ impl SqliteStore {
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let started = Instant::now();
-            let conn = inner.take_reader()?;
-            let result = f(&conn);
-            inner.give_back(conn);
-            metrics::histogram!("joinery_store_seconds", "op" => op).record(started.elapsed().as_secs_f64());
-            result
-        })
+        tokio::task::spawn_blocking(move || inner.with_reader_inline(op, f))
         .await
         .map_err(|e| StoreError::Internal(Box::new(e)))?
     }
 }
 
 impl Inner {
+    fn with_reader_inline<T>(&self, op: &'static str, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let started = Instant::now();
+        let conn = self.take_reader()?;
+        let result = f(&conn);
+        self.give_back(conn);
+        metrics::histogram!("joinery_store_seconds", "op" => op).record(started.elapsed().as_secs_f64());
+        result
+    }
+
     fn take_reader(&self) -> Result<Connection, StoreError> {
         if let Some(c) = self.readers.lock().map_err(|_| poisoned())?.pop() {
             return Ok(c);

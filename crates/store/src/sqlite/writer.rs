@@ -219,8 +219,11 @@ impl Tx for SqliteTx<'_> {
                  deleted = excluded.deleted, person_key = excluded.person_key",
         )?
         .execute((v.resource_type, v.id, seq, v.version, v.body.is_none() as i64, v.person_key))?;
-        c.prepare_cached("DELETE FROM search_token WHERE resource_type = ?1 AND id = ?2")?.execute((v.resource_type, v.id))?;
-        c.prepare_cached("DELETE FROM resource_link WHERE resource_type = ?1 AND id = ?2")?.execute((v.resource_type, v.id))?;
+        if v.version > 1 {
+            // A first version has no index rows to replace.
+            c.prepare_cached("DELETE FROM search_token WHERE resource_type = ?1 AND id = ?2")?.execute((v.resource_type, v.id))?;
+            c.prepare_cached("DELETE FROM resource_link WHERE resource_type = ?1 AND id = ?2")?.execute((v.resource_type, v.id))?;
+        }
         if v.body.is_some() {
             let mut link = c.prepare_cached(
                 "INSERT INTO resource_link (resource_type, id, target_type, target_id, person_key) VALUES (?1, ?2, ?3, ?4, ?5)",
