@@ -6,7 +6,7 @@ use crate::error::AppError;
 use fhir::reference::{self, Target};
 use fhir::IssueCode;
 use serde_json::{Map, Value};
-use store::{Method, NewVersion, Stored, TokenEntry, Tx};
+use store::{Method, NewVersion, Stored, Tx};
 
 /// Checks that `value` is a resource of `resource_type` that the specification accepts.
 pub fn check(value: &Value, resource_type: &str) -> Result<(), AppError> {
@@ -115,10 +115,7 @@ pub fn put(
     last_updated: &str,
 ) -> Result<Stored, AppError> {
     let value = stamp(value, id, version, last_updated);
-    let tokens: Vec<TokenEntry> = fhir::index::identifier_tokens(&value)
-        .into_iter()
-        .map(|(system, code)| TokenEntry { param: "identifier".into(), system, code })
-        .collect();
+    let index = fhir::search::extract(&value);
     let person_key = fhir::index::person_key(&value);
     let links: Vec<(String, String)> = reference::references(&value)
         .into_iter()
@@ -136,7 +133,7 @@ pub fn put(
         last_updated,
         method,
         body: Some(&body),
-        tokens: &tokens,
+        index: &index,
         links: &links,
     })?)
 }
@@ -165,7 +162,7 @@ pub fn put_deletion(tx: &mut dyn Tx, current: &Stored, last_updated: &str) -> Re
         last_updated,
         method: Method::Delete,
         body: None,
-        tokens: &[],
+        index: &[],
         links: &[],
     })?)
 }

@@ -1,6 +1,5 @@
-//! What the store indexes for each resource, computed with the specification's own search-parameter
-//! expressions: identifier tokens for conditional operations, and the person key (the Patient whose
-//! compartment the resource is in), which is the key the store can shard by.
+//! The person key of a resource (the Patient whose compartment it is in, the key the store can shard by),
+//! computed with the specification's own compartment parameters and their expressions.
 
 use crate::definitions;
 use crate::reference::{self, Target};
@@ -29,19 +28,6 @@ fn compiled() -> &'static HashMap<&'static str, TypeIndex> {
             })
             .collect()
     })
-}
-
-/// The (system, value) pairs of the type's `identifier` search parameter.
-pub fn identifier_tokens(resource: &Value) -> Vec<(Option<String>, String)> {
-    let Some(index) = resource_type(resource).and_then(|t| compiled().get(t)) else { return Vec::new() };
-    let Some(expr) = &index.identifier else { return Vec::new() };
-    nodes(expr, resource)
-        .filter_map(|ident| {
-            let value = ident.get("value")?.as_str()?;
-            let system = ident.get("system").and_then(Value::as_str).map(str::to_owned);
-            Some((system, value.to_owned()))
-        })
-        .collect()
 }
 
 /// The id of the Patient this resource belongs to, if any: the Patient itself, or the first Patient
@@ -98,14 +84,7 @@ mod tests {
     }
 
     #[test]
-    fn identifier_tokens_follow_the_search_parameter() {
-        let p = json!({"resourceType": "Patient", "identifier": [{"system": "s", "value": "1"}, {"value": "2"}, {"system": "t"}]});
-        assert_eq!(identifier_tokens(&p), vec![(Some("s".into()), "1".into()), (None, "2".into())]);
-        let doc = json!({"resourceType": "DocumentReference", "masterIdentifier": {"system": "m", "value": "9"}, "identifier": [{"value": "3"}]});
-        let mut got = identifier_tokens(&doc);
-        got.sort();
-        assert_eq!(got, vec![(None, "3".into()), (Some("m".into()), "9".into())]);
-        assert!(identifier_tokens(&json!({"resourceType": "Binary", "identifier": [{"value": "x"}]})).is_empty());
+    fn identifier_support_follows_the_search_parameter() {
         assert!(!has_identifier("Binary"));
         assert!(has_identifier("Patient"));
     }

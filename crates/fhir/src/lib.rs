@@ -6,6 +6,7 @@ pub mod id;
 pub mod index;
 pub mod outcome;
 pub mod reference;
+pub mod search;
 pub mod validate;
 
 pub use outcome::{Issue, IssueCode, IssueSeverity, OperationOutcome};

@@ -3,10 +3,11 @@
 
 mod error;
 mod model;
+pub mod search;
 mod sqlite;
 
 pub use error::{BoxError, StoreError};
-pub use model::{HistoryQuery, HistoryScope, Method, NewVersion, Stored, TokenCriterion, TokenEntry};
+pub use model::{HistoryQuery, HistoryScope, Method, NewVersion, Stored, TokenCriterion};
 pub use sqlite::{SqliteOptions, SqliteStore};
 
 /// The newest schema version this build knows, per backend.

@@ -46,14 +46,6 @@ pub struct Stored {
     pub body: Option<String>,
 }
 
-/// A token index entry: one (system, code) value of a search parameter.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenEntry {
-    pub param: String,
-    pub system: Option<String>,
-    pub code: String,
-}
-
 /// A token criterion: `code`, `system|code`, `|code` (no system).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenCriterion {
@@ -74,7 +66,8 @@ pub struct NewVersion<'a> {
     pub method: Method,
     /// `None` writes a deletion.
     pub body: Option<&'a str>,
-    pub tokens: &'a [TokenEntry],
+    /// The search-index values of this version (ignored for a deletion).
+    pub index: &'a [fhir::search::IndexEntry],
     /// Local references the version holds, as (type, id); kept only for the current version.
     pub links: &'a [(String, String)],
 }

@@ -1,5 +1,5 @@
--- Versioned resources, the current-version pointer, the token index used for identifier look-ups, and the
--- links between current resources (for referential integrity on delete).
+-- Versioned resources, the current-version pointer, the search indexes, and the links between current
+-- resources (for referential integrity on delete).
 -- Every row that belongs to a person carries person_key (the Patient id), so the store can shard by person.
 
 CREATE TABLE resource_version (
@@ -27,16 +27,106 @@ CREATE TABLE resource_current (
     PRIMARY KEY (resource_type, id)
 ) WITHOUT ROWID;
 
+-- Search indexes: one table per search-parameter type, each row one value of one parameter of the current
+-- version of a resource. The values are computed by the `fhir` crate from the specification's expressions.
+
 CREATE TABLE search_token (
     resource_type TEXT NOT NULL,
     id            TEXT NOT NULL,
-    param         TEXT NOT NULL,
+    param         TEXT NOT NULL,                -- also `param:text`, `param:of-type`, `param:identifier` rows
     system        TEXT,
     code          TEXT NOT NULL,
     person_key    TEXT
 );
 CREATE INDEX search_token_lookup ON search_token (resource_type, param, code, system);
 CREATE INDEX search_token_owner ON search_token (resource_type, id);
+
+CREATE TABLE search_string (
+    resource_type TEXT NOT NULL,
+    id            TEXT NOT NULL,
+    param         TEXT NOT NULL,
+    norm          TEXT NOT NULL,                -- lower case, accents removed
+    exact         TEXT NOT NULL,
+    person_key    TEXT
+);
+CREATE INDEX search_string_lookup ON search_string (resource_type, param, norm);
+CREATE INDEX search_string_owner ON search_string (resource_type, id);
+
+CREATE TABLE search_reference (
+    resource_type TEXT NOT NULL,
+    id            TEXT NOT NULL,
+    param         TEXT NOT NULL,
+    target_type   TEXT,                         -- local references
+    target_id     TEXT,
+    url           TEXT,                         -- absolute and canonical references
+    person_key    TEXT
+);
+CREATE INDEX search_reference_target ON search_reference (target_id, target_type, param, resource_type);
+CREATE INDEX search_reference_url ON search_reference (url) WHERE url IS NOT NULL;
+CREATE INDEX search_reference_owner ON search_reference (resource_type, id, param);
+
+CREATE TABLE search_date (
+    resource_type TEXT    NOT NULL,
+    id            TEXT    NOT NULL,
+    param         TEXT    NOT NULL,
+    low           INTEGER NOT NULL,             -- inclusive, milliseconds since 1970 UTC
+    high          INTEGER NOT NULL,
+    person_key    TEXT
+);
+CREATE INDEX search_date_lookup ON search_date (resource_type, param, low);
+CREATE INDEX search_date_owner ON search_date (resource_type, id);
+
+CREATE TABLE search_number (
+    resource_type TEXT NOT NULL,
+    id            TEXT NOT NULL,
+    param         TEXT NOT NULL,
+    value         REAL NOT NULL,
+    low           REAL NOT NULL,
+    high          REAL NOT NULL,
+    person_key    TEXT
+);
+CREATE INDEX search_number_lookup ON search_number (resource_type, param, value);
+CREATE INDEX search_number_owner ON search_number (resource_type, id);
+
+CREATE TABLE search_quantity (
+    resource_type TEXT NOT NULL,
+    id            TEXT NOT NULL,
+    param         TEXT NOT NULL,
+    value         REAL NOT NULL,
+    low           REAL NOT NULL,
+    high          REAL NOT NULL,
+    system        TEXT,
+    code          TEXT,
+    unit          TEXT,
+    person_key    TEXT
+);
+CREATE INDEX search_quantity_lookup ON search_quantity (resource_type, param, value);
+CREATE INDEX search_quantity_owner ON search_quantity (resource_type, id);
+
+CREATE TABLE search_uri (
+    resource_type TEXT NOT NULL,
+    id            TEXT NOT NULL,
+    param         TEXT NOT NULL,
+    uri           TEXT NOT NULL,
+    person_key    TEXT
+);
+CREATE INDEX search_uri_lookup ON search_uri (resource_type, param, uri);
+CREATE INDEX search_uri_owner ON search_uri (resource_type, id);
+
+CREATE TABLE search_composite (
+    resource_type TEXT NOT NULL,
+    id            TEXT NOT NULL,
+    param         TEXT NOT NULL,
+    system        TEXT,                         -- the first component: a token
+    code          TEXT NOT NULL,
+    v_system      TEXT,                         -- the second: a token (v_system, v_code), a quantity
+    v_code        TEXT,                         -- (v_low..v_high with v_system, v_code) or a date (v_low..v_high)
+    v_low         REAL,
+    v_high        REAL,
+    person_key    TEXT
+);
+CREATE INDEX search_composite_lookup ON search_composite (resource_type, param, code, v_low);
+CREATE INDEX search_composite_owner ON search_composite (resource_type, id);
 
 CREATE TABLE resource_link (
     resource_type TEXT NOT NULL,                -- the resource holding the reference

@@ -4,6 +4,7 @@
 use super::rows;
 use crate::error::StoreError;
 use crate::model::{NewVersion, Stored, TokenCriterion};
+use fhir::search::{IndexEntry, IndexValue};
 use crate::Tx;
 use rusqlite::Connection;
 use std::panic::AssertUnwindSafe;
@@ -182,6 +183,75 @@ fn copy_error(e: &StoreError) -> StoreError {
     }
 }
 
+/// Every table keyed by (resource_type, id) that holds rows of the current version only.
+const INDEX_TABLES: [&str; 9] = [
+    "search_token",
+    "search_string",
+    "search_reference",
+    "search_date",
+    "search_number",
+    "search_quantity",
+    "search_uri",
+    "search_composite",
+    "resource_link",
+];
+
+/// Writes one index value into the table for its type.
+fn insert_index(c: &Connection, v: &NewVersion<'_>, e: &IndexEntry) -> Result<(), StoreError> {
+    let (t, id, p, pk) = (v.resource_type, v.id, e.param.as_str(), v.person_key);
+    match &e.value {
+        IndexValue::Token { system, code } => {
+            c.prepare_cached("INSERT INTO search_token (resource_type, id, param, system, code, person_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+                .execute((t, id, p, system, code, pk))?;
+        }
+        IndexValue::String { norm, exact } => {
+            c.prepare_cached("INSERT INTO search_string (resource_type, id, param, norm, exact, person_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+                .execute((t, id, p, norm, exact, pk))?;
+        }
+        IndexValue::Reference { target_type, target_id, url } => {
+            c.prepare_cached(
+                "INSERT INTO search_reference (resource_type, id, param, target_type, target_id, url, person_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute((t, id, p, target_type, target_id, url, pk))?;
+        }
+        IndexValue::Date { low, high } => {
+            c.prepare_cached("INSERT INTO search_date (resource_type, id, param, low, high, person_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+                .execute((t, id, p, low, high, pk))?;
+        }
+        IndexValue::Number { value, low, high } => {
+            c.prepare_cached("INSERT INTO search_number (resource_type, id, param, value, low, high, person_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
+                .execute((t, id, p, value, low, high, pk))?;
+        }
+        IndexValue::Quantity { value, low, high, system, code, unit } => {
+            c.prepare_cached(
+                "INSERT INTO search_quantity (resource_type, id, param, value, low, high, system, code, unit, person_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute((t, id, p, value, low, high, system, code, unit, pk))?;
+        }
+        IndexValue::Uri(uri) => {
+            c.prepare_cached("INSERT INTO search_uri (resource_type, id, param, uri, person_key) VALUES (?1, ?2, ?3, ?4, ?5)")?
+                .execute((t, id, p, uri, pk))?;
+        }
+        IndexValue::Composite { system, code, second } => {
+            let (v_system, v_code, v_low, v_high) = match second.as_ref() {
+                IndexValue::Token { system, code } => (system.clone(), Some(code.clone()), None, None),
+                IndexValue::Quantity { low, high, system, code, .. } => (system.clone(), code.clone(), Some(*low), Some(*high)),
+                IndexValue::Date { low, high } => (None, None, Some(*low as f64), Some(*high as f64)),
+                IndexValue::Number { low, high, .. } => (None, None, Some(*low), Some(*high)),
+                IndexValue::String { norm, .. } => (None, Some(norm.clone()), None, None),
+                _ => return Ok(()),
+            };
+            c.prepare_cached(
+                "INSERT INTO search_composite (resource_type, id, param, system, code, v_system, v_code, v_low, v_high, person_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute((t, id, p, system, code, v_system, v_code, v_low, v_high, pk))?;
+        }
+    }
+    Ok(())
+}
+
 /// The writer's view of the open transaction.
 pub struct SqliteTx<'c> {
     conn: &'c Connection,
@@ -221,8 +291,9 @@ impl Tx for SqliteTx<'_> {
         .execute((v.resource_type, v.id, seq, v.version, v.body.is_none() as i64, v.person_key))?;
         if v.version > 1 {
             // A first version has no index rows to replace.
-            c.prepare_cached("DELETE FROM search_token WHERE resource_type = ?1 AND id = ?2")?.execute((v.resource_type, v.id))?;
-            c.prepare_cached("DELETE FROM resource_link WHERE resource_type = ?1 AND id = ?2")?.execute((v.resource_type, v.id))?;
+            for table in INDEX_TABLES {
+                c.prepare_cached(&format!("DELETE FROM {table} WHERE resource_type = ?1 AND id = ?2"))?.execute((v.resource_type, v.id))?;
+            }
         }
         if v.body.is_some() {
             let mut link = c.prepare_cached(
@@ -231,11 +302,8 @@ impl Tx for SqliteTx<'_> {
             for (target_type, target_id) in v.links {
                 link.execute((v.resource_type, v.id, target_type, target_id, v.person_key))?;
             }
-            let mut insert = c.prepare_cached(
-                "INSERT INTO search_token (resource_type, id, param, system, code, person_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
-            for t in v.tokens {
-                insert.execute((v.resource_type, v.id, &t.param, &t.system, &t.code, v.person_key))?;
+            for entry in v.index {
+                insert_index(c, &v, entry)?;
             }
         }
         Ok(Stored {

@@ -2,7 +2,8 @@
 //! paging, referrers, migrations and reopening. Each runs against every backend available.
 
 use std::sync::Arc;
-use store::{HistoryQuery, HistoryScope, Method, NewVersion, SqliteOptions, SqliteStore, Store, StoreError, TokenCriterion, TokenEntry, Tx};
+use fhir::search::{IndexEntry, IndexValue};
+use store::{HistoryQuery, HistoryScope, Method, NewVersion, SqliteOptions, SqliteStore, Store, StoreError, TokenCriterion, Tx};
 
 /// The backends to run each contract test on.
 fn backends() -> Vec<(&'static str, Store, tempfile::TempDir)> {
@@ -11,7 +12,7 @@ fn backends() -> Vec<(&'static str, Store, tempfile::TempDir)> {
     vec![("sqlite", Store::Sqlite(sqlite), dir)]
 }
 
-fn version<'a>(t: &'a str, id: &'a str, v: i64, body: Option<&'a str>, tokens: &'a [TokenEntry], links: &'a [(String, String)]) -> NewVersion<'a> {
+fn version<'a>(t: &'a str, id: &'a str, v: i64, body: Option<&'a str>, index: &'a [IndexEntry], links: &'a [(String, String)]) -> NewVersion<'a> {
     NewVersion {
         resource_type: t,
         id,
@@ -20,13 +21,13 @@ fn version<'a>(t: &'a str, id: &'a str, v: i64, body: Option<&'a str>, tokens: &
         last_updated: "2026-01-01T00:00:00.000Z",
         method: if body.is_none() { Method::Delete } else if v == 1 { Method::Post } else { Method::Put },
         body,
-        tokens,
+        index,
         links,
     }
 }
 
-fn token(code: &str, system: Option<&str>) -> TokenEntry {
-    TokenEntry { param: "identifier".into(), system: system.map(str::to_owned), code: code.into() }
+fn token(code: &str, system: Option<&str>) -> IndexEntry {
+    IndexEntry { param: "identifier".into(), value: IndexValue::Token { system: system.map(str::to_owned), code: code.into() } }
 }
 
 #[tokio::test]

@@ -1,0 +1,5 @@
+//! The integrated-care model, pure and synchronous: no I/O, time and data are arguments.
+
+pub mod nhs_number;
+
+pub use nhs_number::{InvalidNhsNumber, NhsNumber, NHS_NUMBER_SYSTEM};

@@ -1,0 +1,3 @@
+//! The care crate's one test binary: each module tests one part of the model.
+
+mod nhs_number;

@@ -1,0 +1,143 @@
+//! The search query model the store executes: AND-ed groups of OR-ed predicates over index values, with
+//! chains and reverse chains, sort keys and a keyset cursor. Parsing from FHIR syntax happens in `app`.
+
+use serde_json::Value;
+
+/// A search over one resource type.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    pub resource_type: String,
+    /// Every group must match; within a group, any predicate may.
+    pub filters: Vec<Vec<Predicate>>,
+    pub sort: Vec<SortKey>,
+    /// Rows wanted (the caller asks for one more than a page to learn whether another follows).
+    pub limit: usize,
+    /// Resume after this position (values of the sort keys, then the id), from a previous page.
+    pub after: Option<Vec<Value>>,
+}
+
+/// A test on one parameter of the resource being searched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Predicate {
+    pub param: String,
+    pub test: Test,
+}
+
+/// How values compare with a search value's range (prefixes of date, number and quantity searches).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeOp {
+    /// The search range contains the value's range.
+    Eq,
+    Ne,
+    Gt,
+    Lt,
+    Ge,
+    Le,
+    /// Starts after the search range.
+    Sa,
+    /// Ends before the search range.
+    Eb,
+    /// Overlaps the (already widened) search range.
+    Overlaps,
+}
+
+/// String matching modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StringMode {
+    StartsWith,
+    Contains,
+    Exact,
+}
+
+/// URI matching modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UriMode {
+    Exact,
+    /// The stored URI starts with the search value.
+    Below,
+    /// The search value starts with the stored URI.
+    Above,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Test {
+    /// `:missing=true` (no value at all) or `false` (some value). `table` names the parameter's index.
+    Missing { missing: bool, table: IndexTable },
+    /// `_id`.
+    Id(String),
+    /// `system` is `None` for any system, `Some(None)` for no system. `negate` is `:not`.
+    Token { system: Option<Option<String>>, code: String, negate: bool },
+    /// Prefix match on normalised display text (`:text`).
+    TokenText(String),
+    /// `value` is normalised for StartsWith and Contains, as given for Exact.
+    String { value: String, mode: StringMode },
+    /// A local reference; `target_type` `None` matches any type.
+    Reference { target_type: Option<String>, target_id: String },
+    /// An absolute or canonical reference.
+    ReferenceUrl(String),
+    /// Milliseconds, inclusive.
+    Date { op: RangeOp, low: i64, high: i64 },
+    /// The search value, and its precision range.
+    Number { op: RangeOp, value: f64, low: f64, high: f64 },
+    Quantity { op: RangeOp, value: f64, low: f64, high: f64, system: Option<String>, code: Option<String> },
+    Uri { value: String, mode: UriMode },
+    /// A token and a second value from the same element: `second` is a Token or a Quantity test.
+    Composite { system: Option<Option<String>>, code: String, second: Box<Test> },
+    /// The parameter is a reference whose target (of one of `target_types`) matches `inner`.
+    Chain { target_types: Vec<String>, inner: Box<Predicate> },
+    /// `_has`: some `source_type` resource whose `reference_param` points here matches `inner`.
+    Has { source_type: String, reference_param: String, inner: Box<Predicate> },
+}
+
+/// The index table that holds a parameter's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexTable {
+    Token,
+    String,
+    Reference,
+    Date,
+    Number,
+    Quantity,
+    Uri,
+    Composite,
+}
+
+impl IndexTable {
+    pub fn name(self) -> &'static str {
+        match self {
+            IndexTable::Token => "search_token",
+            IndexTable::String => "search_string",
+            IndexTable::Reference => "search_reference",
+            IndexTable::Date => "search_date",
+            IndexTable::Number => "search_number",
+            IndexTable::Quantity => "search_quantity",
+            IndexTable::Uri => "search_uri",
+            IndexTable::Composite => "search_composite",
+        }
+    }
+}
+
+/// One `_sort` key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortKey {
+    /// `None` sorts by id.
+    pub param: Option<String>,
+    pub table: IndexTable,
+    pub descending: bool,
+}
+
+/// A page of matches: each row with the values of its sort keys (to resume after it).
+#[derive(Debug, Clone)]
+pub struct Matches {
+    pub rows: Vec<(crate::Stored, Vec<Value>)>,
+}
+
+/// A reference from one resource to another, as indexed for search parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Link {
+    pub resource_type: String,
+    pub id: String,
+    pub param: String,
+    pub target_type: String,
+    pub target_id: String,
+}
