@@ -53,6 +53,7 @@ fn main() {
     let (value_sets, unexpanded) = expand_value_sets(&value_sets_bundle, &required_value_sets);
     let search_params = search_params(&search_bundle);
     let patient_compartment = patient_compartment(&compartment);
+    let summary = summary_elements(&definitions);
 
     let condensed = json!({
         "resources": resources,
@@ -61,6 +62,7 @@ fn main() {
         "unexpanded_value_sets": unexpanded,
         "search_params": search_params,
         "patient_compartment": patient_compartment,
+        "summary": summary,
     });
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("invariant: cargo sets OUT_DIR"));
     std::fs::write(out.join("definitions.json"), condensed.to_string())
@@ -346,6 +348,26 @@ fn repaired_expression(sp: &Value) -> Value {
         }
         _ => sp["expression"].clone(),
     }
+}
+
+/// For each resource type, its top-level elements marked `isSummary` or mandatory (what `_summary=true`
+/// keeps), by JSON name stem (`value[x]` as `value[x]`).
+fn summary_elements(definitions: &[&Value]) -> Vec<(String, Vec<String>)> {
+    definitions
+        .iter()
+        .filter(|sd| sd["kind"] == "resource" && sd["abstract"] == false && sd["derivation"] == "specialization")
+        .map(|sd| {
+            let t = str_of(sd, "type");
+            let names = sd["snapshot"]["element"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|e| e["isSummary"] == true || e["min"].as_u64().unwrap_or(0) > 0)
+                .filter_map(|e| str_of(e, "path").strip_prefix(&format!("{t}.")).filter(|n| !n.contains('.')).map(str::to_owned))
+                .collect();
+            (t.to_string(), names)
+        })
+        .collect()
 }
 
 fn patient_compartment(definition: &Value) -> Vec<(String, Vec<String>)> {

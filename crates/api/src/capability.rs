@@ -1,6 +1,7 @@
-//! The CapabilityStatement, generated from the interactions this crate routes and the parameters `app`
-//! evaluates, never written by hand.
+//! The CapabilityStatement, generated from the interactions this crate routes and the search parameters
+//! the `fhir` crate indexes, never written by hand.
 
+use fhir::definitions::SearchParamKind;
 use serde_json::{json, Value};
 
 /// Instance- and type-level interactions routed for every resource type.
@@ -8,30 +9,13 @@ pub const TYPE_INTERACTIONS: &[&str] =
     &["read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type"];
 
 /// System-level interactions routed.
-pub const SYSTEM_INTERACTIONS: &[&str] = &["transaction", "batch", "history-system"];
+pub const SYSTEM_INTERACTIONS: &[&str] = &["transaction", "batch", "history-system", "search-system"];
+
+/// The most entries one page may hold.
+pub const MAX_COUNT: usize = 1000;
 
 pub fn statement(base_url: &str, date: &str) -> Value {
-    let resources: Vec<Value> = fhir::definitions::resource_types()
-        .map(|t| {
-            let params: Vec<Value> = app::SEARCH_PARAMETERS
-                .iter()
-                .filter(|code| app::supports_search(t, code))
-                .filter_map(|code| search_param_entry(t, code))
-                .collect();
-            json!({
-                "type": t,
-                "interaction": TYPE_INTERACTIONS.iter().map(|i| json!({ "code": i })).collect::<Vec<_>>(),
-                "versioning": "versioned-update",
-                "readHistory": true,
-                "updateCreate": true,
-                "conditionalCreate": true,
-                "conditionalRead": "not-supported",
-                "conditionalUpdate": true,
-                "conditionalDelete": "single",
-                "searchParam": params,
-            })
-        })
-        .collect();
+    let resources: Vec<Value> = fhir::definitions::resource_types().map(resource).collect();
     json!({
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -45,16 +29,71 @@ pub fn statement(base_url: &str, date: &str) -> Value {
         "patchFormat": ["application/json-patch+json"],
         "rest": [{
             "mode": "server",
+            "documentation": format!("Search pages hold at most {MAX_COUNT} entries (_count above that is reduced); default 50. \
+                Paging is by keyset cursors. Unknown parameters are ignored and reported under Prefer: handling=lenient \
+                (the default) and refused under handling=strict; unparseable values are always refused."),
             "resource": resources,
             "interaction": SYSTEM_INTERACTIONS.iter().map(|i| json!({ "code": i })).collect::<Vec<_>>(),
+            "searchParam": [
+                { "name": "_type", "type": "token", "documentation": "required for a system-level search" },
+                { "name": "_count", "type": "number" },
+            ],
+            "operation": [{ "name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything" }],
         }]
     })
 }
 
-fn search_param_entry(resource_type: &str, code: &str) -> Option<Value> {
-    if code == "_id" {
-        return Some(json!({ "name": "_id", "type": "token", "definition": "http://hl7.org/fhir/SearchParameter/Resource-id" }));
+fn resource(t: &str) -> Value {
+    let mut params: Vec<Value> = vec![json!({ "name": "_id", "type": "token", "definition": "http://hl7.org/fhir/SearchParameter/Resource-id" })];
+    let mut includes = Vec::new();
+    for c in fhir::search::params_of(t) {
+        let p = c.param;
+        params.push(json!({ "name": p.code, "type": p.kind.as_str(), "definition": p.url, "documentation": modifiers(p.kind) }));
+        if p.kind == SearchParamKind::Reference {
+            includes.push(format!("{t}:{}", p.code));
+        }
     }
-    let p = fhir::definitions::search_param(resource_type, code)?;
-    Some(json!({ "name": code, "type": p.kind.as_str(), "definition": p.url }))
+    let mut revincludes: Vec<String> = fhir::definitions::resource_types()
+        .flat_map(|source| {
+            fhir::search::params_of(source)
+                .iter()
+                .filter(move |c| c.param.kind == SearchParamKind::Reference && (c.param.target.is_empty() || c.param.target.iter().any(|x| x == t)))
+                .map(move |c| format!("{source}:{}", c.param.code))
+        })
+        .collect();
+    revincludes.sort();
+    includes.push("*".into());
+    let mut resource = json!({
+        "type": t,
+        "interaction": TYPE_INTERACTIONS.iter().map(|i| json!({ "code": i })).collect::<Vec<_>>(),
+        "versioning": "versioned-update",
+        "readHistory": true,
+        "updateCreate": true,
+        "conditionalCreate": true,
+        "conditionalRead": "not-supported",
+        "conditionalUpdate": true,
+        "conditionalDelete": "single",
+        "searchInclude": includes,
+        "searchRevInclude": revincludes,
+        "searchParam": params,
+    });
+    if t == "Patient" {
+        resource["operation"] = json!([{ "name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything" }]);
+    }
+    resource
+}
+
+/// The modifiers and forms supported for a parameter type, as documentation.
+fn modifiers(kind: SearchParamKind) -> &'static str {
+    match kind {
+        SearchParamKind::String => "modifiers: :exact, :contains, :missing; default is a case- and accent-insensitive prefix match",
+        SearchParamKind::Token => "forms: code, system|code, |code, system|; modifiers: :not, :text, :of-type (identifiers), :missing",
+        SearchParamKind::Reference => "forms: id, Type/id, absolute URL; modifiers: :[Type], :identifier, :missing; chaining and _has",
+        SearchParamKind::Date => "prefixes: eq ne gt lt ge le sa eb ap; modifier :missing",
+        SearchParamKind::Number => "prefixes: eq ne gt lt ge le sa eb ap; modifier :missing",
+        SearchParamKind::Quantity => "forms: [prefix]number, number|system|code, number||unit; modifier :missing",
+        SearchParamKind::Uri => "modifiers: :below, :above, :missing",
+        SearchParamKind::Composite => "form: token$value (token$quantity, token$token or token$date)",
+        SearchParamKind::Special => "",
+    }
 }

@@ -47,7 +47,8 @@ pub struct Api {
 pub fn router(app: App, options: Options) -> Router {
     let api = Api { app, started: app::instant::now(), metrics: options.metrics };
     let fhir = Router::new()
-        .route("/", axum::routing::post(rest::bundle))
+        .route("/", axum::routing::post(rest::bundle).get(rest::search_system))
+        .route("/_search", axum::routing::post(rest::search_system))
         .route("/metadata", get(metadata))
         .route("/_history", get(rest::history_system))
         .route(
@@ -55,9 +56,11 @@ pub fn router(app: App, options: Options) -> Router {
             get(rest::search).post(rest::create).put(rest::conditional_update).patch(rest::conditional_patch).delete(rest::conditional_delete),
         )
         .route("/{type}/_history", get(rest::history_type))
+        .route("/{type}/_search", axum::routing::post(rest::search_post))
         .route("/{type}/{id}", get(rest::read).put(rest::update).patch(rest::patch).delete(rest::delete))
         .route("/{type}/{id}/_history", get(rest::history_instance))
         .route("/{type}/{id}/_history/{vid}", get(rest::vread))
+        .route("/{type}/{id}/{compartment_type}", get(rest::compartment))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found);
     Router::new()

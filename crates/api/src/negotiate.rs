@@ -90,6 +90,20 @@ pub fn json_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>, kind:
     })
 }
 
+/// The parameters of a `_search` POST: an `application/x-www-form-urlencoded` body.
+pub fn form_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Vec<(String, String)>, ApiError> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let mime = content_type.split(';').next().unwrap_or("").trim();
+    let bytes = body.map_err(|r| ApiError::status(r.status(), Issue::error(IssueCode::TooLong, format!("the request body could not be read: {r}"))))?;
+    if bytes.is_empty() {
+        return Ok(Vec::new());
+    }
+    if mime != "application/x-www-form-urlencoded" {
+        return Err(unsupported(format!("a _search POST takes application/x-www-form-urlencoded, not '{content_type}'")));
+    }
+    Ok(form_urlencoded::parse(&bytes).into_owned().collect())
+}
+
 /// `If-Match: W/"3"` as a version number.
 pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
     match headers.get(header::IF_MATCH) {

@@ -118,7 +118,50 @@ pub async fn search(State(api): State<Api>, Path(rtype): Path<String>, RawQuery(
     let params = query_pairs(q.as_deref());
     let pretty = check_output_format(&headers, &params)?;
     let page = api.app.search(&rtype, &params, negotiate::prefer(&headers).handling).await?;
-    Ok(json_response(StatusCode::OK, &api.app.searchset(&rtype, &params, &page)?, pretty))
+    Ok(json_response(StatusCode::OK, &api.app.searchset(&page)?, pretty))
+}
+
+/// `POST [base]/[type]/_search` with the parameters as a form body (and possibly in the URL too).
+pub async fn search_post(
+    State(api): State<Api>,
+    Path(rtype): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let mut params = query_pairs(q.as_deref());
+    params.extend(negotiate::form_body(&headers, body)?);
+    let pretty = check_output_format(&headers, &params)?;
+    let page = api.app.search(&rtype, &params, negotiate::prefer(&headers).handling).await?;
+    Ok(json_response(StatusCode::OK, &api.app.searchset(&page)?, pretty))
+}
+
+/// `GET [base]?_type=…` and `POST [base]/_search`.
+pub async fn search_system(State(api): State<Api>, RawQuery(q): RawQuery, headers: HeaderMap) -> ApiResult {
+    let params = query_pairs(q.as_deref());
+    let pretty = check_output_format(&headers, &params)?;
+    let page = api.app.search_system(&params, negotiate::prefer(&headers).handling).await?;
+    Ok(json_response(StatusCode::OK, &api.app.searchset(&page)?, pretty))
+}
+
+/// `GET [base]/Patient/[id]/[type]` (a compartment search) and `GET [base]/Patient/[id]/$everything`.
+pub async fn compartment(
+    State(api): State<Api>,
+    Path((ctype, id, rtype)): Path<(String, String, String)>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> ApiResult {
+    let params = query_pairs(q.as_deref());
+    let pretty = check_output_format(&headers, &params)?;
+    let page = if rtype == "$everything" {
+        if ctype != "Patient" {
+            return Err(app::AppError::NotFound(format!("$everything is defined on Patient, not {ctype}")).into());
+        }
+        api.app.everything(&id, &params).await?
+    } else {
+        api.app.search_compartment(&ctype, &id, &rtype, &params, negotiate::prefer(&headers).handling).await?
+    };
+    Ok(json_response(StatusCode::OK, &api.app.searchset(&page)?, pretty))
 }
 
 pub async fn history_instance(

@@ -147,7 +147,7 @@ impl App {
             Action::VRead { resource_type, id, version } => return read_entry(&self.vread(&resource_type, &id, &version).await?),
             Action::Search { resource_type, params } => {
                 let page = self.search(&resource_type, &params, Default::default()).await?;
-                return Ok(json!({ "resource": self.searchset(&resource_type, &params, &page)?, "response": { "status": status_line(200) } }));
+                return Ok(json!({ "resource": self.searchset(&page)?, "response": { "status": status_line(200) } }));
             }
         }
         .map_err(|err| err.within_entry(&path))?;

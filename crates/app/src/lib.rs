@@ -9,12 +9,13 @@ pub mod patch;
 mod prepare;
 mod present;
 mod record;
+pub mod search;
 
 pub use error::AppError;
 pub use bundle::Return;
-pub use criteria::{supports as supports_search, SUPPORTED as SEARCH_PARAMETERS};
 pub use present::{etag, location, parse_etag};
-pub use record::{Handling, HistoryPage, SearchPage, Written};
+pub use record::{Handling, HistoryPage, Written};
+pub use search::SearchPage;
 pub use store::{HistoryScope, Stored};
 
 use std::sync::Arc;

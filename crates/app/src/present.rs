@@ -2,9 +2,9 @@
 //! links, and batch/transaction response entries.
 
 use crate::error::AppError;
-use crate::record::{HistoryPage, SearchPage, Written};
+use crate::record::{HistoryPage, Written};
 use crate::App;
-use fhir::bundle::{entry_response, Bundle, BundleType, SearchMode};
+use fhir::bundle::{entry_response, Bundle, BundleType};
 use serde_json::{json, Map, Value};
 use store::{Method, Stored};
 
@@ -49,24 +49,6 @@ pub fn resource_json(s: &Stored) -> Result<Value, AppError> {
 impl App {
     fn full_url(&self, s: &Stored) -> String {
         format!("{}/{}/{}", self.config.base_url, s.resource_type, s.id)
-    }
-
-    /// A searchset Bundle. `path` is the search's path under the base (`Patient`), `params` its parameters.
-    pub fn searchset(&self, path: &str, params: &[(String, String)], page: &SearchPage) -> Result<Value, AppError> {
-        let mut b = Bundle::new(BundleType::Searchset);
-        let kept: Vec<(String, String)> = params.iter().filter(|(k, _)| k != "_cursor" && k != "_count").cloned().collect();
-        b.link("self", self.page_url(path, &kept, page.count, params.iter().find(|(k, _)| k == "_cursor").map(|(_, v)| v.as_str())));
-        if let Some(next) = &page.next {
-            b.link("next", self.page_url(path, &kept, page.count, Some(next)));
-        }
-        for m in &page.matches {
-            b.push_search(Some(self.full_url(m)), resource_json(m)?, SearchMode::Match);
-        }
-        if !page.warnings.is_empty() {
-            let oo = fhir::OperationOutcome::new(page.warnings.clone()).to_json();
-            b.push_search(None, oo, SearchMode::Outcome);
-        }
-        Ok(b.build())
     }
 
     /// A history Bundle, newest first, with a `next` link while older versions remain.

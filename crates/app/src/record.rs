@@ -6,7 +6,7 @@ use crate::error::AppError;
 use crate::instant;
 use crate::prepare::{self, check};
 use crate::App;
-use fhir::{Issue, IssueCode};
+use fhir::IssueCode;
 use serde_json::Value;
 use store::{HistoryQuery, HistoryScope, Method, Stored, TokenCriterion, Tx};
 
@@ -38,17 +38,6 @@ impl Written {
             Written::Deleted(_) => 204,
         }
     }
-}
-
-/// A page of search results.
-#[derive(Debug, Clone)]
-pub struct SearchPage {
-    pub matches: Vec<Stored>,
-    /// The cursor of the next page, if there is one.
-    pub next: Option<String>,
-    /// Parameters that were ignored (lenient handling), as warnings.
-    pub warnings: Vec<Issue>,
-    pub count: usize,
 }
 
 /// How search treats parameters it does not understand (`Prefer: handling=`).
@@ -379,41 +368,6 @@ impl App {
             None
         };
         Ok(HistoryPage { versions, next, count })
-    }
-
-    /// Basic search on `_id` and `identifier`; the full search model extends this.
-    pub async fn search(&self, resource_type: &str, params: &[(String, String)], handling: Handling) -> Result<SearchPage, AppError> {
-        ensure_type(resource_type)?;
-        let mut criteria = Vec::new();
-        let mut warnings = Vec::new();
-        let mut count = None;
-        let mut cursor = None;
-        for (name, value) in params {
-            match name.as_str() {
-                "_count" => count = Some(value.as_str()),
-                "_cursor" => cursor = Some(value.clone()),
-                "_format" | "_pretty" => {}
-                _ => match criteria::criterion(resource_type, name, value)? {
-                    Some(c) => criteria.push(c),
-                    None => {
-                        let issue = Issue::warning(IssueCode::NotSupported, format!("search parameter '{name}' is not supported and was ignored")).at(name.as_str());
-                        if handling == Handling::Strict {
-                            return Err(AppError::BadRequest(vec![Issue { severity: fhir::IssueSeverity::Error, ..issue }]));
-                        }
-                        warnings.push(issue);
-                    }
-                },
-            }
-        }
-        let count = self.count(count)?;
-        let mut matches = self.store.find(resource_type, criteria, cursor, count + 1).await?;
-        let next = if matches.len() > count {
-            matches.truncate(count);
-            matches.last().map(|m| m.id.clone())
-        } else {
-            None
-        };
-        Ok(SearchPage { matches, next, warnings, count })
     }
 
     fn count(&self, count: Option<&str>) -> Result<usize, AppError> {

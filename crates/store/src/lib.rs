@@ -80,6 +80,47 @@ impl Store {
         }
     }
 
+    /// One page of a search: each match with the values of its sort keys (to resume after it).
+    pub async fn search(&self, query: search::Query) -> Result<Vec<(Stored, Vec<serde_json::Value>)>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.search(query).await,
+        }
+    }
+
+    /// How many resources a search matches.
+    pub async fn count(&self, query: search::Query) -> Result<u64, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.count(query).await,
+        }
+    }
+
+    /// Search-parameter references held by the given resources (for `_include`).
+    pub async fn links_from(&self, resource_type: &str, ids: Vec<String>, params: Option<Vec<String>>) -> Result<Vec<search::Link>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.links_from(resource_type, ids, params).await,
+        }
+    }
+
+    /// Search-parameter references pointing at the given resources (for `_revinclude` and compartments).
+    pub async fn links_to(
+        &self,
+        target_type: &str,
+        ids: Vec<String>,
+        source_type: Option<String>,
+        param: Option<String>,
+    ) -> Result<Vec<search::Link>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.links_to(target_type, ids, source_type, param).await,
+        }
+    }
+
+    /// The live current versions of the given resources, in the order given; missing ones are skipped.
+    pub async fn read_many(&self, keys: Vec<(String, String)>) -> Result<Vec<Stored>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.read_many(keys).await,
+        }
+    }
+
     /// Waits for queued writes, then closes the database cleanly.
     pub async fn close(&self) -> Result<(), StoreError> {
         match self {

@@ -14,6 +14,8 @@ pub struct Query {
     pub limit: usize,
     /// Resume after this position (values of the sort keys, then the id), from a previous page.
     pub after: Option<Vec<Value>>,
+    /// Or: the rows just before this position (a previous page), still returned in the query's order.
+    pub before: Option<Vec<Value>>,
 }
 
 /// A test on one parameter of the resource being searched.
@@ -65,8 +67,9 @@ pub enum Test {
     Missing { missing: bool, table: IndexTable },
     /// `_id`.
     Id(String),
-    /// `system` is `None` for any system, `Some(None)` for no system. `negate` is `:not`.
-    Token { system: Option<Option<String>>, code: String, negate: bool },
+    /// `system` is `None` for any system, `Some(None)` for no system; `code` is `None` for any code of the
+    /// system (`system|`). `negate` is `:not`.
+    Token { system: Option<Option<String>>, code: Option<String>, negate: bool },
     /// Prefix match on normalised display text (`:text`).
     TokenText(String),
     /// `value` is normalised for StartsWith and Contains, as given for Exact.

@@ -62,16 +62,25 @@ async fn bodies_over_the_limit_get_413() {
 async fn search_parameters_we_cannot_evaluate_never_match_everything() {
     let s = Server::new();
     s.create(patient("9990000166")).await;
-    let lenient = s.get("/fhir/Patient?family=Nobody").await;
+    let lenient = s.get("/fhir/Patient?nickname=Nobody").await;
     assert_eq!(lenient.status, 200);
     let b = lenient.json();
     let entries = b["entry"].as_array().expect("entries");
     assert_eq!(entries.len(), 2, "one match and the outcome that says what was ignored: {b}");
     assert_eq!(entries[1]["search"]["mode"], "outcome");
     assert_eq!(entries[1]["resource"]["issue"][0]["code"], "not-supported");
-    s.send("GET", "/fhir/Patient?family=Nobody", &[("prefer", "handling=strict")], None).await.assert_outcome(400, "not-supported", Some("family"));
+    s.send("GET", "/fhir/Patient?nickname=Nobody", &[("prefer", "handling=strict")], None).await.assert_outcome(400, "not-supported", Some("nickname"));
+    s.send("GET", "/fhir/Patient?family:sounds-like=x", &[("prefer", "handling=strict")], None).await.assert_outcome(400, "not-supported", Some("family:sounds-like"));
+    // Values that cannot be parsed are refused whatever the handling.
     s.get("/fhir/Patient?identifier=").await.assert_outcome(400, "value", Some("identifier"));
     s.get("/fhir/Patient?_count=many").await.assert_outcome(400, "value", Some("_count"));
+    s.get("/fhir/Patient?birthdate=yesterday").await.assert_outcome(400, "value", Some("birthdate"));
+    s.get("/fhir/Patient?birthdate=ge1970-13").await.assert_outcome(400, "value", Some("birthdate"));
+    s.get("/fhir/Observation?value-quantity=lots").await.assert_outcome(400, "value", Some("value-quantity"));
+    s.get("/fhir/Patient?general-practitioner=Nonsense/1").await.assert_outcome(400, "value", Some("general-practitioner"));
+    s.get("/fhir/Patient?gender:missing=maybe").await.assert_outcome(400, "value", Some("gender:missing"));
+    s.get("/fhir/Patient?_cursor=notjson").await.assert_outcome(400, "value", Some("_cursor"));
+    s.get("/fhir/Patient?_sort=birthdate&_cursor=%5B%22x%22%5D").await.assert_outcome(400, "value", Some("_cursor"));
 }
 
 #[tokio::test]
@@ -86,7 +95,17 @@ async fn health_and_capability() {
     assert_eq!(resources.len(), fhir::definitions::resource_types().count());
     let patient = resources.iter().find(|r| r["type"] == "Patient").expect("Patient");
     let params: Vec<&str> = patient["searchParam"].as_array().expect("params").iter().filter_map(|p| p["name"].as_str()).collect();
-    assert_eq!(params, ["_id", "identifier"]);
+    for p in ["_id", "_lastUpdated", "identifier", "family", "given", "name", "birthdate", "gender", "general-practitioner", "address-postalcode"] {
+        assert!(params.contains(&p), "{p} in {params:?}");
+    }
+    assert!(!params.contains(&"_text"), "parameters we do not evaluate are not claimed");
+    // Every claimed parameter is one the server accepts without a warning.
+    for p in params.iter().filter(|p| **p != "_id") {
+        let r = s.send("GET", &format!("/fhir/Patient?{p}:missing=true"), &[("prefer", "handling=strict")], None).await;
+        assert_eq!(r.status, 200, "{p}: {}", r.text());
+    }
+    assert!(patient["searchRevInclude"].as_array().expect("revincludes").iter().any(|r| r == "Observation:subject"));
+    assert!(patient["searchInclude"].as_array().expect("includes").iter().any(|r| r == "Patient:general-practitioner"));
     let codes: Vec<&str> = patient["interaction"].as_array().expect("interactions").iter().filter_map(|i| i["code"].as_str()).collect();
     assert_eq!(codes, api::TYPE_INTERACTIONS);
 }

@@ -15,6 +15,7 @@ struct Condensed {
     unexpanded_value_sets: Vec<String>,
     search_params: Vec<RawSearchParam>,
     patient_compartment: Vec<(String, Vec<String>)>,
+    summary: Vec<(String, Vec<String>)>,
 }
 
 #[derive(Deserialize)]
@@ -64,5 +65,6 @@ pub(super) fn load(text: &str) -> Definitions {
         value_sets,
         unexpanded_value_sets: condensed.unexpanded_value_sets,
         patient_compartment: condensed.patient_compartment.into_iter().collect(),
+        summary: condensed.summary.into_iter().collect(),
     }
 }

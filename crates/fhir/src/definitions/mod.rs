@@ -27,6 +27,7 @@ pub(crate) struct Definitions {
     unexpanded_value_sets: Vec<String>,
     search: search::SearchIndex,
     patient_compartment: HashMap<String, Vec<String>>,
+    summary: HashMap<String, Vec<String>>,
 }
 
 /// The definitions, parsed on first use.
@@ -57,6 +58,12 @@ pub fn search_params(resource_type: &str) -> impl Iterator<Item = &'static Searc
 /// The search parameter `code` that applies to `resource_type`, if any.
 pub fn search_param(resource_type: &str, code: &str) -> Option<&'static SearchParam> {
     definitions().search.find(resource_type, code)
+}
+
+/// The top-level elements of a resource type marked `isSummary` or mandatory (`value[x]` for choice
+/// elements): what `_summary=true` keeps.
+pub fn summary_elements(resource_type: &str) -> &'static [String] {
+    definitions().summary.get(resource_type).map(Vec::as_slice).unwrap_or(&[])
 }
 
 /// The search parameter codes that put a resource of `resource_type` in a patient's compartment,

@@ -78,6 +78,18 @@ fn compile(p: &'static SearchParam, by_url: &HashMap<&str, &SearchParam>) -> Opt
     Some(Compiled { param: p, expr, components })
 }
 
+impl Compiled {
+    /// For a composite parameter, the kinds of its two components (the first is always a token).
+    pub fn component_kinds(&self) -> Vec<SearchParamKind> {
+        self.components.iter().map(|(_, k)| *k).collect()
+    }
+}
+
+/// The indexed parameter `code` of a resource type.
+pub fn param_of(resource_type: &str, code: &str) -> Option<&'static Compiled> {
+    params_of(resource_type).iter().find(|c| c.param.code == code)
+}
+
 /// The indexed parameters of a resource type.
 pub fn params_of(resource_type: &str) -> &'static [Compiled] {
     registry().get(resource_type).map(Vec::as_slice).unwrap_or(&[])

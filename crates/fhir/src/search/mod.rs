@@ -5,4 +5,4 @@
 mod extract;
 pub mod value;
 
-pub use extract::{extract, params_of, Compiled, IndexEntry, IndexValue};
+pub use extract::{extract, param_of, params_of, Compiled, IndexEntry, IndexValue};

@@ -2,10 +2,12 @@
 
 mod migrate;
 mod rows;
+mod search;
 mod writer;
 
 use crate::error::StoreError;
 use crate::model::{HistoryQuery, HistoryScope, Stored, TokenCriterion};
+use crate::search::{Link, Query};
 use crate::Tx;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -103,6 +105,38 @@ impl SqliteStore {
             let mut out = Vec::with_capacity(ids.len());
             for id in ids {
                 if let Some(s) = rows::current(c, &t, &id)? {
+                    out.push(s);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    pub async fn search(&self, query: Query) -> Result<Vec<(Stored, Vec<serde_json::Value>)>, StoreError> {
+        self.with_reader("search", move |c| search::search(c, &query)).await
+    }
+
+    pub async fn count(&self, query: Query) -> Result<u64, StoreError> {
+        self.with_reader("count", move |c| search::count(c, &query)).await
+    }
+
+    pub async fn links_from(&self, resource_type: &str, ids: Vec<String>, params: Option<Vec<String>>) -> Result<Vec<Link>, StoreError> {
+        let t = resource_type.to_owned();
+        self.with_reader("links", move |c| search::links_from(c, &t, &ids, params.as_deref())).await
+    }
+
+    pub async fn links_to(&self, target_type: &str, ids: Vec<String>, source_type: Option<String>, param: Option<String>) -> Result<Vec<Link>, StoreError> {
+        let t = target_type.to_owned();
+        self.with_reader("links", move |c| search::links_to(c, &t, &ids, source_type.as_deref(), param.as_deref())).await
+    }
+
+    /// The current versions of the given resources that exist and are live, in the order given.
+    pub async fn read_many(&self, keys: Vec<(String, String)>) -> Result<Vec<Stored>, StoreError> {
+        self.with_reader("read_many", move |c| {
+            let mut out = Vec::with_capacity(keys.len());
+            for (t, id) in &keys {
+                if let Some(s) = rows::current(c, t, id)?.filter(|s| !s.deleted) {
                     out.push(s);
                 }
             }

@@ -76,3 +76,9 @@ pub fn find(
     let ids = stmt.query_map(rusqlite::params_from_iter(params), |r| r.get::<_, String>(0))?;
     Ok(ids.collect::<Result<Vec<_>, _>>()?)
 }
+
+/// The version stored at a sequence number.
+pub fn by_seq(c: &Connection, seq: i64) -> Result<Option<Stored>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM resource_version v WHERE v.seq = ?1");
+    Ok(c.prepare_cached(&sql)?.query_row([seq], stored).optional()?)
+}
