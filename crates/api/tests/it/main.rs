@@ -6,6 +6,7 @@ mod conditional;
 mod crud;
 mod errors;
 mod history;
+mod search;
 mod synthea;
 
 use axum::body::Body;
