@@ -1,5 +1,6 @@
 //! The FHIR R4 REST API over HTTP: a router that tests call in process and the binary serves.
 
+mod bulk;
 mod capability;
 mod negotiate;
 mod observe;
@@ -50,6 +51,11 @@ pub fn router(app: App, options: Options) -> Router {
         .route("/", axum::routing::post(rest::bundle).get(rest::search_system))
         .route("/_search", axum::routing::post(rest::search_system))
         .route("/metadata", get(metadata))
+        .route("/$export", get(bulk::export_system))
+        .route("/Patient/$export", get(bulk::export_patients))
+        .route("/Group/{id}/$export", get(bulk::export_group))
+        .route("/$export-status/{job}", get(bulk::status).delete(bulk::cancel))
+        .route("/$export-file/{job}/{file}", get(bulk::file))
         .route("/_history", get(rest::history_system))
         .route(
             "/{type}",

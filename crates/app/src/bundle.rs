@@ -8,7 +8,7 @@ use crate::error::AppError;
 use crate::instant;
 use crate::prepare::{self, check};
 use crate::present::{error_entry, etag, parse_etag, resource_json, status_line, written_entry};
-use crate::record::{self, check_update_id, ensure_type, Refs, Written};
+use crate::record::{self, check_update_id, ensure_type, Draft, Refs, Written};
 use crate::App;
 use base64::Engine;
 use fhir::reference::{self, Target};
@@ -48,6 +48,8 @@ struct Entry {
     resource: Option<Value>,
     patch: Option<json_patch::Patch>,
     if_match: Option<i64>,
+    /// For a create prepared before the unit: the id chosen for it and its draft.
+    preset: Option<(String, Draft)>,
 }
 
 impl Entry {
@@ -154,13 +156,17 @@ impl App {
         written_entry(&written, with_resource)
     }
 
-    async fn transaction(&self, entries: Vec<Entry>, ret: Return) -> Result<Value, AppError> {
+    async fn transaction(&self, mut entries: Vec<Entry>, ret: Return) -> Result<Value, AppError> {
+        let now = instant::now();
+        if is_plain(&entries) {
+            entries = prepare_plain(entries, &now).await?;
+        }
         let app = self.clone();
-        self.store.write(move |tx| app.transaction_in(tx, entries, ret)).await
+        self.store.write(move |tx| app.transaction_in(tx, entries, ret, &now)).await
     }
 
-    fn transaction_in(&self, tx: &mut dyn Tx, mut entries: Vec<Entry>, ret: Return) -> Result<Value, AppError> {
-        let now = instant::now();
+    fn transaction_in(&self, tx: &mut dyn Tx, mut entries: Vec<Entry>, ret: Return, now: &str) -> Result<Value, AppError> {
+        let now = now.to_owned();
         let count = entries.len();
         let mut order: Vec<usize> = (0..count).collect();
         order.sort_by_key(|&i| (entries[i].phase(), i));
@@ -181,7 +187,8 @@ impl App {
                     if matched.is_some() {
                         existing.insert(i);
                     }
-                    Some((resource_type.clone(), matched.unwrap_or_else(record::new_id)))
+                    let chosen = matched.or_else(|| e.preset.as_ref().map(|(id, _)| id.clone()));
+                    Some((resource_type.clone(), chosen.unwrap_or_else(record::new_id)))
                 }
                 Action::Update { resource_type, id } | Action::Patch { resource_type, id } => Some((resource_type.clone(), id.clone())),
                 Action::ConditionalUpdate { resource_type, criteria } => {
@@ -230,6 +237,9 @@ impl App {
                     note_targets(r, &root, &path, &mut pointed);
                 }
             }
+            if let Some((_, draft)) = &e.preset {
+                note_paths(draft.references.iter().map(|(p, r)| (p.as_str(), r.as_str())), &path, &mut pointed);
+            }
         }
 
         // 3. Run the entries in the specification's order.
@@ -237,6 +247,7 @@ impl App {
         let mut written_refs: Vec<(usize, String)> = Vec::new(); // entries whose references to check, by type/id
         let mut deleted: Vec<(usize, String, String)> = Vec::new(); // entries that deleted a resource
         for &i in &order {
+            let preset = entries[i].preset.take();
             let e = entries[i].clone();
             let path = e.path();
             let target = targets[i].clone();
@@ -245,6 +256,8 @@ impl App {
                     (Action::Create { resource_type, .. }, Some((_, id))) => {
                         if existing.contains(&i) {
                             Written::Existing(record::read_in(tx, &resource_type, &id)?)
+                        } else if let Some((_, draft)) = &preset {
+                            record::create_draft_in(tx, &resource_type, &id, draft, None, Refs::Deferred, &now)?
                         } else {
                             let value = need_resource(e.resource, &path)?;
                             record::create_in(tx, value, &resource_type, None, Some(id), Refs::Deferred, &now)?
@@ -381,7 +394,7 @@ impl App {
             },
             _ => return Err(bad_url()),
         };
-        let mut entry = Entry { index, full_url, action, resource: None, patch: None, if_match };
+        let mut entry = Entry { index, full_url, action, resource: None, patch: None, if_match, preset: None };
         match (&entry.action, resource) {
             (Action::Patch { .. }, Some(binary)) => entry.patch = Some(patch_from_binary(&binary).map_err(|e| e.within_entry(&path))?),
             (Action::Create { resource_type, .. } | Action::ConditionalUpdate { resource_type, .. }, Some(r)) => {
@@ -402,6 +415,90 @@ impl App {
         ensure_type(rtype)?;
         Ok(entry)
     }
+}
+
+/// A transaction whose every create can be prepared before its unit: no conditional entries and no
+/// conditional references, so identities do not depend on what is stored.
+fn is_plain(entries: &[Entry]) -> bool {
+    entries.iter().all(|e| {
+        let plain_action = matches!(
+            e.action,
+            Action::Create { if_none_exist: None, .. } | Action::Update { .. } | Action::Patch { .. } | Action::Delete { .. } | Action::Read { .. } | Action::VRead { .. } | Action::Search { .. }
+        );
+        let plain_refs = e.resource.as_ref().is_none_or(|r| {
+            !reference::references(r).iter().any(|x| matches!(reference::parse(x, None), Target::Conditional { .. }))
+        });
+        plain_action && plain_refs
+    })
+}
+
+/// Chooses ids for the creates of a plain transaction, points every reference at them, and prepares each
+/// create's stored form (body, index rows) on the blocking pool, in parallel, off the writer.
+async fn prepare_plain(mut entries: Vec<Entry>, now: &str) -> Result<Vec<Entry>, AppError> {
+    let mut ids: HashMap<String, String> = HashMap::new();
+    let mut chosen: Vec<Option<String>> = Vec::with_capacity(entries.len());
+    for e in &entries {
+        let id = match &e.action {
+            Action::Create { resource_type, .. } => {
+                let id = record::new_id();
+                if let Some(u) = &e.full_url {
+                    ids.insert(u.clone(), format!("{resource_type}/{id}"));
+                }
+                Some(id)
+            }
+            Action::Update { resource_type, id } => {
+                if let Some(u) = &e.full_url {
+                    ids.insert(u.clone(), format!("{resource_type}/{id}"));
+                }
+                None
+            }
+            _ => None,
+        };
+        chosen.push(id);
+    }
+    for e in entries.iter_mut() {
+        if let Some(r) = e.resource.as_mut() {
+            reference::for_each_reference_mut(r, &mut |s| {
+                if let Some(to) = ids.get(s.as_str()) {
+                    *s = to.clone();
+                }
+            });
+        }
+    }
+    let mut jobs: Vec<(usize, Value, String, String)> = Vec::new();
+    for (i, e) in entries.iter_mut().enumerate() {
+        if let (Action::Create { resource_type, .. }, Some(id)) = (&e.action, chosen[i].take()) {
+            if let Some(value) = e.resource.take() {
+                jobs.push((i, value, resource_type.clone(), id));
+            }
+        }
+    }
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(1);
+    let chunk = jobs.len().div_ceil(workers).max(1);
+    let mut tasks = Vec::new();
+    let mut rest = jobs;
+    while !rest.is_empty() {
+        let tail = rest.split_off(chunk.min(rest.len()));
+        let part = std::mem::replace(&mut rest, tail);
+        let now = now.to_owned();
+        tasks.push(tokio::task::spawn_blocking(move || {
+            part.into_iter()
+                .map(|(i, value, t, id)| {
+                    let draft = Draft::new(value.clone(), &t, &id, &now)?;
+                    Ok((i, value, id, draft))
+                })
+                .collect::<Result<Vec<_>, AppError>>()
+        }));
+    }
+    for task in tasks {
+        for (i, value, id, draft) in task.await.map_err(|e| AppError::Internal(Box::new(e)))?? {
+            match draft {
+                Some(d) => entries[i].preset = Some((id, d)),
+                None => entries[i].resource = Some(value),
+            }
+        }
+    }
+    Ok(entries)
 }
 
 fn bundle_kind(bundle: &Value) -> Result<&str, AppError> {
@@ -432,7 +529,7 @@ fn single_match(tx: &mut dyn Tx, resource_type: &str, criteria: &[TokenCriterion
 }
 
 /// Resolves `Type?query` references in `value`, leaving local ones to the final integrity check.
-fn resolve_conditionals(tx: &mut dyn Tx, value: &mut Value, root: &str) -> Result<(), AppError> {
+pub(crate) fn resolve_conditionals(tx: &mut dyn Tx, value: &mut Value, root: &str) -> Result<(), AppError> {
     let has_conditional = reference::references(value).iter().any(|r| matches!(reference::parse(r, None), Target::Conditional { .. }));
     if !has_conditional {
         return Ok(());
@@ -460,7 +557,13 @@ fn resolve_conditionals(tx: &mut dyn Tx, value: &mut Value, root: &str) -> Resul
 
 /// Records the local references of `value` (a resource at `entry_path`) with the path of the first one.
 fn note_targets(value: &Value, root: &str, entry_path: &str, pointed: &mut HashMap<(String, String), String>) {
-    for (path, r) in reference::references_with_paths(value, root) {
+    let refs = reference::references_with_paths(value, root);
+    note_paths(refs.iter().map(|(p, r)| (p.as_str(), *r)), entry_path, pointed);
+}
+
+/// Records (path, reference) pairs of a resource at `entry_path`: local targets with their first path.
+fn note_paths<'a>(refs: impl Iterator<Item = (&'a str, &'a str)>, entry_path: &str, pointed: &mut HashMap<(String, String), String>) {
+    for (path, r) in refs {
         if let Target::Local { resource_type, id, .. } = reference::parse(r, None) {
             let at = match path.split_once('.') {
                 Some((_, rest)) => format!("{entry_path}.resource.{rest}"),

@@ -1,6 +1,7 @@
 //! The use cases of the shared record, each one atomic unit of work on the store. This crate is the only
 //! door to patient data: transports call `App`, never `store`.
 
+pub mod bulk;
 mod bundle;
 mod criteria;
 mod error;
@@ -45,11 +46,13 @@ impl Config {
 pub struct App {
     store: Store,
     config: Arc<Config>,
+    exports: Arc<bulk::ExportJobs>,
 }
 
 impl App {
     pub fn new(store: Store, config: Config) -> Self {
-        App { store, config: Arc::new(config) }
+        let exports = Arc::new(bulk::ExportJobs::new(store.data_dir().map(|d| d.join("exports"))));
+        App { store, config: Arc::new(config), exports }
     }
 
     pub fn config(&self) -> &Config {

@@ -62,16 +62,7 @@ pub fn resolve_references(tx: &mut dyn Tx, value: &mut Value, root: &str) -> Res
     let mut rewrites: Vec<(String, String)> = Vec::new();
     for (path, r) in reference::references_with_paths(value, root) {
         match reference::parse(r, None) {
-            Target::Local { resource_type, id, .. } => match tx.current(resource_type, id)? {
-                Some(s) if !s.deleted => {}
-                _ => {
-                    return Err(AppError::unprocessable(
-                        IssueCode::NotFound,
-                        format!("reference '{r}' points to a resource that does not exist"),
-                        Some(&path),
-                    ))
-                }
-            },
+            Target::Local { .. } => check_local_reference(tx, &path, r)?,
             Target::Conditional { resource_type, query } => {
                 let criteria = criteria::conditional(resource_type, query).map_err(|e| e.within_entry(&path))?;
                 let found = tx.find(resource_type, &criteria, 2)?;
@@ -104,6 +95,19 @@ pub fn resolve_references(tx: &mut dyn Tx, value: &mut Value, root: &str) -> Res
     Ok(())
 }
 
+/// Checks that a local reference (`Type/id`) points at a live resource; other kinds of reference pass.
+pub fn check_local_reference(tx: &mut dyn Tx, path: &str, r: &str) -> Result<(), AppError> {
+    let Target::Local { resource_type, id, .. } = reference::parse(r, None) else { return Ok(()) };
+    match tx.current(resource_type, id)? {
+        Some(s) if !s.deleted => Ok(()),
+        _ => Err(AppError::unprocessable(
+            IssueCode::NotFound,
+            format!("reference '{r}' points to a resource that does not exist"),
+            Some(path),
+        )),
+    }
+}
+
 /// Writes `value` (already checked and resolved) as version `version` of `resource_type/id`.
 pub fn put(
     tx: &mut dyn Tx,
@@ -114,6 +118,38 @@ pub fn put(
     method: Method,
     last_updated: &str,
 ) -> Result<Stored, AppError> {
+    let v = version_of(value, id, version, last_updated)?;
+    Ok(tx.put(v.new_version(resource_type, id, version, method, last_updated))?)
+}
+
+/// What a version is stored as, computed without the store (bulk import prepares it off the writer).
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub body: String,
+    pub index: Vec<fhir::search::IndexEntry>,
+    pub person_key: Option<String>,
+    pub links: Vec<(String, String)>,
+}
+
+impl Prepared {
+    pub fn new_version<'a>(&'a self, resource_type: &'a str, id: &'a str, version: i64, method: Method, last_updated: &'a str) -> NewVersion<'a> {
+        NewVersion {
+            resource_type,
+            id,
+            version,
+            person_key: self.person_key.as_deref(),
+            last_updated,
+            method,
+            body: Some(&self.body),
+            index: &self.index,
+            links: &self.links,
+        }
+    }
+}
+
+/// Stamps `value` as version `version` of its resource `id` and computes its body text, index entries,
+/// person key and local links.
+pub fn version_of(value: Value, id: &str, version: i64, last_updated: &str) -> Result<Prepared, AppError> {
     let value = stamp(value, id, version, last_updated);
     let index = fhir::search::extract(&value);
     let person_key = fhir::index::person_key(&value);
@@ -125,17 +161,7 @@ pub fn put(
         })
         .collect();
     let body = serde_json::to_string(&value).map_err(|e| AppError::Internal(Box::new(e)))?;
-    Ok(tx.put(NewVersion {
-        resource_type,
-        id,
-        version,
-        person_key: person_key.as_deref(),
-        last_updated,
-        method,
-        body: Some(&body),
-        index: &index,
-        links: &links,
-    })?)
+    Ok(Prepared { body, index, person_key, links })
 }
 
 /// Refuses to delete a resource that live resources still point at (409), naming a few of them.

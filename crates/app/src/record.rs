@@ -66,6 +66,58 @@ pub(crate) enum Refs {
     Deferred,
 }
 
+/// The resource an `If-None-Exist` condition matches, if exactly one does (412 if several do).
+fn existing_match(tx: &mut dyn Tx, resource_type: &str, if_none_exist: Option<&[TokenCriterion]>) -> Result<Option<Stored>, AppError> {
+    let Some(criteria) = if_none_exist else { return Ok(None) };
+    let found = tx.find(resource_type, criteria, 2)?;
+    match found.as_slice() {
+        [] => Ok(None),
+        [id] => Ok(Some(tx.current(resource_type, id)?.ok_or_else(|| AppError::Internal("index points at a missing resource".into()))?)),
+        _ => Err(AppError::PreconditionFailed("If-None-Exist matches more than one resource".into())),
+    }
+}
+
+/// A first version computed before its write unit (off the writer): body, index rows and person key, with
+/// the resource's references and their paths for the integrity check inside the unit.
+#[derive(Debug, Clone)]
+pub(crate) struct Draft {
+    pub prepared: prepare::Prepared,
+    pub references: Vec<(String, String)>,
+}
+
+impl Draft {
+    /// `None` when the resource holds conditional references, which only a unit can resolve.
+    pub fn new(value: Value, resource_type: &str, id: &str, now: &str) -> Result<Option<Draft>, AppError> {
+        let references: Vec<(String, String)> =
+            fhir::reference::references_with_paths(&value, resource_type).into_iter().map(|(p, r)| (p, r.to_owned())).collect();
+        if references.iter().any(|(_, r)| matches!(fhir::reference::parse(r, None), fhir::reference::Target::Conditional { .. })) {
+            return Ok(None);
+        }
+        Ok(Some(Draft { prepared: prepare::version_of(value, id, 1, now)?, references }))
+    }
+}
+
+/// Writes a draft as a new resource, unless `If-None-Exist` finds one.
+pub(crate) fn create_draft_in(
+    tx: &mut dyn Tx,
+    resource_type: &str,
+    id: &str,
+    draft: &Draft,
+    if_none_exist: Option<&[TokenCriterion]>,
+    refs: Refs,
+    now: &str,
+) -> Result<Written, AppError> {
+    if let Some(existing) = existing_match(tx, resource_type, if_none_exist)? {
+        return Ok(Written::Existing(existing));
+    }
+    if refs == Refs::Check {
+        for (path, r) in &draft.references {
+            prepare::check_local_reference(tx, path, r)?;
+        }
+    }
+    Ok(Written::Created(tx.put(draft.prepared.new_version(resource_type, id, 1, Method::Post, now))?))
+}
+
 pub(crate) fn create_in(
     tx: &mut dyn Tx,
     mut value: Value,
@@ -75,16 +127,8 @@ pub(crate) fn create_in(
     refs: Refs,
     now: &str,
 ) -> Result<Written, AppError> {
-    if let Some(criteria) = if_none_exist {
-        let found = tx.find(resource_type, criteria, 2)?;
-        match found.as_slice() {
-            [] => {}
-            [id] => {
-                let existing = tx.current(resource_type, id)?.ok_or_else(|| AppError::Internal("index points at a missing resource".into()))?;
-                return Ok(Written::Existing(existing));
-            }
-            _ => return Err(AppError::PreconditionFailed("If-None-Exist matches more than one resource".into())),
-        }
+    if let Some(existing) = existing_match(tx, resource_type, if_none_exist)? {
+        return Ok(Written::Existing(existing));
     }
     let id = id.unwrap_or_else(new_id);
     if refs == Refs::Check {
@@ -261,9 +305,20 @@ impl App {
         check(&value, resource_type)?;
         let criteria = if_none_exist.map(|q| criteria::conditional(resource_type, q)).transpose()?;
         let t = resource_type.to_owned();
-        self.store
-            .write(move |tx| create_in(tx, value, &t, criteria.as_deref(), None, Refs::Check, &instant::now()))
-            .await
+        // Most creates are prepared here, on the request's thread, so that the writer only writes.
+        let (id, now) = (new_id(), instant::now());
+        match Draft::new(value.clone(), resource_type, &id, &now)? {
+            Some(draft) => {
+                self.store
+                    .write(move |tx| create_draft_in(tx, &t, &id, &draft, criteria.as_deref(), Refs::Check, &now))
+                    .await
+            }
+            None => {
+                self.store
+                    .write(move |tx| create_in(tx, value, &t, criteria.as_deref(), Some(id), Refs::Check, &instant::now()))
+                    .await
+            }
+        }
     }
 
     pub async fn read(&self, resource_type: &str, id: &str) -> Result<Stored, AppError> {

@@ -133,6 +133,11 @@ pub trait Work: Send + Sync + 'static {
     fn request(&self, rng: &mut Rng) -> Req;
     /// `Ok(Some(s))` keeps `s` (e.g. the id of a created resource); `Err` is the error to report.
     fn check(&self, reply: &Reply) -> Result<Option<String>, String>;
+    /// Judges a reply knowing the request it answers (for work whose expected answer depends on what was
+    /// asked); by default, `check`.
+    fn check_reply(&self, _req: &Req, reply: &Reply) -> Result<Option<String>, String> {
+        self.check(reply)
+    }
 }
 
 /// Bounds of a phase: it stops at the deadline or when the request budget is spent, whichever comes first.
@@ -257,7 +262,7 @@ async fn client(
         match conn.send(&req, timeout).await {
             Ok(reply) => {
                 let took = t0.elapsed();
-                match work.check(&reply) {
+                match work.check_reply(&req, &reply) {
                     Ok(kept) => {
                         r.ok += 1;
                         r.latencies_ns.push(took.as_nanos() as u64);

@@ -2,17 +2,22 @@
 //!
 //! Progress goes to stderr; the one JSON document goes to stdout (and to `--out FILE`). The exit code is 0 when
 //! every request succeeded and the server stopped cleanly, 1 when the run finished but something failed (the JSON
-//! says what), 2 when the run could not be carried out.
+//! says what), 2 when the run could not be carried out. `bench search` measures FHIR search on a generated
+//! population instead (see `search.rs`).
 
 #![forbid(unsafe_code)]
 
+mod cpu;
 mod data;
 mod load;
 mod phases;
+mod population;
+mod queries;
 mod report;
+mod search;
 mod server;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -52,10 +57,22 @@ pub struct Args {
     /// Upper bound on the requests of one phase, whatever the time limit.
     #[arg(long, default_value_t = 2_000_000)]
     max_requests: u64,
+    /// Another measurement instead of the default one.
+    #[command(subcommand)]
+    mode: Option<Mode>,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+enum Mode {
+    /// Search on a generated population: `bench search --people 100000 [--database PATH] [--keep]`.
+    Search(search::SearchArgs),
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if let Some(Mode::Search(search_args)) = args.mode.take() {
+        return search::main(search_args);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(args.client_threads.max(1)).enable_all().build() {
         Ok(r) => r,
         Err(e) => {

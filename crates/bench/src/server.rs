@@ -1,5 +1,6 @@
-//! The server under test: spawns `joinery serve` on a free loopback port and a fresh database, waits for
-//! `/healthz`, samples its memory, and stops it with SIGTERM; everything it made is removed on drop.
+//! The server under test: spawns `joinery serve` on a free loopback port and a fresh (or a given) database,
+//! waits for `/healthz`, samples its memory, and stops it with SIGTERM; everything it made is removed on drop
+//! (a given database is left alone).
 
 use crate::load::{Conn, Req};
 use serde_json::{json, Value};
@@ -11,6 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const STARTUP_LIMIT: Duration = Duration::from_secs(30);
+/// On an existing (possibly large) database, opening may first have to read a big write-ahead log.
+const STARTUP_LIMIT_EXISTING: Duration = Duration::from_secs(600);
 const SHUTDOWN_LIMIT: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(2);
 
@@ -18,6 +21,8 @@ const POLL: Duration = Duration::from_millis(2);
 pub struct Server {
     child: Option<Child>,
     dir: PathBuf,
+    /// The database served: in `dir` (fresh) or given by the caller (not removed).
+    db: PathBuf,
     pub addr: SocketAddr,
     /// From spawn to the first `200 ok` from `GET /healthz`.
     pub startup: Duration,
@@ -68,9 +73,16 @@ impl DbBytes {
 }
 
 impl Server {
-    /// Spawns `joinery serve` with `JOINERY_LOG=warn` and waits until `/healthz` answers.
+    /// Spawns `joinery serve` with `JOINERY_LOG=warn` on a fresh database and waits until `/healthz` answers.
     pub async fn start(joinery: &Path) -> Result<Server, String> {
+        Server::start_on(joinery, None).await
+    }
+
+    /// As `start`, on `database` when given (an existing database, left in place on drop).
+    pub async fn start_on(joinery: &Path, database: Option<&Path>) -> Result<Server, String> {
         let dir = unique_temp_dir()?;
+        let db = database.map(Path::to_path_buf).unwrap_or_else(|| dir.join("joinery.db"));
+        let limit = if database.is_some() { STARTUP_LIMIT_EXISTING } else { STARTUP_LIMIT };
         let port = free_port()?;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let log = std::fs::File::create(dir.join("joinery.log")).map_err(|e| format!("cannot create the server's log file: {e}"))?;
@@ -81,7 +93,7 @@ impl Server {
             .arg("--listen")
             .arg(addr.to_string())
             .arg("--database")
-            .arg(dir.join("joinery.db"))
+            .arg(&db)
             .env("JOINERY_LOG", "warn")
             .current_dir(&dir)
             .stdin(Stdio::null())
@@ -96,7 +108,7 @@ impl Server {
             }
         };
         // From here on, dropping `server` kills the child and removes the folder.
-        let mut server = Server { child: Some(child), dir, addr, startup: Duration::ZERO };
+        let mut server = Server { child: Some(child), dir, db, addr, startup: Duration::ZERO };
         loop {
             if let Some(child) = server.child.as_mut() {
                 match child.try_wait() {
@@ -111,8 +123,8 @@ impl Server {
                 server.startup = started.elapsed();
                 return Ok(server);
             }
-            if started.elapsed() > STARTUP_LIMIT {
-                return Err(format!("joinery did not answer GET /healthz within {STARTUP_LIMIT:?}; its log:\n{}", server.log_tail(40)));
+            if started.elapsed() > limit {
+                return Err(format!("joinery did not answer GET /healthz within {limit:?}; its log:\n{}", server.log_tail(40)));
             }
             tokio::time::sleep(POLL).await;
         }
@@ -123,12 +135,11 @@ impl Server {
     }
 
     pub fn db_path(&self) -> PathBuf {
-        self.dir.join("joinery.db")
+        self.db.clone()
     }
 
     pub fn database_bytes(&self) -> DbBytes {
-        let size = |p: PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-        DbBytes { file: size(self.db_path()), wal: size(self.dir.join("joinery.db-wal")) }
+        database_bytes(&self.db)
     }
 
     /// The last `n` lines the server wrote to stdout and stderr.
@@ -220,14 +231,27 @@ async fn healthy(addr: SocketAddr) -> bool {
     }
 }
 
+/// Sizes of a database file and its write-ahead log (`PATH-wal`).
+pub fn database_bytes(db: &Path) -> DbBytes {
+    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    DbBytes { file: size(db), wal: size(Path::new(&wal)) }
+}
+
 fn free_port() -> Result<u16, String> {
     let listener = TcpListener::bind(("127.0.0.1", 0)).map_err(|e| format!("cannot find a free port: {e}"))?;
     listener.local_addr().map(|a| a.port()).map_err(|e| format!("cannot find a free port: {e}"))
 }
 
 fn unique_temp_dir() -> Result<PathBuf, String> {
+    unique_dir_in(&std::env::temp_dir(), "joinery-bench")
+}
+
+/// A new folder `PARENT/NAME-PID-NANOS`.
+pub fn unique_dir_in(parent: &Path, name: &str) -> Result<PathBuf, String> {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!("joinery-bench-{}-{nanos}", std::process::id()));
+    let dir = parent.join(format!("{name}-{}-{nanos}", std::process::id()));
     std::fs::create_dir(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     Ok(dir)
 }

@@ -4,14 +4,21 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 /// Flags (each also read from its environment variable; a flag wins over the variable).
-#[derive(clap::Args, Debug, Default)]
+#[derive(clap::Args, Debug, Default, Clone)]
 pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "JOINERY_LISTEN")]
     pub listen: Option<String>,
-    /// Database: a path, or a `sqlite:` URL [default: ./joinery-data/joinery.db].
+    /// Database: a path, a `sqlite:` URL or a `postgres://` URL [default: ./joinery-data/joinery.db].
     #[arg(long, env = "JOINERY_DATABASE")]
     pub database: Option<String>,
+    /// PostgreSQL: most connections this process opens [default: 16].
+    #[arg(long, env = "JOINERY_DATABASE_POOL")]
+    pub database_pool: Option<usize>,
+    /// PostgreSQL: longest a statement may run, in milliseconds; a request waits at most half of it (and 5 s)
+    /// for a free connection before it is answered 503 [default: 30000].
+    #[arg(long, env = "JOINERY_DATABASE_TIMEOUT_MS")]
+    pub database_timeout_ms: Option<u64>,
     /// The FHIR base URL clients see [default: http://<listen>/fhir].
     #[arg(long, env = "JOINERY_BASE_URL")]
     pub base_url: Option<String>,
@@ -29,6 +36,8 @@ pub struct ServeArgs {
 pub struct FileConfig {
     pub listen: Option<String>,
     pub database: Option<String>,
+    pub database_pool: Option<usize>,
+    pub database_timeout_ms: Option<u64>,
     pub base_url: Option<String>,
     pub log_format: Option<String>,
     pub max_body_bytes: Option<usize>,
@@ -51,12 +60,42 @@ impl FileConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Database {
     Sqlite(PathBuf),
+    Postgres(PgDatabase),
+}
+
+/// A PostgreSQL database and how much of it one process may use.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PgDatabase {
+    /// The URL; it may carry a password, so it is never printed (see `Debug`).
+    pub url: String,
+    /// Most connections this process opens.
+    pub pool: usize,
+    /// Longest a statement may run, in milliseconds; a request waits at most half of it (and 5 s) for a
+    /// free connection.
+    pub timeout_ms: u64,
+}
+
+impl std::fmt::Debug for PgDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgDatabase").field("url", &"<hidden>").field("pool", &self.pool).field("timeout_ms", &self.timeout_ms).finish()
+    }
+}
+
+impl PgDatabase {
+    /// The store's options for this database.
+    pub fn options(&self) -> store::PgOptions {
+        let mut o = store::PgOptions::new(self.url.clone());
+        o.pool_size = self.pool;
+        o.statement_timeout = std::time::Duration::from_millis(self.timeout_ms);
+        o.wait_timeout = (o.statement_timeout / 2).min(std::time::Duration::from_secs(5));
+        o
+    }
 }
 
 impl Database {
     pub fn parse(s: &str) -> Result<Database, String> {
         if s.starts_with("postgres://") || s.starts_with("postgresql://") {
-            return Err("PostgreSQL is not supported by this build yet; use a SQLite path or sqlite: URL".into());
+            return Ok(Database::Postgres(PgDatabase { url: s.to_owned(), pool: 16, timeout_ms: 30_000 }));
         }
         let path = s.strip_prefix("sqlite://").or_else(|| s.strip_prefix("sqlite:")).unwrap_or(s);
         if path.is_empty() {
@@ -65,6 +104,24 @@ impl Database {
         Ok(Database::Sqlite(PathBuf::from(path)))
     }
 }
+
+/// The database flag of the commands that do not serve (`import`, `export`).
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct StoreArgs {
+    /// Database: a path, a `sqlite:` URL or a `postgres://` URL [default: ./joinery-data/joinery.db].
+    #[arg(long, env = "JOINERY_DATABASE")]
+    pub database: Option<String>,
+}
+
+impl StoreArgs {
+    /// Flag (or environment), then the configuration file, then the default.
+    pub fn resolve(&self, file: &FileConfig) -> Result<Database, String> {
+        Database::parse(self.database.as_deref().or(file.database.as_deref()).unwrap_or(DEFAULT_DATABASE))
+    }
+}
+
+/// Where the database lives unless configured.
+pub const DEFAULT_DATABASE: &str = "joinery-data/joinery.db";
 
 /// The resolved settings.
 #[derive(Debug, Clone)]
@@ -79,7 +136,11 @@ pub struct Settings {
 impl Settings {
     pub fn resolve(flags: ServeArgs, file: FileConfig) -> Result<Settings, String> {
         let listen = flags.listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into());
-        let database = Database::parse(&flags.database.or(file.database).unwrap_or_else(|| "joinery-data/joinery.db".into()))?;
+        let mut database = Database::parse(&flags.database.or(file.database).unwrap_or_else(|| DEFAULT_DATABASE.into()))?;
+        if let Database::Postgres(pg) = &mut database {
+            pg.pool = flags.database_pool.or(file.database_pool).unwrap_or(pg.pool).max(1);
+            pg.timeout_ms = flags.database_timeout_ms.or(file.database_timeout_ms).unwrap_or(pg.timeout_ms).max(1);
+        }
         let base_url = flags
             .base_url
             .or(file.base_url)
@@ -115,7 +176,8 @@ mod tests {
         assert_eq!(Database::parse("sqlite:a.db"), Ok(Database::Sqlite("a.db".into())));
         assert_eq!(Database::parse("sqlite:///tmp/a.db"), Ok(Database::Sqlite("/tmp/a.db".into())));
         assert_eq!(Database::parse("dir/a.db"), Ok(Database::Sqlite("dir/a.db".into())));
-        assert!(Database::parse("postgres://localhost/x").is_err());
+        assert_eq!(Database::parse("postgres://localhost/x"), Ok(Database::Postgres(PgDatabase { url: "postgres://localhost/x".into(), pool: 16, timeout_ms: 30_000 })));
+        assert!(!format!("{:?}", Database::parse("postgres://u:secret@h/x")).contains("secret"), "the URL is never printed");
         assert!(Database::parse("sqlite:").is_err());
     }
 

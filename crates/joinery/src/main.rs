@@ -1,11 +1,21 @@
 //! The `joinery` binary: the command line, configuration (file → environment → flags) and wiring.
 
 mod config;
+mod demo;
+mod export;
+mod generate;
+mod import;
+mod progress;
 
 use clap::{Parser, Subcommand};
 use config::{Database, FileConfig, ServeArgs, Settings};
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// JSON parsing and index extraction allocate many small objects; mimalloc serves them faster than the
+/// system allocator, on every thread (the import's workers included).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(name = "joinery", version, about = "Joinery: an integrated care platform on a FHIR R4 shared care record")]
@@ -21,8 +31,16 @@ struct Cli {
 enum Command {
     /// Serve the FHIR API on the configured database.
     Serve(ServeArgs),
-    /// The demonstration: serve the embedded database and say how to load data and use the API.
-    Demo(ServeArgs),
+    /// The demonstration: on first run generate the Central London population and import it, then serve.
+    Demo(demo::DemoArgs),
+    /// Generate a synthetic population as FHIR NDJSON files, one per resource type.
+    Generate(generate::GenerateArgs),
+    /// Import NDJSON files, folders of them, and Bundle JSON files into the database.
+    Import(import::ImportArgs),
+    /// Export the record (or the Patient compartments, or a Group's) as FHIR Bulk Data NDJSON files.
+    Export(export::ExportArgs),
+    /// Apply pending database migrations, then exit (`serve` also applies them at start-up).
+    Migrate(config::StoreArgs),
 }
 
 fn main() -> ExitCode {
@@ -34,36 +52,62 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (args, demo) = match cli.command {
-        Command::Serve(a) => (a, false),
-        Command::Demo(a) => (a, true),
+    let outcome = match cli.command {
+        Command::Serve(args) => match Settings::resolve(args, file) {
+            Ok(settings) => {
+                init_logging(&settings.log_format, "info");
+                block_on(serve(settings, None))
+            }
+            Err(e) => Err(Failure::Usage(e)),
+        },
+        Command::Demo(args) => demo::run(args, file),
+        Command::Generate(args) => {
+            init_logging(&cli_log_format(&file), "info");
+            generate::run(&args)
+        }
+        Command::Import(args) => {
+            init_logging(&cli_log_format(&file), "info");
+            import::run(&args, &file)
+        }
+        Command::Export(args) => {
+            init_logging(&cli_log_format(&file), "info");
+            export::run(&args, &file)
+        }
+        Command::Migrate(args) => {
+            init_logging(&cli_log_format(&file), "info");
+            migrate(&args, &file)
+        }
     };
-    let settings = match Settings::resolve(args, file) {
-        Ok(s) => s,
-        Err(e) => {
+    match outcome {
+        Ok(code) => code,
+        Err(Failure::Usage(e)) => {
             eprintln!("joinery: {e}");
-            return ExitCode::from(2);
+            ExitCode::from(2)
         }
-    };
-    init_logging(&settings.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("joinery: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(serve(settings, demo)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        Err(Failure::Run(e)) => {
             eprintln!("joinery: {e}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn init_logging(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("JOINERY_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+/// Why a command stopped.
+pub enum Failure {
+    /// Bad flags or configuration (exit code 2).
+    Usage(String),
+    /// The command could not do its work (exit code 1).
+    Run(String),
+}
+
+pub type Outcome = Result<ExitCode, Failure>;
+
+/// Commands that are not servers log as text unless a format is configured.
+fn cli_log_format(file: &FileConfig) -> String {
+    std::env::var("JOINERY_LOG_FORMAT").ok().or_else(|| file.log_format.clone()).unwrap_or_else(|| "text".into())
+}
+
+fn init_logging(format: &str, default_level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("JOINERY_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();
@@ -72,44 +116,84 @@ fn init_logging(format: &str) {
     }
 }
 
-async fn serve(settings: Settings, demo: bool) -> Result<(), String> {
+/// Runs a command's future on a multi-threaded runtime.
+fn block_on(f: impl std::future::Future<Output = Outcome>) -> Outcome {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r.block_on(f),
+        Err(e) => Err(Failure::Run(format!("cannot start the runtime: {e}"))),
+    }
+}
+
+/// `joinery migrate`: applies pending migrations (safe while other nodes run or start: PostgreSQL applies
+/// them under an advisory lock, SQLite in one immediate transaction) and exits.
+fn migrate(args: &config::StoreArgs, file: &FileConfig) -> Outcome {
+    let database = args.resolve(file).map_err(Failure::Usage)?;
+    block_on(async move {
+        match &database {
+            Database::Sqlite(_) => open_store(&database)?.close().await.map_err(|e| Failure::Run(e.to_string()))?,
+            Database::Postgres(pg) => {
+                let store = store::PgStore::open(pg.options()).map_err(|e| Failure::Run(e.to_string()))?;
+                store.migrate().await.map_err(|e| Failure::Run(format!("cannot migrate the PostgreSQL database: {e}")))?;
+                store.close().await.map_err(|e| Failure::Run(e.to_string()))?;
+            }
+        }
+        println!("joinery: the database schema is up to date");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Opens the configured database (creating and migrating it if needed).
+fn open_store(database: &Database) -> Result<store::Store, Failure> {
+    match database {
+        Database::Sqlite(path) => Ok(store::Store::Sqlite(
+            store::SqliteStore::open(store::SqliteOptions::new(path)).map_err(|e| Failure::Run(format!("cannot open {}: {e}", path.display())))?,
+        )),
+        Database::Postgres(pg) => {
+            let store = store::PgStore::open(pg.options()).map_err(|e| Failure::Run(format!("cannot use the PostgreSQL database: {e}")))?;
+            // Migrate now if PostgreSQL is reachable. If it is not, the server still starts, answers 503 with
+            // Retry-After, and migrates on the first request after it comes back.
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                let early = store.clone();
+                runtime.spawn(async move {
+                    if let Err(e) = early.migrate().await {
+                        tracing::warn!(error = %e, "PostgreSQL is not ready; requests get 503 until it is");
+                    }
+                });
+            }
+            Ok(store::Store::Postgres(store))
+        }
+    }
+}
+
+/// Serves the FHIR API until SIGINT or SIGTERM, then drains requests and closes the database. `app` is
+/// given when the caller has already opened the store (the demo); `banner` is printed once listening.
+async fn serve(settings: Settings, prepared: Option<(app::App, String)>) -> Outcome {
     let started = std::time::Instant::now();
-    let store = match &settings.database {
-        Database::Sqlite(path) => store::Store::Sqlite(
-            store::SqliteStore::open(store::SqliteOptions::new(path)).map_err(|e| format!("cannot open {}: {e}", path.display()))?,
-        ),
+    let (app, banner) = match prepared {
+        Some((app, banner)) => (app, Some(banner)),
+        None => (app::App::new(open_store(&settings.database)?, app::Config::new(settings.base_url.clone())), None),
     };
-    let app = app::App::new(store, app::Config::new(settings.base_url.clone()));
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
-        .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
+        .map_err(|e| Failure::Run(format!("cannot install the metrics recorder: {e}")))?;
     let render: api::MetricsRender = std::sync::Arc::new(move || metrics.render());
     let router = api::router(app.clone(), api::Options { max_body_bytes: settings.max_body_bytes, metrics: Some(render) });
-    let listener = tokio::net::TcpListener::bind(&settings.listen).await.map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
+    let listener = tokio::net::TcpListener::bind(&settings.listen)
+        .await
+        .map_err(|e| Failure::Run(format!("cannot listen on {}: {e}", settings.listen)))?;
     tracing::info!(listen = %settings.listen, startup_ms = started.elapsed().as_millis() as u64, "serving");
     println!("Joinery is serving the FHIR API at {}", settings.base_url);
-    if demo {
-        print_demo_help(&settings);
+    if let Some(b) = banner {
+        println!("{b}");
     }
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
         .await
-        .map_err(|e| format!("server error: {e}"))?;
+        .map_err(|e| Failure::Run(format!("server error: {e}")))?;
     tracing::info!("requests drained; closing the database");
-    app.shutdown().await.map_err(|e| format!("closing the database failed: {e}"))?;
+    app.shutdown().await.map_err(|e| Failure::Run(format!("closing the database failed: {e}")))?;
     tracing::info!("stopped cleanly");
-    Ok(())
-}
-
-fn print_demo_help(s: &Settings) {
-    let base = &s.base_url;
-    println!(
-        "\nThe record is empty until you load data. Try:\n\
-         \n  curl {base}/metadata\
-         \n  curl -X POST {base} -H 'Content-Type: application/fhir+json' --data-binary @../shared/data/synthea-r4/<a bundle>.json\
-         \n  curl '{base}/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9990000018'\
-         \n\nPress Ctrl-C to stop; in-flight requests finish and the database closes cleanly.\n"
-    );
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn shutdown_signal() {
@@ -138,4 +222,22 @@ async fn shutdown_signal() {
         _ = terminate => {},
     }
     tracing::info!("shutdown requested");
+}
+
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Bytes as `224.4 MB`.
+pub fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1_000_000.0)
 }

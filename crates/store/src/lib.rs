@@ -1,23 +1,30 @@
 //! Persistence of the shared record: every version of every resource, the search indexes, atomic write
 //! units and migrations. Only this crate knows SQL; callers see `Store`, `Tx` and plain row types.
 
+mod bulk;
 mod error;
 mod model;
+mod postgres;
 pub mod search;
+mod sql;
 mod sqlite;
 
+pub use bulk::{Dangling, DanglingLink, PersonScope, Scan, ScanEnd, ScanRow};
 pub use error::{BoxError, StoreError};
 pub use model::{HistoryQuery, HistoryScope, Method, NewVersion, Stored, TokenCriterion};
+pub use postgres::{PgOptions, PgStore, PgTestDatabase};
 pub use sqlite::{SqliteOptions, SqliteStore};
 
 /// The newest schema version this build knows, per backend.
 pub const SQLITE_SCHEMA_VERSION: usize = sqlite::SCHEMA_VERSION;
+pub const POSTGRES_SCHEMA_VERSION: usize = postgres::SCHEMA_VERSION;
 
 /// The write side of a store: operations available inside one atomic unit of work.
 ///
-/// A unit runs serially with respect to every other writer, so a read made through `Tx` and the write that
-/// depends on it cannot be interleaved with another unit (what makes conditional create and `If-Match`
-/// exact under concurrency).
+/// A read made through `Tx` and the write that depends on it cannot be interleaved with another unit that
+/// reads or writes the same thing (what makes conditional create and `If-Match` exact under concurrency):
+/// on SQLite every unit runs serially on the writer; on PostgreSQL `current` locks the resource and `find`
+/// locks its criteria until the unit ends, across every process on the database.
 pub trait Tx {
     /// The current version of a resource, deleted or not.
     fn current(&mut self, resource_type: &str, id: &str) -> Result<Option<Stored>, StoreError>;
@@ -30,10 +37,12 @@ pub trait Tx {
 }
 
 /// The store a server runs on. An enum rather than a trait object so that each backend keeps its own
-/// concurrency model (SQLite: one writer thread that commits in groups).
+/// concurrency model (SQLite: one writer thread that commits in groups; PostgreSQL: a pool, one
+/// transaction per unit, row and advisory locks in the database).
 #[derive(Clone)]
 pub enum Store {
     Sqlite(SqliteStore),
+    Postgres(PgStore),
 }
 
 impl Store {
@@ -46,24 +55,28 @@ impl Store {
     {
         match self {
             Store::Sqlite(s) => s.write(unit).await,
+            Store::Postgres(s) => s.write(unit).await,
         }
     }
 
     pub async fn read(&self, resource_type: &str, id: &str) -> Result<Option<Stored>, StoreError> {
         match self {
             Store::Sqlite(s) => s.read(resource_type, id).await,
+            Store::Postgres(s) => s.read(resource_type, id).await,
         }
     }
 
     pub async fn vread(&self, resource_type: &str, id: &str, version: i64) -> Result<Option<Stored>, StoreError> {
         match self {
             Store::Sqlite(s) => s.vread(resource_type, id, version).await,
+            Store::Postgres(s) => s.vread(resource_type, id, version).await,
         }
     }
 
     pub async fn history(&self, query: HistoryQuery) -> Result<Vec<Stored>, StoreError> {
         match self {
             Store::Sqlite(s) => s.history(query).await,
+            Store::Postgres(s) => s.history(query).await,
         }
     }
 
@@ -77,6 +90,7 @@ impl Store {
     ) -> Result<Vec<Stored>, StoreError> {
         match self {
             Store::Sqlite(s) => s.find(resource_type, criteria, after_id, limit).await,
+            Store::Postgres(s) => s.find(resource_type, criteria, after_id, limit).await,
         }
     }
 
@@ -84,6 +98,7 @@ impl Store {
     pub async fn search(&self, query: search::Query) -> Result<Vec<(Stored, Vec<serde_json::Value>)>, StoreError> {
         match self {
             Store::Sqlite(s) => s.search(query).await,
+            Store::Postgres(s) => s.search(query).await,
         }
     }
 
@@ -91,6 +106,7 @@ impl Store {
     pub async fn count(&self, query: search::Query) -> Result<u64, StoreError> {
         match self {
             Store::Sqlite(s) => s.count(query).await,
+            Store::Postgres(s) => s.count(query).await,
         }
     }
 
@@ -98,6 +114,7 @@ impl Store {
     pub async fn links_from(&self, resource_type: &str, ids: Vec<String>, params: Option<Vec<String>>) -> Result<Vec<search::Link>, StoreError> {
         match self {
             Store::Sqlite(s) => s.links_from(resource_type, ids, params).await,
+            Store::Postgres(s) => s.links_from(resource_type, ids, params).await,
         }
     }
 
@@ -111,6 +128,34 @@ impl Store {
     ) -> Result<Vec<search::Link>, StoreError> {
         match self {
             Store::Sqlite(s) => s.links_to(target_type, ids, source_type, param).await,
+            Store::Postgres(s) => s.links_to(target_type, ids, source_type, param).await,
+        }
+    }
+
+    /// One page of a person's record (`$everything`): the live resources whose person key is the person,
+    /// in (type, id) order. Every table it reads is filtered on the person key.
+    pub async fn person_record(&self, query: search::RecordQuery) -> Result<Vec<Stored>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.person_record(query).await,
+            Store::Postgres(s) => s.person_record(query).await,
+        }
+    }
+
+    /// Search-parameter references held by the given resources of a person's record.
+    pub async fn person_links(&self, person: &str, keys: Vec<(String, String)>) -> Result<Vec<search::Link>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.person_links(person.to_owned(), keys).await,
+            Store::Postgres(s) => s.person_links(person.to_owned(), keys).await,
+        }
+    }
+
+    /// The live current versions of shared resources (those with no person key: reference data such as
+    /// Organizations, which a store distributed by person keeps on every node), in the order given; others
+    /// are skipped.
+    pub async fn read_shared(&self, keys: Vec<(String, String)>) -> Result<Vec<Stored>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.read_shared(keys).await,
+            Store::Postgres(s) => s.read_shared(keys).await,
         }
     }
 
@@ -118,6 +163,7 @@ impl Store {
     pub async fn read_many(&self, keys: Vec<(String, String)>) -> Result<Vec<Stored>, StoreError> {
         match self {
             Store::Sqlite(s) => s.read_many(keys).await,
+            Store::Postgres(s) => s.read_many(keys).await,
         }
     }
 
@@ -125,6 +171,7 @@ impl Store {
     pub async fn close(&self) -> Result<(), StoreError> {
         match self {
             Store::Sqlite(s) => s.close().await,
+            Store::Postgres(s) => s.close().await,
         }
     }
 }

@@ -16,6 +16,10 @@ pub struct Query {
     pub after: Option<Vec<Value>>,
     /// Or: the rows just before this position (a previous page), still returned in the query's order.
     pub before: Option<Vec<Value>>,
+    /// The search serves one person's record (a compartment search): only resources whose person key is
+    /// this Patient id match, and every index table the query reads is filtered on that key, so that a
+    /// store distributed by person answers it from that person's shard.
+    pub person: Option<String>,
 }
 
 /// A test on one parameter of the resource being searched.
@@ -127,6 +131,21 @@ pub struct SortKey {
     pub param: Option<String>,
     pub table: IndexTable,
     pub descending: bool,
+}
+
+/// A page of one person's record (`$everything`): the live resources whose person key is `person`, in
+/// (type, id) order.
+#[derive(Debug, Clone, Default)]
+pub struct RecordQuery {
+    /// The Patient id.
+    pub person: String,
+    /// Only these types.
+    pub types: Option<Vec<String>>,
+    /// Resume after this (type, id).
+    pub after: Option<(String, String)>,
+    /// Only resources updated at or after this instant (store format).
+    pub since: Option<String>,
+    pub limit: usize,
 }
 
 /// A page of matches: each row with the values of its sort keys (to resume after it).

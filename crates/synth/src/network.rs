@@ -623,8 +623,10 @@ impl Network {
                 "active": true,
                 "practitioner": {"reference": format!("Practitioner/{}", professional.id)},
                 "organization": {"reference": format!("Organization/{}", self.organisations[professional.organisation].id)},
-                "code": [{"coding": codings, "text": title}],
             });
+            // A role with no code in either system (a volunteer coordinator) is named by its text alone:
+            // FHIR forbids an empty `coding` array.
+            role["code"] = if codings.is_empty() { json!([{"text": title}]) } else { json!([{"coding": codings, "text": title}]) };
             if let Some((code, display)) = specialty {
                 role["specialty"] = json!([{"coding": [{"system": vocab::SNOMED, "code": code, "display": display}]}]);
             }

@@ -1,5 +1,8 @@
-//! HTTP integration tests of the FHIR API: the router runs in process over a fresh SQLite store per test.
+//! HTTP integration tests of the FHIR API: the router runs in process over a fresh store per test, SQLite
+//! by default, PostgreSQL when `JOINERY_TEST_BACKEND=postgres` (a fresh database per test on the server
+//! `JOINERY_TEST_POSTGRES_URL` names, dropped afterwards).
 
+mod bulk_export;
 mod bundles;
 mod concurrency;
 mod conditional;
@@ -7,6 +10,7 @@ mod crud;
 mod errors;
 mod history;
 mod search;
+mod sharding;
 mod synthea;
 
 use axum::body::Body;
@@ -21,7 +25,23 @@ pub const BASE: &str = "http://joinery.test/fhir";
 /// A server over a temporary database.
 pub struct Server {
     router: Router,
-    _dir: tempfile::TempDir,
+    /// The PostgreSQL store, when the tests run on it (it records the statements it issues).
+    pub pg: Option<store::PgStore>,
+    _keep: Keep,
+}
+
+/// What keeps the test's database alive until the server is dropped.
+enum Keep {
+    Dir(#[allow(dead_code)] tempfile::TempDir),
+    Pg(#[allow(dead_code)] store::PgTestDatabase, #[allow(dead_code)] tempfile::TempDir),
+}
+
+/// The backend the tests run on, from `JOINERY_TEST_BACKEND` (`sqlite`, the default, or `postgres`).
+pub fn backend() -> &'static str {
+    match std::env::var("JOINERY_TEST_BACKEND").as_deref() {
+        Ok("postgres") => "postgres",
+        _ => "sqlite",
+    }
 }
 
 impl Server {
@@ -30,10 +50,25 @@ impl Server {
     }
 
     pub fn with_options(options: api::Options) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = store::SqliteStore::open(store::SqliteOptions::new(dir.path().join("test.db"))).expect("open store");
-        let app = app::App::new(store::Store::Sqlite(store), app::Config::new(BASE));
-        Server { router: api::router(app, options), _dir: dir }
+        let mut pg_store = None;
+        let (store, keep) = if backend() == "postgres" {
+            let admin = store::PgTestDatabase::admin_url_from_env().expect("JOINERY_TEST_BACKEND=postgres needs JOINERY_TEST_POSTGRES_URL");
+            let db = store::PgTestDatabase::create(&admin).expect("create a PostgreSQL test database");
+            let files = tempfile::tempdir().expect("temp dir");
+            let mut pg = store::PgOptions::new(db.url());
+            pg.pool_size = 8;
+            pg.data_dir = Some(files.path().to_path_buf());
+            pg.record_statements = true;
+            let opened = store::PgStore::open(pg).expect("open store");
+            pg_store = Some(opened.clone());
+            (store::Store::Postgres(opened), Keep::Pg(db, files))
+        } else {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let sqlite = store::SqliteStore::open(store::SqliteOptions::new(dir.path().join("test.db"))).expect("open store");
+            (store::Store::Sqlite(sqlite), Keep::Dir(dir))
+        };
+        let app = app::App::new(store, app::Config::new(BASE));
+        Server { router: api::router(app, options), pg: pg_store, _keep: keep }
     }
 
     pub async fn send(&self, method: &str, uri: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Res {

@@ -16,7 +16,7 @@ use fhir::{Issue, IssueCode};
 use parse::{Context, Cursor, Include, Parsed};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashSet};
-use store::search::{Predicate, Query, Test};
+use store::search::{Predicate, Query, RecordQuery, Test};
 use store::Stored;
 
 /// Most resources `_include`/`_revinclude` add to one page.
@@ -70,7 +70,8 @@ impl App {
     ) -> Result<SearchPage, AppError> {
         ensure_type(resource_type)?;
         let members = self.compartment_filter(compartment, id, resource_type).await?;
-        let parsed = parse::parse(resource_type, params, &self.context(handling))?;
+        let mut parsed = parse::parse(resource_type, params, &self.context(handling))?;
+        parsed.person = Some(id.to_owned());
         self.run(resource_type, format!("{compartment}/{id}/{resource_type}"), parsed, vec![members]).await
     }
 
@@ -145,23 +146,10 @@ impl App {
             None => None,
             Some(c) => Some(serde_json::from_str(c).map_err(|_| AppError::bad_request(IssueCode::Value, "the paging cursor is not valid", Some("_cursor")))?),
         };
-        // Members: the patient, and every resource whose compartment parameters point at them.
-        let mut members: BTreeSet<(String, String)> = BTreeSet::new();
-        members.insert(("Patient".to_owned(), patient.id.clone()));
-        for link in self.store.links_to("Patient", vec![patient.id.clone()], None, None).await? {
-            if fhir::definitions::patient_compartment_params(&link.resource_type).contains(&link.param) {
-                members.insert((link.resource_type, link.id));
-            }
-        }
-        let wanted: Vec<(String, String)> = members
-            .into_iter()
-            .filter(|(t, _)| types.as_ref().is_none_or(|ts| ts.contains(t)))
-            .filter(|key| after.as_ref().is_none_or(|a| key > a))
-            .collect();
-        let mut rows = self.store.read_many(wanted).await?;
-        if let Some(since) = &since {
-            rows.retain(|s| &s.last_updated >= since);
-        }
+        // Members: the person's record as the store keeps it, the resources whose person key is the patient
+        // (the patient, and what its compartment parameters first name them in), read on that key alone.
+        let record = RecordQuery { person: patient.id.clone(), types, after, since, limit: count + 1 };
+        let mut rows = self.store.person_record(record).await?;
         let more = rows.len() > count;
         rows.truncate(count);
         let mut page = SearchPage::empty(format!("Patient/{}/$everything", patient.id), &Parsed { count, ..Default::default() });
@@ -170,15 +158,14 @@ impl App {
         // What the page's resources refer to, outside the compartment.
         let in_page: HashSet<(String, String)> = rows.iter().map(|s| (s.resource_type.clone(), s.id.clone())).collect();
         let mut referenced: BTreeSet<(String, String)> = BTreeSet::new();
-        for (t, ids) in group_ids(&rows) {
-            for link in self.store.links_from(&t, ids, None).await? {
-                let key = (link.target_type, link.target_id);
-                if !in_page.contains(&key) && fhir::definitions::patient_compartment_params(&key.0).is_empty() && key.0 != "Patient" {
-                    referenced.insert(key);
-                }
+        let keys: Vec<(String, String)> = rows.iter().map(|s| (s.resource_type.clone(), s.id.clone())).collect();
+        for link in self.store.person_links(&patient.id, keys).await? {
+            let key = (link.target_type, link.target_id);
+            if !in_page.contains(&key) && fhir::definitions::patient_compartment_params(&key.0).is_empty() && key.0 != "Patient" {
+                referenced.insert(key);
             }
         }
-        page.included = self.store.read_many(referenced.into_iter().collect()).await?;
+        page.included = self.store.read_shared(referenced.into_iter().collect()).await?;
         page.matches = rows;
         Ok(page)
     }
@@ -365,7 +352,7 @@ fn query_of(resource_type: &str, parsed: &Parsed, extra: Vec<Vec<Predicate>>, li
         Cursor::After(k) => (Some(k.clone()), None),
         Cursor::Before(k) => (None, Some(k.clone())),
     };
-    Query { resource_type: resource_type.to_owned(), filters, sort: parsed.sort.clone(), limit, after, before }
+    Query { resource_type: resource_type.to_owned(), filters, sort: parsed.sort.clone(), limit, after, before, person: parsed.person.clone() }
 }
 
 fn cursor_text(keys: &[Value]) -> String {

@@ -67,6 +67,8 @@ pub struct Parsed {
     pub types: Option<Vec<String>>,
     /// The parameters that were applied, for the `self` link.
     pub applied: Vec<(String, String)>,
+    /// The Patient whose record a compartment search serves (the store filters on its person key).
+    pub person: Option<String>,
 }
 
 /// What the parser needs from its surroundings.

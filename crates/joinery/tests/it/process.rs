@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
@@ -35,7 +35,7 @@ fn start_logging(db: &Path, port: u16, level: &str, stderr: Stdio) -> Child {
 }
 
 /// One HTTP/1.1 request on a fresh connection; `None` if the connection failed.
-fn request(port: u16, method: &str, path: &str, body: Option<&str>) -> Option<(u16, String)> {
+pub fn request(port: u16, method: &str, path: &str, body: Option<&str>) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     let body = body.unwrap_or("");
@@ -51,12 +51,12 @@ fn request(port: u16, method: &str, path: &str, body: Option<&str>) -> Option<(u
     Some((status, body))
 }
 
-fn signal(child: &Child, sig: &str) {
+pub fn signal(child: &Child, sig: &str) {
     let ok = Command::new("kill").args([sig, &child.id().to_string()]).status().expect("kill").success();
     assert!(ok, "kill {sig}");
 }
 
-fn wait(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+pub fn wait(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(status) = child.try_wait().expect("try_wait") {

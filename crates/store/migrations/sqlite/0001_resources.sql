@@ -26,114 +26,128 @@ CREATE TABLE resource_current (
     person_key    TEXT,
     PRIMARY KEY (resource_type, id)
 ) WITHOUT ROWID;
+-- One person's record ($everything) is read on the person key.
+CREATE INDEX resource_current_person ON resource_current (person_key, resource_type, id) WHERE person_key IS NOT NULL;
 
 -- Search indexes: one table per search-parameter type, each row one value of one parameter of the current
 -- version of a resource. The values are computed by the `fhir` crate from the specification's expressions.
+-- Each table is clustered on its look-up key followed by the resource id and `n`, the value's position
+-- among the resource's index entries (WITHOUT ROWID: the table is its own index, and a search reads ids
+-- straight from the key). The `_owner` index serves sorting and replacing a resource's rows.
 
 CREATE TABLE search_token (
-    resource_type TEXT NOT NULL,
-    id            TEXT NOT NULL,
-    param         TEXT NOT NULL,                -- also `param:text`, `param:of-type`, `param:identifier` rows
+    resource_type TEXT    NOT NULL,
+    param         TEXT    NOT NULL,             -- also `param:text`, `param:of-type`, `param:identifier` rows
+    code          TEXT    NOT NULL,
+    id            TEXT    NOT NULL,
+    n             INTEGER NOT NULL,
     system        TEXT,
-    code          TEXT NOT NULL,
-    person_key    TEXT
-);
-CREATE INDEX search_token_lookup ON search_token (resource_type, param, code, system);
-CREATE INDEX search_token_owner ON search_token (resource_type, id);
+    person_key    TEXT,
+    PRIMARY KEY (resource_type, param, code, id, n)
+) WITHOUT ROWID;
+CREATE INDEX search_token_owner ON search_token (resource_type, id, param);
 
 CREATE TABLE search_string (
-    resource_type TEXT NOT NULL,
-    id            TEXT NOT NULL,
-    param         TEXT NOT NULL,
-    norm          TEXT NOT NULL,                -- lower case, accents removed
-    exact         TEXT NOT NULL,
-    person_key    TEXT
-);
-CREATE INDEX search_string_lookup ON search_string (resource_type, param, norm);
-CREATE INDEX search_string_owner ON search_string (resource_type, id);
+    resource_type TEXT    NOT NULL,
+    param         TEXT    NOT NULL,
+    norm          TEXT    NOT NULL,             -- lower case, accents removed
+    id            TEXT    NOT NULL,
+    n             INTEGER NOT NULL,
+    exact         TEXT    NOT NULL,
+    person_key    TEXT,
+    PRIMARY KEY (resource_type, param, norm, id, n)
+) WITHOUT ROWID;
+CREATE INDEX search_string_owner ON search_string (resource_type, id, param);
 
 CREATE TABLE search_reference (
-    resource_type TEXT NOT NULL,
-    id            TEXT NOT NULL,
-    param         TEXT NOT NULL,
-    target_type   TEXT,                         -- local references
-    target_id     TEXT,
-    url           TEXT,                         -- absolute and canonical references
-    person_key    TEXT
-);
-CREATE INDEX search_reference_target ON search_reference (target_id, target_type, param, resource_type);
-CREATE INDEX search_reference_url ON search_reference (url) WHERE url IS NOT NULL;
-CREATE INDEX search_reference_owner ON search_reference (resource_type, id, param);
-
-CREATE TABLE search_date (
     resource_type TEXT    NOT NULL,
     id            TEXT    NOT NULL,
     param         TEXT    NOT NULL,
+    n             INTEGER NOT NULL,
+    target_type   TEXT,                         -- local references
+    target_id     TEXT,
+    url           TEXT,                         -- absolute and canonical references
+    person_key    TEXT,
+    PRIMARY KEY (resource_type, id, param, n)
+) WITHOUT ROWID;
+CREATE INDEX search_reference_target ON search_reference (target_id, target_type, param, resource_type);
+CREATE INDEX search_reference_url ON search_reference (url) WHERE url IS NOT NULL;
+
+CREATE TABLE search_date (
+    resource_type TEXT    NOT NULL,
+    param         TEXT    NOT NULL,
     low           INTEGER NOT NULL,             -- inclusive, milliseconds since 1970 UTC
+    id            TEXT    NOT NULL,
+    n             INTEGER NOT NULL,
     high          INTEGER NOT NULL,
-    person_key    TEXT
-);
-CREATE INDEX search_date_lookup ON search_date (resource_type, param, low);
-CREATE INDEX search_date_owner ON search_date (resource_type, id);
+    person_key    TEXT,
+    PRIMARY KEY (resource_type, param, low, id, n)
+) WITHOUT ROWID;
+CREATE INDEX search_date_owner ON search_date (resource_type, id, param);
 
 CREATE TABLE search_number (
-    resource_type TEXT NOT NULL,
-    id            TEXT NOT NULL,
-    param         TEXT NOT NULL,
-    value         REAL NOT NULL,
-    low           REAL NOT NULL,
-    high          REAL NOT NULL,
-    person_key    TEXT
-);
-CREATE INDEX search_number_lookup ON search_number (resource_type, param, value);
-CREATE INDEX search_number_owner ON search_number (resource_type, id);
+    resource_type TEXT    NOT NULL,
+    param         TEXT    NOT NULL,
+    value         REAL    NOT NULL,
+    id            TEXT    NOT NULL,
+    n             INTEGER NOT NULL,
+    low           REAL    NOT NULL,
+    high          REAL    NOT NULL,
+    person_key    TEXT,
+    PRIMARY KEY (resource_type, param, value, id, n)
+) WITHOUT ROWID;
+CREATE INDEX search_number_owner ON search_number (resource_type, id, param);
 
 CREATE TABLE search_quantity (
-    resource_type TEXT NOT NULL,
-    id            TEXT NOT NULL,
-    param         TEXT NOT NULL,
-    value         REAL NOT NULL,
-    low           REAL NOT NULL,
-    high          REAL NOT NULL,
+    resource_type TEXT    NOT NULL,
+    param         TEXT    NOT NULL,
+    value         REAL    NOT NULL,
+    id            TEXT    NOT NULL,
+    n             INTEGER NOT NULL,
+    low           REAL    NOT NULL,
+    high          REAL    NOT NULL,
     system        TEXT,
     code          TEXT,
     unit          TEXT,
-    person_key    TEXT
-);
-CREATE INDEX search_quantity_lookup ON search_quantity (resource_type, param, value);
-CREATE INDEX search_quantity_owner ON search_quantity (resource_type, id);
+    person_key    TEXT,
+    PRIMARY KEY (resource_type, param, value, id, n)
+) WITHOUT ROWID;
+CREATE INDEX search_quantity_owner ON search_quantity (resource_type, id, param);
 
 CREATE TABLE search_uri (
-    resource_type TEXT NOT NULL,
-    id            TEXT NOT NULL,
-    param         TEXT NOT NULL,
-    uri           TEXT NOT NULL,
-    person_key    TEXT
-);
-CREATE INDEX search_uri_lookup ON search_uri (resource_type, param, uri);
-CREATE INDEX search_uri_owner ON search_uri (resource_type, id);
+    resource_type TEXT    NOT NULL,
+    param         TEXT    NOT NULL,
+    uri           TEXT    NOT NULL,
+    id            TEXT    NOT NULL,
+    n             INTEGER NOT NULL,
+    person_key    TEXT,
+    PRIMARY KEY (resource_type, param, uri, id, n)
+) WITHOUT ROWID;
+CREATE INDEX search_uri_owner ON search_uri (resource_type, id, param);
 
 CREATE TABLE search_composite (
-    resource_type TEXT NOT NULL,
-    id            TEXT NOT NULL,
-    param         TEXT NOT NULL,
-    system        TEXT,                         -- the first component: a token
-    code          TEXT NOT NULL,
+    resource_type TEXT    NOT NULL,
+    param         TEXT    NOT NULL,
+    code          TEXT    NOT NULL,             -- the first component: a token
+    id            TEXT    NOT NULL,
+    n             INTEGER NOT NULL,
+    system        TEXT,
     v_system      TEXT,                         -- the second: a token (v_system, v_code), a quantity
     v_code        TEXT,                         -- (v_low..v_high with v_system, v_code) or a date (v_low..v_high)
     v_low         REAL,
     v_high        REAL,
-    person_key    TEXT
-);
-CREATE INDEX search_composite_lookup ON search_composite (resource_type, param, code, v_low);
-CREATE INDEX search_composite_owner ON search_composite (resource_type, id);
+    person_key    TEXT,
+    PRIMARY KEY (resource_type, param, code, id, n)
+) WITHOUT ROWID;
+CREATE INDEX search_composite_owner ON search_composite (resource_type, id, param);
 
 CREATE TABLE resource_link (
-    resource_type TEXT NOT NULL,                -- the resource holding the reference
-    id            TEXT NOT NULL,
-    target_type   TEXT NOT NULL,                -- the resource it points at
-    target_id     TEXT NOT NULL,
-    person_key    TEXT
-);
+    resource_type TEXT    NOT NULL,             -- the resource holding the reference
+    id            TEXT    NOT NULL,
+    n             INTEGER NOT NULL,
+    target_type   TEXT    NOT NULL,             -- the resource it points at
+    target_id     TEXT    NOT NULL,
+    person_key    TEXT,
+    PRIMARY KEY (resource_type, id, n)
+) WITHOUT ROWID;
 CREATE INDEX resource_link_target ON resource_link (target_type, target_id);
-CREATE INDEX resource_link_owner ON resource_link (resource_type, id);

@@ -51,9 +51,9 @@ pub fn find(
             params.push(k.code.clone().into());
             continue;
         }
-        sql.push_str(
-            " AND EXISTS (SELECT 1 FROM search_token t WHERE t.resource_type = c.resource_type AND t.id = c.id AND t.param = ? AND t.code = ?",
-        );
+        // An id set read from the token index's key, so the look-up never scans the type.
+        sql.push_str(" AND c.id IN (SELECT t.id FROM search_token t WHERE t.resource_type = ? AND t.param = ? AND t.code = ?");
+        params.push(resource_type.to_owned().into());
         params.push(k.param.clone().into());
         params.push(k.code.clone().into());
         match &k.system {
@@ -75,10 +75,4 @@ pub fn find(
     let mut stmt = c.prepare_cached(&sql)?;
     let ids = stmt.query_map(rusqlite::params_from_iter(params), |r| r.get::<_, String>(0))?;
     Ok(ids.collect::<Result<Vec<_>, _>>()?)
-}
-
-/// The version stored at a sequence number.
-pub fn by_seq(c: &Connection, seq: i64) -> Result<Option<Stored>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM resource_version v WHERE v.seq = ?1");
-    Ok(c.prepare_cached(&sql)?.query_row([seq], stored).optional()?)
 }

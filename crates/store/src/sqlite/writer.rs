@@ -79,10 +79,29 @@ where
         Ok(tx) => tx,
         Err(e) => return fail(E::from(e), reply_to),
     };
-    if let Err(e) = tx.conn.execute_batch("SAVEPOINT unit") {
-        return fail(E::from(e.into()), reply_to);
+    if !tx.alone {
+        if let Err(e) = tx.conn.execute_batch("SAVEPOINT unit") {
+            return fail(E::from(e.into()), reply_to);
+        }
     }
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| unit(tx)));
+    if tx.alone {
+        // The only unit of its group: the group's transaction is the unit's, so a failure rolls it all back.
+        return match outcome {
+            Ok(Ok(value)) => Box::new(move |commit: Result<(), StoreError>| {
+                let _ = reply_to.send(commit.map(|()| value).map_err(E::from));
+            }),
+            Ok(Err(e)) => {
+                tx.failed = true;
+                fail(e, reply_to)
+            }
+            Err(_) => {
+                tx.failed = true;
+                tracing::error!("a write unit panicked; its changes were rolled back");
+                fail(E::from(StoreError::Internal("a write unit panicked".into())), reply_to)
+            }
+        };
+    }
     match outcome {
         Ok(Ok(value)) => match tx.conn.execute_batch("RELEASE unit") {
             Ok(()) => Box::new(move |commit: Result<(), StoreError>| {
@@ -160,9 +179,23 @@ fn commit_group(conn: &Connection, jobs: Vec<Job>) {
         }
         return;
     }
-    let mut tx = SqliteTx { conn };
+    // A lone unit needs no savepoint of its own (savepoints copy every page they touch to a journal).
+    let mut tx = SqliteTx { conn, alone: jobs.len() == 1, failed: false };
     let replies: Vec<Reply> = jobs.into_iter().map(|job| job(Ok(&mut tx))).collect();
+    let units_done = Instant::now();
+    metrics::histogram!("joinery_store_seconds", "op" => "units").record((units_done - started).as_secs_f64());
+    if tx.failed {
+        if let Err(e) = conn.execute_batch("ROLLBACK") {
+            tracing::error!(error = %e, "could not roll back a failed unit");
+        }
+        for reply in replies {
+            reply(Err(StoreError::Unavailable("the unit failed".into())));
+        }
+        return;
+    }
     let committed = conn.execute_batch("COMMIT").map_err(StoreError::from);
+    restart_wal_if_large(conn);
+    metrics::histogram!("joinery_store_seconds", "op" => "commit").record(units_done.elapsed().as_secs_f64());
     if let Err(e) = &committed {
         tracing::error!(error = %e, "group commit failed; rolling back");
         let _ = conn.execute_batch("ROLLBACK");
@@ -170,7 +203,6 @@ fn commit_group(conn: &Connection, jobs: Vec<Job>) {
     for reply in replies {
         reply(committed.as_ref().map(|_| ()).map_err(copy_error));
     }
-    metrics::histogram!("joinery_store_seconds", "op" => "commit").record(started.elapsed().as_secs_f64());
     metrics::histogram!("joinery_store_group_size").record(size as f64);
 }
 
@@ -197,41 +229,42 @@ const INDEX_TABLES: [&str; 9] = [
 ];
 
 /// Writes one index value into the table for its type.
-fn insert_index(c: &Connection, v: &NewVersion<'_>, e: &IndexEntry) -> Result<(), StoreError> {
+/// `n` is the entry's position among the version's entries: it keeps rows with equal values distinct.
+fn insert_index(c: &Connection, v: &NewVersion<'_>, n: i64, e: &IndexEntry) -> Result<(), StoreError> {
     let (t, id, p, pk) = (v.resource_type, v.id, e.param.as_str(), v.person_key);
     match &e.value {
         IndexValue::Token { system, code } => {
-            c.prepare_cached("INSERT INTO search_token (resource_type, id, param, system, code, person_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
-                .execute((t, id, p, system, code, pk))?;
+            c.prepare_cached("INSERT INTO search_token (resource_type, id, param, system, code, person_key, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
+                .execute((t, id, p, system, code, pk, n))?;
         }
         IndexValue::String { norm, exact } => {
-            c.prepare_cached("INSERT INTO search_string (resource_type, id, param, norm, exact, person_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
-                .execute((t, id, p, norm, exact, pk))?;
+            c.prepare_cached("INSERT INTO search_string (resource_type, id, param, norm, exact, person_key, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
+                .execute((t, id, p, norm, exact, pk, n))?;
         }
         IndexValue::Reference { target_type, target_id, url } => {
             c.prepare_cached(
-                "INSERT INTO search_reference (resource_type, id, param, target_type, target_id, url, person_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO search_reference (resource_type, id, param, target_type, target_id, url, person_key, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?
-            .execute((t, id, p, target_type, target_id, url, pk))?;
+            .execute((t, id, p, target_type, target_id, url, pk, n))?;
         }
         IndexValue::Date { low, high } => {
-            c.prepare_cached("INSERT INTO search_date (resource_type, id, param, low, high, person_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
-                .execute((t, id, p, low, high, pk))?;
+            c.prepare_cached("INSERT INTO search_date (resource_type, id, param, low, high, person_key, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
+                .execute((t, id, p, low, high, pk, n))?;
         }
         IndexValue::Number { value, low, high } => {
-            c.prepare_cached("INSERT INTO search_number (resource_type, id, param, value, low, high, person_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
-                .execute((t, id, p, value, low, high, pk))?;
+            c.prepare_cached("INSERT INTO search_number (resource_type, id, param, value, low, high, person_key, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?
+                .execute((t, id, p, value, low, high, pk, n))?;
         }
         IndexValue::Quantity { value, low, high, system, code, unit } => {
             c.prepare_cached(
-                "INSERT INTO search_quantity (resource_type, id, param, value, low, high, system, code, unit, person_key)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                "INSERT INTO search_quantity (resource_type, id, param, value, low, high, system, code, unit, person_key, n)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?
-            .execute((t, id, p, value, low, high, system, code, unit, pk))?;
+            .execute((t, id, p, value, low, high, system, code, unit, pk, n))?;
         }
         IndexValue::Uri(uri) => {
-            c.prepare_cached("INSERT INTO search_uri (resource_type, id, param, uri, person_key) VALUES (?1, ?2, ?3, ?4, ?5)")?
-                .execute((t, id, p, uri, pk))?;
+            c.prepare_cached("INSERT INTO search_uri (resource_type, id, param, uri, person_key, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+                .execute((t, id, p, uri, pk, n))?;
         }
         IndexValue::Composite { system, code, second } => {
             let (v_system, v_code, v_low, v_high) = match second.as_ref() {
@@ -243,10 +276,10 @@ fn insert_index(c: &Connection, v: &NewVersion<'_>, e: &IndexEntry) -> Result<()
                 _ => return Ok(()),
             };
             c.prepare_cached(
-                "INSERT INTO search_composite (resource_type, id, param, system, code, v_system, v_code, v_low, v_high, person_key)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                "INSERT INTO search_composite (resource_type, id, param, system, code, v_system, v_code, v_low, v_high, person_key, n)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?
-            .execute((t, id, p, system, code, v_system, v_code, v_low, v_high, pk))?;
+            .execute((t, id, p, system, code, v_system, v_code, v_low, v_high, pk, n))?;
         }
     }
     Ok(())
@@ -255,6 +288,10 @@ fn insert_index(c: &Connection, v: &NewVersion<'_>, e: &IndexEntry) -> Result<()
 /// The writer's view of the open transaction.
 pub struct SqliteTx<'c> {
     conn: &'c Connection,
+    /// The only unit of its group: it runs without a savepoint.
+    alone: bool,
+    /// A lone unit failed: the group's transaction must be rolled back, not committed.
+    failed: bool,
 }
 
 impl Tx for SqliteTx<'_> {
@@ -297,13 +334,13 @@ impl Tx for SqliteTx<'_> {
         }
         if v.body.is_some() {
             let mut link = c.prepare_cached(
-                "INSERT INTO resource_link (resource_type, id, target_type, target_id, person_key) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO resource_link (resource_type, id, target_type, target_id, person_key, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
-            for (target_type, target_id) in v.links {
-                link.execute((v.resource_type, v.id, target_type, target_id, v.person_key))?;
+            for (n, (target_type, target_id)) in v.links.iter().enumerate() {
+                link.execute((v.resource_type, v.id, target_type, target_id, v.person_key, n as i64))?;
             }
-            for entry in v.index {
-                insert_index(c, &v, entry)?;
+            for (n, entry) in v.index.iter().enumerate() {
+                insert_index(c, &v, n as i64, entry)?;
             }
         }
         Ok(Stored {
@@ -318,4 +355,24 @@ impl Tx for SqliteTx<'_> {
             body: v.body.map(str::to_owned),
         })
     }
+}
+
+/// WAL size beyond which the writer truncates it between groups.
+const WAL_LIMIT_BYTES: u64 = 1 << 30;
+
+/// Under sustained writes the background checkpointer never finds the writer idle, so the WAL never
+/// restarts and grows without bound (24 GB during a 3-million-resource import, until the disk filled).
+/// Past the limit the writer, which holds no transaction here, checkpoints the few frames the background
+/// pass has not copied yet and truncates the WAL.
+fn restart_wal_if_large(conn: &Connection) {
+    let Some(path) = conn.path() else { return };
+    let wal_bytes = std::fs::metadata(format!("{path}-wal")).map(|m| m.len()).unwrap_or(0);
+    if wal_bytes < WAL_LIMIT_BYTES {
+        return;
+    }
+    let started = Instant::now();
+    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+        tracing::warn!(error = %e, "truncating the WAL failed");
+    }
+    metrics::histogram!("joinery_store_seconds", "op" => "wal_truncate").record(started.elapsed().as_secs_f64());
 }

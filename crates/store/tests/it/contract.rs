@@ -3,13 +3,31 @@
 
 use std::sync::Arc;
 use fhir::search::{IndexEntry, IndexValue};
-use store::{HistoryQuery, HistoryScope, Method, NewVersion, SqliteOptions, SqliteStore, Store, StoreError, TokenCriterion, Tx};
+use store::{HistoryQuery, HistoryScope, Method, NewVersion, PgOptions, PgStore, PgTestDatabase, SqliteOptions, SqliteStore, Store, StoreError, TokenCriterion, Tx};
 
-/// The backends to run each contract test on.
-fn backends() -> Vec<(&'static str, Store, tempfile::TempDir)> {
+/// What keeps a backend's database alive for a test: a temporary folder, or a fresh PostgreSQL database.
+pub enum Keep {
+    Dir(#[allow(dead_code)] tempfile::TempDir),
+    Pg(#[allow(dead_code)] PgTestDatabase),
+}
+
+/// The backends to run each contract test on: SQLite always, PostgreSQL when `JOINERY_TEST_POSTGRES_URL`
+/// names a server (each test gets a fresh database, dropped afterwards).
+pub fn backends() -> Vec<(&'static str, Store, Keep)> {
     let dir = tempfile::tempdir().expect("temp dir");
     let sqlite = SqliteStore::open(SqliteOptions::new(dir.path().join("c.db"))).expect("open sqlite");
-    vec![("sqlite", Store::Sqlite(sqlite), dir)]
+    let mut out = vec![("sqlite", Store::Sqlite(sqlite), Keep::Dir(dir))];
+    match PgTestDatabase::admin_url_from_env() {
+        Some(admin) => {
+            let db = PgTestDatabase::create(&admin).expect("create a PostgreSQL test database");
+            let mut options = PgOptions::new(db.url());
+            options.pool_size = 4;
+            let pg = PgStore::open(options).expect("open postgres");
+            out.push(("postgres", Store::Postgres(pg), Keep::Pg(db)));
+        }
+        None => eprintln!("postgres: skipped (set JOINERY_TEST_POSTGRES_URL to run the contract on PostgreSQL)"),
+    }
+    out
 }
 
 fn version<'a>(t: &'a str, id: &'a str, v: i64, body: Option<&'a str>, index: &'a [IndexEntry], links: &'a [(String, String)]) -> NewVersion<'a> {
@@ -213,4 +231,99 @@ async fn reopening_keeps_everything_and_migrations_run_once() {
     let conn = rusqlite::Connection::open(&path).expect("open raw");
     let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("user_version");
     assert_eq!(v as usize, store::SQLITE_SCHEMA_VERSION);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_migrations_run_once_when_nodes_start_together() {
+    let Some(admin) = PgTestDatabase::admin_url_from_env() else {
+        eprintln!("postgres: skipped (set JOINERY_TEST_POSTGRES_URL)");
+        return;
+    };
+    let db = PgTestDatabase::create(&admin).expect("create database");
+    // Eight "nodes" migrate the same empty database at once: each migration is applied exactly once.
+    let stores: Vec<PgStore> = (0..8).map(|_| PgStore::open(PgOptions::new(db.url())).expect("open")).collect();
+    let tasks: Vec<_> = stores.iter().cloned().map(|s| tokio::spawn(async move { s.migrate().await })).collect();
+    for t in tasks {
+        t.await.expect("task").expect("migrate");
+    }
+    let s = Store::Postgres(stores[0].clone());
+    s.write(|tx: &mut dyn Tx| tx.put(version("Basic", "kept", 1, Some(r#"{"a":1}"#), &[], &[]))).await.expect("write");
+    assert_eq!(stores[0].applied_migrations().await.expect("applied"), store::POSTGRES_SCHEMA_VERSION);
+    // A store opened later on the same database sees the data and applies nothing.
+    let again = Store::Postgres(PgStore::open(PgOptions::new(db.url())).expect("open"));
+    assert_eq!(again.read("Basic", "kept").await.expect("read").and_then(|s| s.body), Some(r#"{"a":1}"#.into()));
+    for s in &stores {
+        s.close().await.expect("close");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_conditional_creates_through_two_pools_make_one_resource() {
+    let Some(admin) = PgTestDatabase::admin_url_from_env() else {
+        eprintln!("postgres: skipped (set JOINERY_TEST_POSTGRES_URL)");
+        return;
+    };
+    let db = PgTestDatabase::create(&admin).expect("create database");
+    // Two stores with their own pools stand for two nodes: only PostgreSQL can make them agree.
+    let nodes = [PgStore::open(PgOptions::new(db.url())).expect("open a"), PgStore::open(PgOptions::new(db.url())).expect("open b")];
+    let mut tasks = Vec::new();
+    for n in 0..40 {
+        let s = Store::Postgres(nodes[n % 2].clone());
+        tasks.push(tokio::spawn(async move {
+            s.write(move |tx: &mut dyn Tx| -> Result<bool, StoreError> {
+                let crit = [TokenCriterion { param: "identifier".into(), system: Some(Some("s".into())), code: "42".into() }];
+                if !tx.find("Patient", &crit, 2)?.is_empty() {
+                    return Ok(false);
+                }
+                let id = format!("p{n}");
+                tx.put(NewVersion { id: &id, ..version("Patient", "x", 1, Some("{}"), &[token("42", Some("s"))], &[]) })?;
+                Ok(true)
+            })
+            .await
+        }));
+    }
+    let mut created = 0;
+    for t in tasks {
+        created += usize::from(t.await.expect("task").expect("unit"));
+    }
+    assert_eq!(created, 1, "exactly one conditional create wrote");
+}
+
+#[tokio::test]
+async fn search_pages_by_id_both_ways_and_counts() {
+    use store::search::{IndexTable, Predicate, Query, SortKey, Test};
+    for (name, store, _keep) in backends() {
+        store
+            .write(|tx: &mut dyn Tx| -> Result<(), StoreError> {
+                for id in ["a", "b", "c", "d", "e"] {
+                    tx.put(version("Patient", id, 1, Some("{}"), &[token("x", Some("s")), token("x", None)], &[]))?;
+                }
+                tx.put(version("Patient", "f", 1, Some("{}"), &[token("y", Some("s"))], &[]))?;
+                tx.put(version("Patient", "g", 1, Some("{}"), &[token("x", Some("s"))], &[]))?;
+                tx.put(version("Patient", "g", 2, None, &[], &[]))?; // deleted: never found
+                Ok(())
+            })
+            .await
+            .expect("write");
+        let query = |sort: Vec<SortKey>, limit, after: Option<&str>, before: Option<&str>| Query {
+            resource_type: "Patient".into(),
+            filters: vec![vec![Predicate { param: "identifier".into(), test: Test::Token { system: None, code: Some("x".into()), negate: false } }]],
+            sort,
+            limit,
+            after: after.map(|a| vec![serde_json::Value::String(a.into())]),
+            before: before.map(|b| vec![serde_json::Value::String(b.into())]),
+            person: None,
+        };
+        let ids = |rows: Vec<(store::Stored, Vec<serde_json::Value>)>| rows.into_iter().map(|(s, _)| s.id).collect::<Vec<_>>();
+        let desc = || vec![SortKey { param: None, table: IndexTable::Token, descending: true }];
+        assert_eq!(ids(store.search(query(vec![], 3, None, None)).await.expect("search")), ["a", "b", "c"], "{name}: one row per resource");
+        assert_eq!(ids(store.search(query(vec![], 2, Some("b"), None)).await.expect("search")), ["c", "d"], "{name}");
+        assert_eq!(ids(store.search(query(vec![], 2, None, Some("d"))).await.expect("search")), ["b", "c"], "{name}: before, in order");
+        assert_eq!(ids(store.search(query(desc(), 3, None, None)).await.expect("search")), ["e", "d", "c"], "{name}");
+        assert_eq!(ids(store.search(query(desc(), 2, Some("d"), None)).await.expect("search")), ["c", "b"], "{name}");
+        assert_eq!(ids(store.search(query(desc(), 2, None, Some("b"))).await.expect("search")), ["d", "c"], "{name}");
+        let keys = store.search(query(vec![], 1, None, None)).await.expect("search");
+        assert_eq!(keys[0].1, vec![serde_json::Value::String("a".into())], "{name}: the cursor is the id");
+        assert_eq!(store.count(query(vec![], 1, None, None)).await.expect("count"), 5, "{name}");
+    }
 }

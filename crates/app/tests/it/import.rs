@@ -1,0 +1,204 @@
+//! Bulk import: the Synthea bundles with every reference resolved, NDJSON with bad lines reported by file and
+//! line, a generated population imported cleanly, and re-imports that create nothing.
+
+use app::bulk::{ImportOptions, ImportReport, Progress};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use store::{PersonScope, Scan};
+
+struct Harness {
+    app: app::App,
+    store: store::Store,
+    dir: tempfile::TempDir,
+}
+
+fn harness() -> Harness {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sqlite = store::SqliteStore::open(store::SqliteOptions::new(dir.path().join("import.db"))).expect("open store");
+    let store = store::Store::Sqlite(sqlite);
+    Harness { app: app::App::new(store.clone(), app::Config::new("http://joinery.test/fhir")), store, dir }
+}
+
+async fn import(h: &Harness, paths: &[PathBuf]) -> ImportReport {
+    let sources = app::bulk::list_sources(paths).expect("list sources");
+    let options = ImportOptions { batch_size: 200, ..Default::default() };
+    h.app.import(sources, options, Arc::new(Progress::default())).await.expect("import runs")
+}
+
+/// Every live current body of a type.
+async fn bodies(store: &store::Store, resource_type: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut after_seq = 0;
+    loop {
+        let scan = Scan { resource_type: resource_type.into(), after_seq, limit: 1000, since: None, persons: PersonScope::All };
+        let (chunk, end) = store
+            .scan_current(scan, Vec::new(), |acc: &mut Vec<String>, row| -> Result<(), store::StoreError> {
+                acc.push(row.body.to_owned());
+                Ok(())
+            })
+            .await
+            .expect("scan");
+        out.extend(chunk);
+        if end.visited < 1000 {
+            return out;
+        }
+        after_seq = end.last_seq;
+    }
+}
+
+fn counts(report: &ImportReport) -> BTreeMap<String, (u64, u64, u64, u64, u64)> {
+    report.types.iter().map(|(t, c)| (t.clone(), (c.read, c.created, c.updated, c.unchanged, c.failed))).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn synthea_bundles_import_with_every_reference_resolved_and_twice_creates_nothing() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/synthea-r4");
+    assert!(dir.is_dir(), "the shared Synthea data must be at {}", dir.display());
+    let h = harness();
+    let first = import(&h, &[dir.clone()]).await;
+    assert_eq!(first.files, 124);
+    assert_eq!(first.failure_count, 0, "{:#?}", first.failures.iter().take(5).collect::<Vec<_>>());
+    let total = first.total();
+    assert_eq!(total.read, 37_578, "every entry of every bundle is read");
+    assert_eq!(total.created, 37_252, "resources that several bundles carry (practitioners, organisations) are stored once");
+    assert_eq!(total.created + total.updated + total.unchanged, total.read);
+    for (t, n) in [("Patient", 123), ("Organization", 80), ("Practitioner", 102), ("Observation", 17_577), ("Claim", 4_533), ("Encounter", 3_617)] {
+        assert_eq!(first.types.get(t).map(|c| c.created), Some(n), "{t}");
+    }
+    assert_eq!(first.dangling.count, 0, "dangling: {:?}", first.dangling.samples);
+
+    // No placeholder survived, and every local reference of what was stored names a stored resource.
+    let mut known = std::collections::HashSet::new();
+    let mut stored: Vec<(String, Value)> = Vec::new();
+    for t in ["Patient", "Organization", "Practitioner", "Encounter", "Claim", "ExplanationOfBenefit", "Observation", "DiagnosticReport"] {
+        for body in bodies(&h.store, t).await {
+            let v: Value = serde_json::from_str(&body).expect("stored JSON");
+            known.insert(format!("{t}/{}", v["id"].as_str().expect("id")));
+            stored.push((t.to_owned(), v));
+        }
+    }
+    let mut checked = 0;
+    for (t, v) in &stored {
+        for r in fhir::reference::references(v) {
+            assert!(!r.starts_with("urn:"), "{t} kept the placeholder {r}");
+            if r.starts_with('#') {
+                continue;
+            }
+            let target = r.split('/').next().unwrap_or("");
+            if ["Patient", "Organization", "Practitioner", "Encounter", "Claim", "ExplanationOfBenefit", "Observation", "DiagnosticReport"].contains(&target) {
+                assert!(known.contains(r), "{t} points at {r}, which is not stored");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 30_000, "checked {checked} references");
+
+    // The same files again: identifiers (here, ids) decide, so nothing new is created. The only versions
+    // written are of the 80 practitioners whose copies differ between bundles (the practitioners' bundle
+    // carries a utilisation extension the patients' bundles do not): each import replays that sequence.
+    let second = import(&h, &[dir]).await;
+    let again = second.total();
+    assert_eq!((again.read, again.created, again.failed), (37_578, 0, 0), "{:?}", counts(&second));
+    assert_eq!(again.updated, second.types.get("Practitioner").map(|c| c.updated).unwrap_or(0), "{:?}", counts(&second));
+    assert!(again.updated <= 160, "{:?}", counts(&second));
+    assert_eq!(again.unchanged + again.updated, 37_578);
+    assert_eq!(second.dangling.count, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_lines_are_reported_with_file_and_line_and_the_rest_is_imported() {
+    let h = harness();
+    let path = h.dir.path().join("Mixed.ndjson");
+    let lines = [
+        r#"{"resourceType":"Patient","id":"p1","gender":"female"}"#,
+        r#"{"resourceType":"Patient","id":"p2","gender":"#,
+        r#"{"resourceType":"Observation","id":"o1","status":"final","code":{"text":"weight"},"subject":{"reference":"Patient/p1"}}"#,
+        r#"{"resourceType":"Patient","id":"p3","gender":"mail"}"#,
+        "",
+        r#"{"resourceType":"Observation","id":"o2","status":"final","code":{"text":"weight"},"subject":{"reference":"Patient/nobody"}}"#,
+        r#"{"resourceType":"Nonsense","id":"x"}"#,
+        r#"["not", "a", "resource"]"#,
+    ];
+    std::fs::write(&path, lines.join("\n")).expect("write NDJSON");
+    let report = import(&h, &[path.clone()]).await;
+    let total = report.total();
+    assert_eq!(total.created, 3, "{:?}", counts(&report));
+    assert_eq!(report.failure_count, 4);
+    let at: Vec<(Option<u64>, &str)> = report.failures.iter().map(|f| (f.line, f.message.as_str())).collect();
+    assert_eq!(at.iter().map(|(l, _)| *l).collect::<Vec<_>>(), [Some(2), Some(4), Some(7), Some(8)], "{at:?}");
+    assert!(report.failures.iter().all(|f| f.file == path));
+    assert!(at[0].1.contains("not valid JSON"), "{}", at[0].1);
+    assert!(at[1].1.contains("Patient.gender"), "{}", at[1].1);
+    assert!(report.failures[1].to_string().starts_with(&format!("{}:4: ", path.display())), "{}", report.failures[1]);
+    assert_eq!(report.dangling.count, 1);
+    assert_eq!(report.dangling.samples[0].target_id, "nobody");
+    assert_eq!(h.app.read("Observation", "o1").await.expect("o1 stored").version, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identifiers_decide_for_resources_without_ids_and_changes_make_new_versions() {
+    let h = harness();
+    let first = h.dir.path().join("first.json");
+    // A collection Bundle whose entries have no ids: urn:uuid fullUrls become references to the new ids.
+    let bundle = serde_json::json!({
+        "resourceType": "Bundle", "type": "collection",
+        "entry": [
+            { "fullUrl": "urn:uuid:4b1c0a3e-0000-4000-8000-000000000001",
+              "resource": { "resourceType": "Patient", "identifier": [{ "system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9990000018" }], "gender": "male" } },
+            { "fullUrl": "urn:uuid:4b1c0a3e-0000-4000-8000-000000000002",
+              "resource": { "resourceType": "Observation", "identifier": [{ "system": "urn:test", "value": "obs-1" }], "status": "final", "code": { "text": "weight" },
+                            "subject": { "reference": "urn:uuid:4b1c0a3e-0000-4000-8000-000000000001" } } }
+        ]
+    });
+    std::fs::write(&first, bundle.to_string()).expect("write bundle");
+    let r1 = import(&h, &[first.clone()]).await;
+    assert_eq!((r1.total().created, r1.failure_count, r1.dangling.count), (2, 0, 0), "{:?} {:?}", counts(&r1), r1.failures);
+    let r2 = import(&h, &[first.clone()]).await;
+    assert_eq!((r2.total().created, r2.total().unchanged), (0, 2), "{:?}", counts(&r2));
+    let patients = bodies(&h.store, "Patient").await;
+    assert_eq!(patients.len(), 1);
+    let patient: Value = serde_json::from_str(&patients[0]).expect("patient");
+    let observation: Value = serde_json::from_str(&bodies(&h.store, "Observation").await[0]).expect("observation");
+    assert_eq!(observation["subject"]["reference"], format!("Patient/{}", patient["id"].as_str().expect("id")));
+
+    // NDJSON with the same identifier and a change: a new version of the same Patient.
+    let second = h.dir.path().join("Patient.ndjson");
+    std::fs::write(&second, r#"{"resourceType":"Patient","identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9990000018"}],"gender":"female"}"#)
+        .expect("write NDJSON");
+    let r3 = import(&h, &[second]).await;
+    assert_eq!((r3.total().created, r3.total().updated), (0, 1), "{:?}", counts(&r3));
+    let stored = h.app.read("Patient", patient["id"].as_str().expect("id")).await.expect("read");
+    assert_eq!(stored.version, 2);
+    assert!(stored.body.as_deref().is_some_and(|b| b.contains("\"female\"") && b.contains("\"versionId\":\"2\"")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generated_population_imports_with_no_failure_and_no_dangling_reference() {
+    let h = harness();
+    let out = h.dir.path().join("population");
+    let date = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).expect("date");
+    let options = synth::Options { seed: 7, people: 300, preset: synth::Preset::Custom, reference_date: date, threads: 2 };
+    let summary = synth::generate(&options, &out).expect("generate");
+    let report = import(&h, &[out.clone()]).await;
+    assert_eq!(report.failure_count, 0, "{:#?}", report.failures.iter().take(5).collect::<Vec<_>>());
+    assert_eq!(report.dangling.count, 0, "{:?}", report.dangling.samples);
+    assert_eq!(report.total().created, summary.total);
+    for (t, n) in &summary.counts {
+        assert_eq!(report.types.get(t).map(|c| c.created).unwrap_or(0), *n, "{t}");
+    }
+    // Indexes are those of REST writes: the Patient is found by NHS number.
+    let first: Value = serde_json::from_str(
+        std::fs::read_to_string(out.join("Patient.ndjson")).expect("patients").lines().next().expect("a patient"),
+    )
+    .expect("patient JSON");
+    let nhs = first["identifier"][0]["value"].as_str().expect("NHS number");
+    let params = vec![("identifier".to_owned(), format!("https://fhir.nhs.uk/Id/nhs-number|{nhs}"))];
+    let page = h.app.search("Patient", &params, Default::default()).await.expect("search");
+    let found = h.app.searchset(&page).expect("bundle");
+    assert_eq!(found["entry"][0]["resource"]["id"], first["id"], "{found}");
+
+    let again = import(&h, &[out]).await;
+    assert_eq!((again.total().created, again.total().updated, again.total().unchanged), (0, 0, summary.total));
+}

@@ -1,0 +1,181 @@
+//! `joinery demo`: on first run, generates the Central London population, imports it and records that it
+//! did (`demo.json` beside the database); on later runs goes straight to serving. Prints where to point a
+//! browser or `curl` and how to use the API.
+
+use crate::config::{FileConfig, ServeArgs, Settings};
+use crate::generate::DEFAULT_REFERENCE_DATE;
+use crate::{block_on, import, init_logging, megabytes, open_store, serve, thousands, Failure, Outcome};
+use app::bulk::ImportOptions;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// The demo population's seed: fixed, so every demo holds the same people.
+pub const DEMO_SEED: u64 = 42;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// The demo's folder: its database, and the record of what was loaded into it.
+    #[arg(long, default_value = "joinery-data")]
+    pub data_dir: PathBuf,
+    /// The population to load on first run.
+    #[arg(long, default_value = "central-london")]
+    pub preset: String,
+    /// Load a population of this many people instead of the preset's (quicker; for trying things out).
+    #[arg(long)]
+    pub people: Option<usize>,
+    #[arg(long, default_value_t = DEMO_SEED)]
+    pub seed: u64,
+}
+
+/// What the first run loaded, kept in `demo.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Marker {
+    pub preset: String,
+    pub people: u64,
+    pub seed: u64,
+    pub reference_date: String,
+    pub resources: u64,
+    /// A Patient of the population, to show in the examples.
+    pub example_patient: Option<String>,
+    pub example_nhs_number: Option<String>,
+}
+
+const MARKER: &str = "demo.json";
+const NHS_NUMBER: &str = "https://fhir.nhs.uk/Id/nhs-number";
+
+pub fn run(args: DemoArgs, file: FileConfig) -> Outcome {
+    let mut flags = args.serve.clone();
+    if flags.database.is_none() && file.database.is_none() {
+        flags.database = Some(args.data_dir.join("joinery.db").to_string_lossy().into_owned());
+    }
+    if flags.log_format.is_none() && file.log_format.is_none() {
+        flags.log_format = Some("text".into());
+    }
+    let settings = Settings::resolve(flags, file).map_err(Failure::Usage)?;
+    init_logging(&settings.log_format, "warn");
+    let preset = synth::Preset::parse(&args.preset).map_err(|e| Failure::Usage(e.to_string()))?;
+    let reference_date = NaiveDate::parse_from_str(DEFAULT_REFERENCE_DATE, "%Y-%m-%d").map_err(|e| Failure::Run(e.to_string()))?;
+    let mut options = synth::Options::for_preset(preset, args.seed, reference_date);
+    if let Some(people) = args.people {
+        options.people = people;
+    }
+    let marker_path = args.data_dir.join(MARKER);
+    let crate::config::Database::Sqlite(db_path) = &settings.database else {
+        return Err(Failure::Usage("the demo runs on the embedded SQLite database; use `serve` for PostgreSQL".into()));
+    };
+    let existing = read_marker(&marker_path).filter(|m| {
+        m.preset == preset.name() && m.people == options.people as u64 && m.seed == args.seed && db_path.is_file()
+    });
+    block_on(async move {
+        let app = app::App::new(open_store(&settings.database)?, app::Config::new(settings.base_url.clone()));
+        let marker = match existing {
+            Some(m) => m,
+            None => match first_run(&app, &options, &args.data_dir).await {
+                Ok(m) => {
+                    write_marker(&marker_path, &m)?;
+                    m
+                }
+                Err(e) => {
+                    let _ = app.shutdown().await;
+                    return Err(e);
+                }
+            },
+        };
+        let banner = banner(&settings.base_url, &marker);
+        serve(settings, Some((app, banner))).await
+    })
+}
+
+async fn first_run(app: &app::App, options: &synth::Options, data_dir: &Path) -> Result<Marker, Failure> {
+    let population = data_dir.join("population");
+    if population.exists() {
+        std::fs::remove_dir_all(&population).map_err(|e| Failure::Run(format!("cannot clear {}: {e}", population.display())))?;
+    }
+    println!(
+        "First run: generating the {} population ({} people, seed {}) and importing it. This takes a few minutes, once.",
+        options.preset.name(),
+        thousands(options.people as u64),
+        options.seed
+    );
+    let started = Instant::now();
+    let summary = crate::generate::generate(options, &population)?;
+    println!(
+        "Generated {} resources ({}) in {:.1} s; importing them into the database, with every search index.",
+        thousands(summary.total),
+        megabytes(summary.bytes),
+        started.elapsed().as_secs_f64()
+    );
+    let sources = app::bulk::list_sources(&[population.clone()]).map_err(|e| Failure::Run(e.to_string()))?;
+    let report = import::import(app, sources, ImportOptions::default()).await?;
+    import::print_report(&report, 10);
+    let (example_patient, example_nhs_number) = example(&population.join("Patient.ndjson"));
+    if let Err(e) = std::fs::remove_dir_all(&population) {
+        tracing::warn!(error = %e, "cannot remove the generated files after the import");
+    }
+    Ok(Marker {
+        preset: options.preset.name().to_owned(),
+        people: summary.people,
+        seed: options.seed,
+        reference_date: options.reference_date.to_string(),
+        resources: summary.total,
+        example_patient,
+        example_nhs_number,
+    })
+}
+
+/// The id and NHS number of the first Patient in the generated file.
+fn example(patients: &Path) -> (Option<String>, Option<String>) {
+    let Ok(file) = std::fs::File::open(patients) else { return (None, None) };
+    let mut first = String::new();
+    if std::io::BufReader::new(file).read_line(&mut first).is_err() {
+        return (None, None);
+    }
+    let Ok(p) = serde_json::from_str::<serde_json::Value>(&first) else { return (None, None) };
+    let id = p.get("id").and_then(|v| v.as_str()).map(str::to_owned);
+    let nhs = p
+        .get("identifier")
+        .and_then(|v| v.as_array())
+        .and_then(|ids| ids.iter().find(|i| i.get("system").and_then(|s| s.as_str()) == Some(NHS_NUMBER)))
+        .and_then(|i| i.get("value"))
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
+    (id, nhs)
+}
+
+fn read_marker(path: &Path) -> Option<Marker> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+fn write_marker(path: &Path, marker: &Marker) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(marker).map_err(|e| Failure::Run(e.to_string()))?;
+    std::fs::write(path, text).map_err(|e| Failure::Run(format!("cannot write {}: {e}", path.display())))
+}
+
+fn banner(base: &str, m: &Marker) -> String {
+    let mut out = format!(
+        "\nThe record holds the synthetic {} population: {} people, {} resources (seed {}, as on {}).\n\
+         There are no user accounts yet: the API is open to anyone who can reach this address. Try:\n\
+         \n  curl {base}/metadata",
+        m.preset,
+        thousands(m.people),
+        thousands(m.resources),
+        m.seed,
+        m.reference_date
+    );
+    if let Some(nhs) = &m.example_nhs_number {
+        out.push_str(&format!("\n  curl '{base}/Patient?identifier={NHS_NUMBER}|{nhs}'"));
+    }
+    if let Some(id) = &m.example_patient {
+        out.push_str(&format!("\n  curl {base}/Patient/{id}\n  curl '{base}/Patient/{id}/$everything'"));
+    }
+    out.push_str(&format!(
+        "\n  curl -i -H 'Prefer: respond-async' '{base}/$export?_type=Patient,Condition'   (then poll the Content-Location)\
+         \n\nPress Ctrl-C to stop; in-flight requests finish and the database closes cleanly.\n"
+    ));
+    out
+}

@@ -1,0 +1,147 @@
+//! The bulk commands as processes: `generate`, `import` (twice, and of an export), `export`, and `demo` on its
+//! first run (generate, import, serve) and on a later run (straight to serving).
+
+use crate::process::{free_port, request, signal, wait};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn joinery(args: &[&str], cwd: &Path) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_joinery"))
+        .args(args)
+        .current_dir(cwd)
+        .env("JOINERY_LOG", "warn")
+        .env_remove("JOINERY_DATABASE")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run joinery");
+    out
+}
+
+fn text(out: &Output) -> String {
+    format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// Lines per NDJSON file in a folder.
+fn lines_per_file(dir: &Path) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for e in std::fs::read_dir(dir).expect("list") {
+        let path = e.expect("entry").path();
+        if path.extension().is_some_and(|x| x == "ndjson") {
+            let name = path.file_stem().expect("stem").to_string_lossy().into_owned();
+            out.insert(name, std::fs::read_to_string(&path).expect("read").lines().count());
+        }
+    }
+    out
+}
+
+#[test]
+fn generate_import_export_and_import_the_export() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let out = joinery(&["generate", "--people", "150", "--seed", "3", "--out", "population"], d);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Generated 150 people"), "{}", text(&out));
+    let generated = lines_per_file(&d.join("population"));
+    let total: usize = generated.values().sum();
+    assert!(total > 1000, "{generated:?}");
+    // The same seed and reference date give the same files.
+    let again = joinery(&["generate", "--people", "150", "--seed", "3", "--out", "again"], d);
+    assert!(again.status.success());
+    assert_eq!(std::fs::read(d.join("again/Patient.ndjson")).ok(), std::fs::read(d.join("population/Patient.ndjson")).ok());
+
+    let out = joinery(&["import", "--database", "first.db", "population"], d);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(stdout.contains("Every reference in what was written points at a resource that exists"), "{stdout}");
+    assert!(stdout.contains(&format!("{total}")) || stdout.contains(&thousands(total)), "{stdout}");
+
+    let out = joinery(&["export", "--database", "first.db", "--out", "exported"], d);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(lines_per_file(&d.join("exported")), generated.into_iter().filter(|(_, n)| *n > 0).collect::<BTreeMap<_, _>>());
+    let job: Value = serde_json::from_str(&std::fs::read_to_string(d.join("exported/job.json")).expect("job.json")).expect("job JSON");
+    assert!(job["transactionTime"].is_string());
+
+    // What was exported imports into another database as it was; the job description is skipped.
+    let out = joinery(&["import", "--database", "second.db", "exported"], d);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("skipped"), "{}", text(&out));
+    // A second import of the same files writes nothing new.
+    let out = joinery(&["import", "--database", "second.db", "exported"], d);
+    assert!(out.status.success(), "{}", text(&out));
+    let summary = String::from_utf8_lossy(&out.stdout).into_owned();
+    let total_line = summary.lines().find(|l| l.trim_start().starts_with("total")).expect("total line").to_owned();
+    let numbers: Vec<&str> = total_line.split_whitespace().skip(1).collect();
+    assert_eq!(numbers[1..], ["0", "0", numbers[0], "0"], "read, created, updated, unchanged, failed: {total_line}");
+
+    let out = joinery(&["export", "--database", "first.db", "--out", "patients", "--patients", "--type", "Patient,Organization"], d);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(lines_per_file(&d.join("patients")).keys().collect::<Vec<_>>(), ["Patient"]);
+
+    let bad = joinery(&["export", "--database", "first.db", "--out", "x", "--type", "Nonsense"], d);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    let missing = joinery(&["import", "--database", "first.db", "no-such-folder"], d);
+    assert_eq!(missing.status.code(), Some(2), "{}", text(&missing));
+}
+
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn start_demo(d: &Path, port: u16, limit: Duration) -> (std::process::Child, Duration) {
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_joinery"))
+        .args(["demo", "--people", "120", "--data-dir", "demo", "--listen", &format!("127.0.0.1:{port}")])
+        .current_dir(d)
+        .env("JOINERY_LOG", "warn")
+        .env_remove("JOINERY_DATABASE")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn demo");
+    while started.elapsed() < limit {
+        if request(port, "GET", "/healthz", None).is_some_and(|(s, _)| s == 200) {
+            return (child, started.elapsed());
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the demo exited: {status:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    panic!("the demo did not answer /healthz within {limit:?}");
+}
+
+#[test]
+fn demo_loads_its_population_once_then_starts_quickly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let port = free_port();
+    let (mut child, _) = start_demo(d, port, Duration::from_secs(300));
+    let marker: Value = serde_json::from_str(&std::fs::read_to_string(d.join("demo/demo.json")).expect("demo.json")).expect("marker");
+    assert_eq!(marker["people"], 120);
+    assert!(!d.join("demo/population").exists(), "the generated files are removed once imported");
+    let nhs = marker["example_nhs_number"].as_str().expect("an example NHS number");
+    let (status, body) = request(port, "GET", &format!("/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number%7C{nhs}"), None).expect("search");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(marker["example_patient"].as_str().expect("example patient")), "{body}");
+    signal(&child, "-TERM");
+    assert!(wait(&mut child, Duration::from_secs(20)).success());
+
+    let (mut child, took) = start_demo(d, port, Duration::from_secs(30));
+    assert!(took < Duration::from_secs(5), "a later start took {took:?}");
+    let (status, _) = request(port, "GET", &format!("/fhir/Patient/{}", marker["example_patient"].as_str().unwrap_or("")), None).expect("read");
+    assert_eq!(status, 200);
+    signal(&child, "-TERM");
+    assert!(wait(&mut child, Duration::from_secs(20)).success());
+}
