@@ -1,6 +1,7 @@
 //! The use cases of the shared record, each one atomic unit of work on the store. This crate is the only
 //! door to patient data: transports call `App`, never `store`.
 
+pub mod access;
 pub mod bulk;
 mod bundle;
 mod criteria;

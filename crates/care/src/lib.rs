@@ -1,5 +1,7 @@
 //! The integrated-care model, pure and synchronous: no I/O, time and data are arguments.
 
+pub mod access;
+pub mod audit;
 pub mod nhs_number;
 
 pub use nhs_number::{InvalidNhsNumber, NhsNumber, NHS_NUMBER_SYSTEM};

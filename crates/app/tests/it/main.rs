@@ -1,4 +1,5 @@
 //! Tests of the use-case layer that need data from outside the crate.
 
+mod access_facts;
 mod import;
 mod patch;

@@ -1,3 +1,5 @@
 //! The care crate's one test binary: each module tests one part of the model.
 
+mod access;
+mod audit;
 mod nhs_number;

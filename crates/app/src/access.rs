@@ -1,0 +1,211 @@
+//! The facts the access decision needs about a person, read from their FHIR resources: registrations, episodes of care, encounters, care teams, case conferences, opt-outs and carers' grants.
+
+use care::access::{CarerGrant, Conference, Episode, Moment, OptOut, Party, Period, PersonFacts, Team, Visit};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use serde_json::Value;
+
+/// Joinery's code for a CareTeam participant's role of care coordinator (`participant.role`).
+pub const CARE_COORDINATOR: (&str, &str) = ("urn:joinery:care-team-role", "care-coordinator");
+
+/// Joinery's code for an Encounter that is a case conference about its subject (`Encounter.type`): its
+/// participants are the attendees, its period the scheduled time.
+pub const CASE_CONFERENCE: (&str, &str) = ("urn:joinery:encounter-type", "case-conference");
+
+const CONSENT_SCOPE: &str = "http://terminology.hl7.org/CodeSystem/consentscope";
+const RESOURCE_TYPES: &str = "http://hl7.org/fhir/resource-types";
+
+/// Reads what the decision needs about `patient` from resources of their record (any order; resources of
+/// types that carry no relationship are passed over).
+pub fn gather<'a>(patient: &str, resources: impl IntoIterator<Item = &'a Value>) -> PersonFacts {
+    let mut facts = PersonFacts::new(patient);
+    for r in resources {
+        match r.get("resourceType").and_then(Value::as_str) {
+            Some("Patient") => {
+                facts.registered_with.extend(references(r.get("generalPractitioner"), "Organization"));
+            }
+            Some("EpisodeOfCare") => {
+                if let Some(organisation) = reference_id(r.get("managingOrganization"), "Organization") {
+                    facts.episodes.push(Episode {
+                        organisation,
+                        active: status(r) == Some("active"),
+                        period: period(r.get("period")),
+                        care_manager: r.get("careManager").and_then(party),
+                    });
+                }
+            }
+            Some("Encounter") if has_coding(r.get("type"), CASE_CONFERENCE) => {
+                if let Some(c) = conference(r) {
+                    facts.conferences.push(c);
+                }
+            }
+            Some("Encounter") if !matches!(status(r), Some("cancelled" | "entered-in-error" | "planned")) => {
+                if let Some(organisation) = reference_id(r.get("serviceProvider"), "Organization") {
+                    facts.visits.push(Visit { organisation, period: period(r.get("period")) });
+                }
+            }
+            Some("CareTeam") => facts.teams.push(team(r)),
+            Some("Consent") if status(r) == Some("active") && is_privacy_consent(r) => consent(r, &mut facts),
+            _ => {}
+        }
+    }
+    facts
+}
+
+fn team(r: &Value) -> Team {
+    let mut members = Vec::new();
+    let mut coordinators = Vec::new();
+    for p in array(r.get("participant")) {
+        let Some(member) = p.get("member").and_then(party) else { continue };
+        if array(p.get("role")).any(|role| has_coding(Some(role), CARE_COORDINATOR)) {
+            coordinators.push(member.clone());
+        }
+        members.push((member, period(p.get("period"))));
+    }
+    Team { active: status(r) == Some("active"), period: period(r.get("period")), members, coordinators }
+}
+
+fn conference(r: &Value) -> Option<Conference> {
+    if matches!(status(r), Some("cancelled" | "entered-in-error")) {
+        return None;
+    }
+    let when = r.get("period");
+    let start = when.and_then(|p| p.get("start")).and_then(Value::as_str).and_then(lower_bound)?;
+    let end = when.and_then(|p| p.get("end")).and_then(Value::as_str).and_then(upper_bound).unwrap_or(start);
+    let attendees = array(r.get("participant")).filter_map(|p| p.get("individual").and_then(party)).collect();
+    Some(Conference { attendees, start, end })
+}
+
+/// An opt-out (provision `deny`) or a carer's grant (provision `permit` naming a RelatedPerson).
+fn consent(r: &Value, facts: &mut PersonFacts) {
+    let provision = r.get("provision");
+    let kind = provision.and_then(|p| p.get("type")).and_then(Value::as_str);
+    let mut span = period(provision.and_then(|p| p.get("period")));
+    if span.start.is_none() {
+        span.start = r.get("dateTime").and_then(Value::as_str).and_then(lower_bound);
+    }
+    match kind {
+        Some("deny") => facts.opt_outs.push(OptOut {
+            recorded_by: references(r.get("organization"), "Organization").into_iter().next(),
+            period: span,
+        }),
+        Some("permit") => {
+            let types: Vec<String> = array(provision.and_then(|p| p.get("class")))
+                .filter(|c| c.get("system").and_then(Value::as_str) == Some(RESOURCE_TYPES))
+                .filter_map(|c| c.get("code").and_then(Value::as_str).map(str::to_owned))
+                .collect();
+            for actor in array(provision.and_then(|p| p.get("actor"))) {
+                if let Some(related_person) = reference_id(actor.get("reference"), "RelatedPerson") {
+                    facts.carer_grants.push(CarerGrant { related_person, types: types.clone(), period: span });
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn is_privacy_consent(r: &Value) -> bool {
+    r.get("scope")
+        .and_then(|s| s.get("coding"))
+        .and_then(Value::as_array)
+        .is_some_and(|cs| cs.iter().any(|c| c.get("system").and_then(Value::as_str) == Some(CONSENT_SCOPE) && c.get("code").and_then(Value::as_str) == Some("patient-privacy")))
+}
+
+fn status(r: &Value) -> Option<&str> {
+    r.get("status").and_then(Value::as_str)
+}
+
+fn array(v: Option<&Value>) -> impl Iterator<Item = &Value> {
+    v.and_then(Value::as_array).into_iter().flatten()
+}
+
+fn has_coding(concepts: Option<&Value>, (system, code): (&str, &str)) -> bool {
+    let one = |cc: &Value| {
+        array(cc.get("coding")).any(|c| {
+            c.get("system").and_then(Value::as_str) == Some(system) && c.get("code").and_then(Value::as_str) == Some(code)
+        })
+    };
+    match concepts {
+        Some(Value::Array(list)) => list.iter().any(one),
+        Some(cc) => one(cc),
+        None => false,
+    }
+}
+
+/// The id in a relative reference `Type/id` (a Reference object, or the reference string itself).
+fn reference_id(v: Option<&Value>, resource_type: &str) -> Option<String> {
+    let text = match v? {
+        Value::String(s) => s.as_str(),
+        other => other.get("reference")?.as_str()?,
+    };
+    let (ty, id) = text.rsplit_once('/').map(|(head, id)| (head.rsplit('/').next().unwrap_or(head), id))?;
+    (ty == resource_type && !id.is_empty()).then(|| id.to_owned())
+}
+
+fn references(v: Option<&Value>, resource_type: &str) -> Vec<String> {
+    array(v).filter_map(|r| reference_id(Some(r), resource_type)).collect()
+}
+
+fn party(v: &Value) -> Option<Party> {
+    let text = v.get("reference")?.as_str()?;
+    let (ty, id) = text.split_once('/')?;
+    match ty {
+        "Practitioner" => Some(Party::Practitioner(id.to_owned())),
+        "PractitionerRole" => Some(Party::PractitionerRole(id.to_owned())),
+        "Organization" => Some(Party::Organisation(id.to_owned())),
+        _ => None,
+    }
+}
+
+/// A FHIR Period: its start as the earliest moment it denotes, its end as the first moment after it
+/// (an end of `2025-03-01` runs to the end of that day).
+fn period(v: Option<&Value>) -> Period {
+    let Some(v) = v else { return Period::OPEN };
+    Period {
+        start: v.get("start").and_then(Value::as_str).and_then(lower_bound),
+        end: v.get("end").and_then(Value::as_str).and_then(upper_bound),
+    }
+}
+
+fn moment(t: DateTime<Utc>) -> Moment {
+    Moment(t.timestamp_millis())
+}
+
+/// The earliest moment a FHIR date, dateTime or instant denotes.
+pub fn lower_bound(s: &str) -> Option<Moment> {
+    bounds(s).map(|(lo, _)| lo)
+}
+
+/// The first moment after a FHIR date, dateTime or instant (a full dateTime: one millisecond after it).
+pub fn upper_bound(s: &str) -> Option<Moment> {
+    bounds(s).map(|(_, hi)| hi)
+}
+
+fn bounds(s: &str) -> Option<(Moment, Moment)> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        let lo = moment(t.with_timezone(&Utc));
+        return Some((lo, Moment(lo.0 + 1)));
+    }
+    let day = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| moment(Utc.from_utc_datetime(&t)));
+    let (lo, hi) = match s.len() {
+        4 => {
+            let y: i32 = s.parse().ok()?;
+            (NaiveDate::from_ymd_opt(y, 1, 1)?, NaiveDate::from_ymd_opt(y + 1, 1, 1)?)
+        }
+        7 => {
+            let (y, m) = s.split_once('-')?;
+            let first = NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, 1)?;
+            let next = if first.month() == 12 {
+                NaiveDate::from_ymd_opt(first.year() + 1, 1, 1)?
+            } else {
+                NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1)?
+            };
+            (first, next)
+        }
+        10 => {
+            let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+            (d, d.succ_opt()?)
+        }
+        _ => return None,
+    };
+    Some((day(lo)?, day(hi)?))
+}
