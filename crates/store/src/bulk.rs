@@ -70,6 +70,15 @@ pub struct Dangling {
     pub samples: Vec<DanglingLink>,
 }
 
+/// What `Store::write_concurrency` answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteConcurrency {
+    /// Units that may usefully be in flight at once.
+    pub in_flight: usize,
+    /// Units submitted together commit in submission order.
+    pub in_order: bool,
+}
+
 impl Store {
     /// The folder this store keeps its files in (a SQLite database's folder); `None` if it has none.
     pub fn data_dir(&self) -> Option<PathBuf> {
@@ -78,6 +87,16 @@ impl Store {
             Store::Sqlite(s) => s.data_dir(),
             Store::Postgres(s) => s.data_dir(),
             _ => None,
+        }
+    }
+
+    /// How many write units a bulk writer may keep in flight, and whether they commit in the order they were
+    /// submitted. SQLite queues every unit on its one writer, in order; PostgreSQL runs each unit on its own
+    /// pooled connection, concurrently and in no set order, so at most the pool's size should be in flight.
+    pub fn write_concurrency(&self) -> WriteConcurrency {
+        match self {
+            Store::Sqlite(_) => WriteConcurrency { in_flight: usize::MAX, in_order: true },
+            Store::Postgres(s) => WriteConcurrency { in_flight: s.pool_size(), in_order: false },
         }
     }
 

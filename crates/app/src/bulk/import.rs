@@ -15,7 +15,7 @@ use crate::prepare::{self, Prepared};
 use crate::{bundle, instant, record, App};
 use fhir::reference::{self, Target};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
@@ -310,7 +310,8 @@ impl App {
         let mut pending: BTreeMap<u64, Batch> = BTreeMap::new();
         let mut next = 0u64;
         let mut in_flight: VecDeque<InFlight<'_>> = VecDeque::new();
-        let max_in_flight = options.units_in_flight.max(1);
+        let concurrency = self.store.write_concurrency();
+        let max_in_flight = options.units_in_flight.min(concurrency.in_flight).max(1);
         let mut fatal: Option<AppError> = None;
         while let Some(batch) = done_rx.recv().await {
             pending.insert(batch.seq, batch);
@@ -333,7 +334,17 @@ impl App {
                 if batch.items.is_empty() {
                     continue;
                 }
-                in_flight.push_back(self.submit(batch.items, batch.stamp, batch.atomic, seen.clone()).await);
+                // Where units commit in no set order, a unit that could see or touch what another in flight
+                // writes waits for the others to finish, so the result is the one a serial import gives.
+                let keys = if concurrency.in_order { Keys::Independent(HashSet::new()) } else { Keys::of(&batch.items, batch.atomic) };
+                if !concurrency.in_order && in_flight.iter().any(|u| !u.independent_of(&keys)) {
+                    while let Some(unit) = in_flight.pop_front() {
+                        if let Err(e) = self.settle(unit, &mut report, &options, &progress, &seen).await {
+                            fatal.get_or_insert(e);
+                        }
+                    }
+                }
+                in_flight.push_back(self.submit(batch.items, batch.stamp, batch.atomic, seen.clone(), keys, concurrency.in_order).await);
                 while in_flight.len() >= max_in_flight {
                     if let Some(unit) = in_flight.pop_front() {
                         if let Err(e) = self.settle(unit, &mut report, &options, &progress, &seen).await {
@@ -374,10 +385,21 @@ impl App {
         Ok(())
     }
 
-    /// Queues one unit on the writer without waiting for it, so that several units share a commit.
-    async fn submit(&self, items: Vec<Item>, stamp: String, atomic: bool, seen: Option<Arc<Mutex<Seen>>>) -> InFlight<'_> {
-        let mut fut: Pin<Box<dyn Future<Output = UnitResult> + Send + '_>> =
-            Box::pin(self.store.write(move |tx| write_unit(tx, items, &stamp, atomic, seen.as_deref())));
+    /// Starts one unit without waiting for it, so that several units share a commit (SQLite) or run on
+    /// several connections (PostgreSQL).
+    async fn submit(&self, items: Vec<Item>, stamp: String, atomic: bool, seen: Option<Arc<Mutex<Seen>>>, keys: Keys, in_order: bool) -> InFlight<'_> {
+        let unit = move |tx: &mut dyn Tx| write_unit(tx, items, &stamp, atomic, seen.as_deref());
+        if !in_order {
+            // A task of its own, so that the unit progresses (connects, waits for a connection, commits)
+            // while the importer waits for others; a future polled once and parked would not.
+            let store = self.store.clone();
+            let task = tokio::spawn(async move { store.write(unit).await });
+            let fut = Box::pin(async move {
+                task.await.unwrap_or_else(|e| Err(UnitFailure { error: AppError::Internal(Box::new(e)), items: Vec::new() }))
+            });
+            return InFlight { state: UnitState::Pending(fut), atomic, keys };
+        }
+        let mut fut: Pin<Box<dyn Future<Output = UnitResult> + Send + '_>> = Box::pin(self.store.write(unit));
         // One poll hands the unit to the writer's queue (in submission order); the answer is awaited later.
         let mut ready = None;
         std::future::poll_fn(|cx| {
@@ -387,10 +409,11 @@ impl App {
             Poll::Ready(())
         })
         .await;
-        match ready {
-            Some(r) => InFlight::Done(r, atomic),
-            None => InFlight::Pending(fut, atomic),
-        }
+        let state = match ready {
+            Some(r) => UnitState::Done(r),
+            None => UnitState::Pending(fut),
+        };
+        InFlight { state, atomic, keys }
     }
 
     /// Waits for a unit and records what became of its items. A non-atomic unit that failed as a whole is
@@ -403,9 +426,10 @@ impl App {
         progress: &Progress,
         seen: &Option<Arc<Mutex<Seen>>>,
     ) -> Result<(), AppError> {
-        let (result, atomic) = match unit {
-            InFlight::Done(r, a) => (r, a),
-            InFlight::Pending(fut, a) => (fut.await, a),
+        let atomic = unit.atomic;
+        let result = match unit.state {
+            UnitState::Done(r) => r,
+            UnitState::Pending(fut) => fut.await,
         };
         let written = match result {
             Ok(w) => w,
@@ -453,9 +477,46 @@ impl App {
     }
 }
 
-enum InFlight<'a> {
-    Pending(Pin<Box<dyn Future<Output = UnitResult> + Send + 'a>>, bool),
-    Done(UnitResult, bool),
+struct InFlight<'a> {
+    state: UnitState<'a>,
+    atomic: bool,
+    keys: Keys,
+}
+
+enum UnitState<'a> {
+    Pending(Pin<Box<dyn Future<Output = UnitResult> + Send + 'a>>),
+    Done(UnitResult),
+}
+
+/// What a unit may touch, for running units side by side where they commit in no set order.
+enum Keys {
+    /// Only these resources (`Type/id`), each by its id (given or new).
+    Independent(HashSet<String>),
+    /// It resolves identities or references by search, or is a Bundle written whole: it runs alone.
+    Alone,
+}
+
+impl Keys {
+    fn of(items: &[Item], atomic: bool) -> Keys {
+        let mut keys = HashSet::with_capacity(items.len());
+        for item in items {
+            if atomic || item.conditional || matches!(item.identity, Identity::ByIdentifier(_)) {
+                return Keys::Alone;
+            }
+            keys.insert(format!("{}/{}", item.resource_type, item.id));
+        }
+        Keys::Independent(keys)
+    }
+}
+
+impl InFlight<'_> {
+    /// Whether a unit with `other` keys may run beside this one.
+    fn independent_of(&self, other: &Keys) -> bool {
+        match (&self.keys, other) {
+            (Keys::Independent(a), Keys::Independent(b)) => a.is_disjoint(b),
+            _ => false,
+        }
+    }
 }
 
 // ---- reading: one thread cuts the files into batches ----

@@ -273,6 +273,11 @@ impl PgStore {
         self.inner.statements.take()
     }
 
+    /// The most connections the pool opens.
+    pub fn pool_size(&self) -> usize {
+        self.inner.pool.status().max_size
+    }
+
     /// Connections open now, and the pool's bound (for metrics and tests).
     pub fn pool_status(&self) -> (usize, usize) {
         let s = self.inner.pool.status();
@@ -312,7 +317,8 @@ pub(crate) fn pg(e: tokio_postgres::Error) -> StoreError {
 
 fn pool_error(e: PoolError) -> StoreError {
     match e {
-        PoolError::Timeout(_) => StoreError::Unavailable("every database connection is busy (the pool is saturated)".into()),
+        PoolError::Timeout(deadpool_postgres::TimeoutType::Wait) => StoreError::Unavailable("every database connection is busy (the pool is saturated)".into()),
+        PoolError::Timeout(_) => StoreError::Unavailable("connecting to the database took too long".into()),
         PoolError::Backend(e) => pg(e),
         PoolError::Closed => StoreError::Unavailable("the database is closed".into()),
         other => StoreError::Unavailable(format!("cannot get a database connection: {other}")),
