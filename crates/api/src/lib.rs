@@ -2,6 +2,7 @@
 
 mod bulk;
 mod capability;
+mod guard;
 mod negotiate;
 mod observe;
 mod respond;
@@ -16,6 +17,7 @@ use axum::Router;
 use fhir::{Issue, IssueCode};
 use respond::{json_response, ApiError};
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use capability::{SYSTEM_INTERACTIONS, TYPE_INTERACTIONS};
 
@@ -27,12 +29,16 @@ pub type MetricsRender = Arc<dyn Fn() -> String + Send + Sync>;
 pub struct Options {
     /// Largest request body accepted, in bytes (413 beyond).
     pub max_body_bytes: usize,
+    /// Most requests served at once; more are answered 503 with Retry-After at once.
+    pub max_in_flight: usize,
+    /// Longest a request may take, reading its body included, before it is stopped and answered 503.
+    pub request_timeout: Duration,
     pub metrics: Option<MetricsRender>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { max_body_bytes: 64 * 1024 * 1024, metrics: None }
+        Options { max_body_bytes: 64 * 1024 * 1024, max_in_flight: 512, request_timeout: Duration::from_secs(60), metrics: None }
     }
 }
 
@@ -74,6 +80,7 @@ pub fn router(app: App, options: Options) -> Router {
         .route("/metrics", get(metrics_page))
         .nest("/fhir", fhir)
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(guard::Guard::new(options.max_in_flight, options.request_timeout), guard::limit))
         .layer(axum::middleware::from_fn(observe::track))
         .layer(DefaultBodyLimit::max(options.max_body_bytes))
         .with_state(api)

@@ -6,6 +6,7 @@
 use crate::criteria;
 use crate::error::AppError;
 use crate::instant;
+use crate::limits::exceeded;
 use crate::prepare::{self, check};
 use crate::present::{error_entry, etag, parse_etag, resource_json, status_line, written_entry};
 use crate::record::{self, check_update_id, ensure_type, Draft, Refs, Written};
@@ -77,12 +78,9 @@ impl App {
             Some(Value::Array(items)) => items.clone(),
             Some(_) => return Err(AppError::bad_request(IssueCode::Structure, "Bundle.entry must be an array", Some("Bundle.entry"))),
         };
-        if raw.len() > self.config.max_bundle_entries {
-            return Err(AppError::bad_request(
-                IssueCode::TooCostly,
-                format!("a Bundle may hold at most {} entries", self.config.max_bundle_entries),
-                Some("Bundle.entry"),
-            ));
+        let limits = &self.config.limits;
+        if raw.len() > limits.max_bundle_entries {
+            return Err(exceeded("max_bundle_entries", limits.max_bundle_entries, format!("the Bundle has {} entries", raw.len()), Some("Bundle.entry")));
         }
         match kind {
             "transaction" => {
@@ -96,28 +94,54 @@ impl App {
         }
     }
 
+    /// Runs a batch's entries, at most `batch_concurrency` at a time, each its own unit. The resources the
+    /// entries bring back count against `max_materialised` together; once it is spent, the entries still to
+    /// run are answered too-costly instead. The entries run as tasks of a set that is dropped, and its tasks
+    /// aborted, when this future is: a client that goes away stops the batch.
     async fn batch(&self, raw: Vec<Value>, ret: Return) -> Value {
-        let mut tasks = Vec::with_capacity(raw.len());
-        for (i, e) in raw.into_iter().enumerate() {
-            let app = self.clone();
-            tasks.push(tokio::spawn(async move {
-                let entry = app.parse_entry(i, e)?;
-                app.run_batch_entry(entry, ret).await
-            }));
+        let limits = self.config.limits.clone();
+        let count = raw.len();
+        let mut results: Vec<Option<Value>> = vec![None; count];
+        let mut running: tokio::task::JoinSet<(usize, Result<(Value, usize), AppError>)> = tokio::task::JoinSet::new();
+        let mut used = 0usize;
+        let mut pending = raw.into_iter().enumerate();
+        loop {
+            while running.len() < limits.batch_concurrency.max(1) {
+                let Some((i, e)) = pending.next() else { break };
+                if used >= limits.max_materialised {
+                    let spent = exceeded("max_materialised", limits.max_materialised, "the batch's earlier entries brought back as many resources as one request may", None);
+                    results[i] = Some(error_entry(&spent.within_entry(&format!("Bundle.entry[{i}]"))));
+                    continue;
+                }
+                let app = self.clone();
+                running.spawn(async move {
+                    let run = async {
+                        let entry = app.parse_entry(i, e)?;
+                        app.run_batch_entry(entry, ret).await
+                    };
+                    (i, run.await)
+                });
+            }
+            let Some(done) = running.join_next().await else { break };
+            match done {
+                Ok((i, outcome)) => {
+                    results[i] = Some(match outcome {
+                        Ok((v, resources)) => {
+                            used += resources;
+                            v
+                        }
+                        Err(e) => error_entry(&e),
+                    });
+                }
+                Err(join) => tracing::error!(error = %join, "a batch entry's task failed"),
+            }
         }
-        let mut out = Vec::with_capacity(tasks.len());
-        for task in tasks {
-            let entry = match task.await {
-                Ok(Ok(v)) => v,
-                Ok(Err(e)) => error_entry(&e),
-                Err(join) => error_entry(&AppError::Internal(Box::new(join))),
-            };
-            out.push(entry);
-        }
-        response_bundle("batch-response", out)
+        let internal = || error_entry(&AppError::Internal("a batch entry's task failed".into()));
+        response_bundle("batch-response", results.into_iter().map(|r| r.unwrap_or_else(internal)).collect())
     }
 
-    async fn run_batch_entry(&self, e: Entry, ret: Return) -> Result<Value, AppError> {
+    /// One batch entry's response entry, and how many resources it brought back.
+    async fn run_batch_entry(&self, e: Entry, ret: Return) -> Result<(Value, usize), AppError> {
         let path = e.path();
         let with_resource = ret == Return::Representation;
         let written = match e.action {
@@ -145,15 +169,16 @@ impl App {
             Action::ConditionalDelete { resource_type, criteria } => {
                 self.store.write(move |tx| record::conditional_delete_in(tx, &resource_type, &criteria, Refs::Check, &instant::now())).await
             }
-            Action::Read { resource_type, id } => return read_entry(&self.read(&resource_type, &id).await?),
-            Action::VRead { resource_type, id, version } => return read_entry(&self.vread(&resource_type, &id, &version).await?),
+            Action::Read { resource_type, id } => return Ok((read_entry(&self.read(&resource_type, &id).await?)?, 1)),
+            Action::VRead { resource_type, id, version } => return Ok((read_entry(&self.vread(&resource_type, &id, &version).await?)?, 1)),
             Action::Search { resource_type, params } => {
                 let page = self.search(&resource_type, &params, Default::default()).await?;
-                return Ok(json!({ "resource": self.searchset(&page)?, "response": { "status": status_line(200) } }));
+                let resources = page.matches.len() + page.included.len();
+                return Ok((json!({ "resource": self.searchset(&page)?, "response": { "status": status_line(200) } }), resources));
             }
         }
         .map_err(|err| err.within_entry(&path))?;
-        written_entry(&written, with_resource)
+        Ok((written_entry(&written, with_resource)?, usize::from(with_resource)))
     }
 
     async fn transaction(&self, mut entries: Vec<Entry>, ret: Return) -> Result<Value, AppError> {

@@ -7,6 +7,7 @@ mod bundle;
 mod criteria;
 mod error;
 pub mod instant;
+pub mod limits;
 pub mod patch;
 mod prepare;
 mod present;
@@ -14,6 +15,7 @@ mod record;
 pub mod search;
 
 pub use error::AppError;
+pub use limits::Limits;
 pub use bundle::Return;
 pub use present::{etag, location, parse_etag};
 pub use record::{Handling, HistoryPage, Written};
@@ -28,17 +30,13 @@ use store::Store;
 pub struct Config {
     /// This server's FHIR base URL as clients see it, without a trailing slash (for `fullUrl` and links).
     pub base_url: String,
-    /// Page size when the client gives no `_count`.
-    pub default_count: usize,
-    /// Largest page size; a larger `_count` is reduced to it.
-    pub max_count: usize,
-    /// Largest number of entries in a batch or transaction.
-    pub max_bundle_entries: usize,
+    /// What one request may ask for.
+    pub limits: Limits,
 }
 
 impl Config {
     pub fn new(base_url: impl Into<String>) -> Self {
-        Config { base_url: base_url.into(), default_count: 50, max_count: 1000, max_bundle_entries: 10_000 }
+        Config { base_url: base_url.into(), limits: Limits::default() }
     }
 }
 

@@ -427,10 +427,10 @@ impl App {
 
     fn count(&self, count: Option<&str>) -> Result<usize, AppError> {
         match count {
-            None => Ok(self.config.default_count),
+            None => Ok(self.config.limits.default_count),
             Some(c) => c
                 .parse::<usize>()
-                .map(|n| n.min(self.config.max_count))
+                .map(|n| n.min(self.config.limits.max_count))
                 .map_err(|_| AppError::bad_request(IssueCode::Value, format!("_count '{c}' is not a number"), Some("_count"))),
         }
     }

@@ -41,6 +41,8 @@ pub struct FileConfig {
     pub base_url: Option<String>,
     pub log_format: Option<String>,
     pub max_body_bytes: Option<usize>,
+    /// What one request may ask for: the keys of `app::Limits`, `max_in_flight` and `request_timeout_ms`.
+    pub limits: Option<std::collections::BTreeMap<String, usize>>,
 }
 
 impl FileConfig {
@@ -131,6 +133,12 @@ pub struct Settings {
     pub base_url: String,
     pub log_format: String,
     pub max_body_bytes: usize,
+    /// Per-request limits of the use cases.
+    pub limits: app::Limits,
+    /// Most requests served at once.
+    pub max_in_flight: usize,
+    /// Longest a request may take, in milliseconds.
+    pub request_timeout_ms: usize,
 }
 
 impl Settings {
@@ -152,7 +160,42 @@ impl Settings {
             return Err(format!("log format '{log_format}' is not one of json, text"));
         }
         let max_body_bytes = flags.max_body_bytes.or(file.max_body_bytes).unwrap_or(64 * 1024 * 1024);
-        Ok(Settings { listen, database, base_url, log_format, max_body_bytes })
+        let http = api::Options::default();
+        let mut limits = app::Limits::default();
+        let mut max_in_flight = http.max_in_flight;
+        let mut request_timeout_ms = usize::try_from(http.request_timeout.as_millis()).unwrap_or(usize::MAX);
+        for (key, value) in file.limits.unwrap_or_default() {
+            match key.as_str() {
+                "max_in_flight" => max_in_flight = value.max(1),
+                "request_timeout_ms" => request_timeout_ms = value.max(1),
+                _ if limits.set(&key, value) => {}
+                _ => return Err(format!("[limits] has no key '{key}'; the keys are max_in_flight, request_timeout_ms and {}", limit_keys())),
+            }
+        }
+        Ok(Settings { listen, database, base_url, log_format, max_body_bytes, limits, max_in_flight, request_timeout_ms })
+    }
+}
+
+fn limit_keys() -> String {
+    app::Limits::default().entries().iter().map(|(k, _, _)| *k).collect::<Vec<_>>().join(", ")
+}
+
+impl Settings {
+    /// The HTTP layer's options.
+    pub fn http(&self, metrics: Option<api::MetricsRender>) -> api::Options {
+        api::Options {
+            max_body_bytes: self.max_body_bytes,
+            max_in_flight: self.max_in_flight,
+            request_timeout: std::time::Duration::from_millis(self.request_timeout_ms as u64),
+            metrics,
+        }
+    }
+
+    /// The use cases' configuration.
+    pub fn app_config(&self) -> app::Config {
+        let mut config = app::Config::new(self.base_url.clone());
+        config.limits = self.limits.clone();
+        config
     }
 }
 
@@ -184,5 +227,32 @@ mod tests {
     #[test]
     fn file_rejects_unknown_keys() {
         assert!(toml::from_str::<FileConfig>("lisen = \"x\"").is_err());
+    }
+
+    #[test]
+    fn the_readme_lists_every_limit_with_its_default() {
+        let readme = include_str!("../../../README.md");
+        let http = api::Options::default();
+        let mut rows: Vec<(String, String)> = vec![
+            ("max_in_flight".into(), http.max_in_flight.to_string()),
+            ("request_timeout_ms".into(), http.request_timeout.as_millis().to_string()),
+        ];
+        rows.extend(app::Limits::default().entries().into_iter().map(|(k, v, _)| (k.to_owned(), v.to_string())));
+        for (key, default) in rows {
+            let row = format!("| `{key}` | {default} |");
+            assert!(readme.contains(&row), "README.md lists the limit: {row}");
+        }
+    }
+
+    #[test]
+    fn limits_come_from_the_file() {
+        let file: FileConfig = toml::from_str("[limits]\nmax_count = 200\nmax_in_flight = 64\nrequest_timeout_ms = 1500").expect("toml");
+        let s = Settings::resolve(ServeArgs::default(), file).expect("valid");
+        assert_eq!(s.limits.max_count, 200);
+        assert_eq!(s.limits.max_chain_depth, app::Limits::default().max_chain_depth);
+        assert_eq!((s.max_in_flight, s.request_timeout_ms), (64, 1500));
+        let file: FileConfig = toml::from_str("[limits]\nmax_cont = 200").expect("toml");
+        let e = Settings::resolve(ServeArgs::default(), file).expect_err("an unknown limit");
+        assert!(e.contains("max_cont") && e.contains("max_count"), "{e}");
     }
 }

@@ -72,7 +72,7 @@ pub fn run(args: DemoArgs, file: FileConfig) -> Outcome {
         m.preset == preset.name() && m.people == options.people as u64 && m.seed == args.seed && db_path.is_file()
     });
     block_on(async move {
-        let app = app::App::new(open_store(&settings.database)?, app::Config::new(settings.base_url.clone()));
+        let app = app::App::new(open_store(&settings.database)?, settings.app_config());
         let marker = match existing {
             Some(m) => m,
             None => match first_run(&app, &options, &args.data_dir).await {

@@ -171,13 +171,13 @@ async fn serve(settings: Settings, prepared: Option<(app::App, String)>) -> Outc
     let started = std::time::Instant::now();
     let (app, banner) = match prepared {
         Some((app, banner)) => (app, Some(banner)),
-        None => (app::App::new(open_store(&settings.database)?, app::Config::new(settings.base_url.clone())), None),
+        None => (app::App::new(open_store(&settings.database)?, settings.app_config()), None),
     };
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .map_err(|e| Failure::Run(format!("cannot install the metrics recorder: {e}")))?;
     let render: api::MetricsRender = std::sync::Arc::new(move || metrics.render());
-    let router = api::router(app.clone(), api::Options { max_body_bytes: settings.max_body_bytes, metrics: Some(render) });
+    let router = api::router(app.clone(), settings.http(Some(render)));
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
         .map_err(|e| Failure::Run(format!("cannot listen on {}: {e}", settings.listen)))?;

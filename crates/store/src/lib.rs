@@ -9,7 +9,7 @@ pub mod search;
 mod sql;
 mod sqlite;
 
-pub use bulk::{Dangling, DanglingLink, PersonScope, Scan, ScanEnd, ScanRow};
+pub use bulk::{Dangling, DanglingLink, PersonScope, Scan, ScanEnd, ScanRow, WriteConcurrency};
 pub use error::{BoxError, StoreError};
 pub use model::{HistoryQuery, HistoryScope, Method, NewVersion, Stored, TokenCriterion};
 pub use postgres::{PgOptions, PgStore, PgTestDatabase};

@@ -133,6 +133,24 @@ pub struct SortKey {
     pub descending: bool,
 }
 
+impl SortKey {
+    /// Whether `v` can stand for this key in a cursor: the id (no parameter) is a valid resource id; a
+    /// parameter's value is JSON null (no value) or of the index's kind: a whole number of milliseconds for
+    /// dates, a finite number for numbers and quantities, text otherwise.
+    pub fn accepts(&self, v: &Value) -> bool {
+        match (&self.param, self.table, v) {
+            (None, _, Value::String(id)) => fhir::id::is_valid_id(id),
+            (None, _, _) => false,
+            (Some(_), _, Value::Null) => true,
+            (Some(_), IndexTable::Date, Value::Number(n)) => n.as_i64().is_some(),
+            (Some(_), IndexTable::Number | IndexTable::Quantity, Value::Number(n)) => n.as_f64().is_some_and(f64::is_finite),
+            (Some(_), IndexTable::Date | IndexTable::Number | IndexTable::Quantity, _) => false,
+            (Some(_), _, Value::String(_)) => true,
+            (Some(_), _, _) => false,
+        }
+    }
+}
+
 /// A page of one person's record (`$everything`): the live resources whose person key is `person`, in
 /// (type, id) order.
 #[derive(Debug, Clone, Default)]

@@ -51,7 +51,7 @@ async fn xml_is_refused_with_415() {
 
 #[tokio::test]
 async fn bodies_over_the_limit_get_413() {
-    let s = Server::with_options(api::Options { max_body_bytes: 1024, metrics: None });
+    let s = Server::with_options(api::Options { max_body_bytes: 1024, ..Default::default() });
     let mut p = patient("9990000158");
     p["name"][0]["family"] = json!("x".repeat(2000));
     s.post("/fhir/Patient", &p).await.assert_outcome(413, "too-long", None);

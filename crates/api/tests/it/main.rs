@@ -9,6 +9,7 @@ mod conditional;
 mod crud;
 mod errors;
 mod history;
+mod limits;
 mod search;
 mod sharding;
 mod synthea;
@@ -50,6 +51,11 @@ impl Server {
     }
 
     pub fn with_options(options: api::Options) -> Self {
+        Self::build(options, app::Limits::default(), |_| {})
+    }
+
+    /// A server with the given HTTP options, request limits and (on SQLite) store options.
+    pub fn build(options: api::Options, limits: app::Limits, sqlite: impl FnOnce(&mut store::SqliteOptions)) -> Self {
         let mut pg_store = None;
         let (store, keep) = if backend() == "postgres" {
             let admin = store::PgTestDatabase::admin_url_from_env().expect("JOINERY_TEST_BACKEND=postgres needs JOINERY_TEST_POSTGRES_URL");
@@ -64,11 +70,20 @@ impl Server {
             (store::Store::Postgres(opened), Keep::Pg(db, files))
         } else {
             let dir = tempfile::tempdir().expect("temp dir");
-            let sqlite = store::SqliteStore::open(store::SqliteOptions::new(dir.path().join("test.db"))).expect("open store");
-            (store::Store::Sqlite(sqlite), Keep::Dir(dir))
+            let mut sqlite_options = store::SqliteOptions::new(dir.path().join("test.db"));
+            sqlite(&mut sqlite_options);
+            let opened = store::SqliteStore::open(sqlite_options).expect("open store");
+            (store::Store::Sqlite(opened), Keep::Dir(dir))
         };
-        let app = app::App::new(store, app::Config::new(BASE));
+        let mut config = app::Config::new(BASE);
+        config.limits = limits;
+        let app = app::App::new(store, config);
         Server { router: api::router(app, options), pg: pg_store, _keep: keep }
+    }
+
+    /// The router itself, for tests that drive a request by hand.
+    pub fn router(&self) -> Router {
+        self.router.clone()
     }
 
     pub async fn send(&self, method: &str, uri: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Res {

@@ -16,11 +16,8 @@ use fhir::{Issue, IssueCode};
 use parse::{Context, Cursor, Include, Parsed};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashSet};
-use store::search::{Predicate, Query, RecordQuery, Test};
+use store::search::{Predicate, Query, RecordQuery, SortKey, Test};
 use store::Stored;
-
-/// Most resources `_include`/`_revinclude` add to one page.
-const MAX_INCLUDED: usize = 1000;
 
 /// One page of search results.
 #[derive(Debug, Clone)]
@@ -46,8 +43,7 @@ impl App {
         Context {
             base_url: &self.config.base_url,
             handling,
-            default_count: self.config.default_count,
-            max_count: self.config.max_count,
+            limits: &self.config.limits,
             now_ms: chrono::Utc::now().timestamp_millis(),
         }
     }
@@ -84,7 +80,9 @@ impl App {
         // Each type is searched in turn; the cursor carries the type index first.
         let (start, inner) = match &parsed.cursor {
             Cursor::After(keys) => match keys.split_first() {
-                Some((Value::Number(n), rest)) => (n.as_u64().unwrap_or(0) as usize, Cursor::After(rest.to_vec())),
+                Some((Value::Number(n), rest)) if n.as_u64().is_some_and(|i| (i as usize) < types.len()) => {
+                    (n.as_u64().unwrap_or(0) as usize, Cursor::After(rest.to_vec()))
+                }
                 _ => return Err(AppError::bad_request(IssueCode::Value, "the paging cursor is not valid", Some("_cursor"))),
             },
             Cursor::Start => (0, Cursor::Start),
@@ -139,8 +137,8 @@ impl App {
             return Err(AppError::bad_request(IssueCode::Value, format!("'{t}' is not a FHIR R4 resource type"), Some("_type")));
         }
         let count = match get("_count") {
-            None => self.config.default_count,
-            Some(c) => c.parse::<usize>().map_err(|_| AppError::bad_request(IssueCode::Value, "_count is not a whole number", Some("_count")))?.min(self.config.max_count),
+            None => self.config.limits.default_count,
+            Some(c) => c.parse::<usize>().map_err(|_| AppError::bad_request(IssueCode::Value, "_count is not a whole number", Some("_count")))?.min(self.config.limits.max_count),
         };
         let after: Option<(String, String)> = match get("_cursor") {
             None => None,
@@ -196,9 +194,7 @@ impl App {
         let count_only = parsed.summary == Summary::Count || parsed.count == 0;
         let query = query_of(resource_type, &parsed, extra, parsed.count + 1);
         if let Cursor::After(keys) | Cursor::Before(keys) = &parsed.cursor {
-            if keys.len() != query.sort.iter().filter(|k| k.param.is_some()).count() + 1 {
-                return Err(AppError::bad_request(IssueCode::Value, "the paging cursor does not belong to this search", Some("_cursor")));
-            }
+            check_cursor(&query, keys)?;
         }
         if parsed.total != Total::None || count_only {
             page.total = Some(self.store.count(query.clone()).await?);
@@ -228,7 +224,7 @@ impl App {
             let (included, truncated) = self.includes(&page.matches, &parsed.includes, &parsed.revincludes).await?;
             page.included = included;
             if truncated {
-                page.warnings.push(Issue::warning(IssueCode::TooCostly, format!("only the first {MAX_INCLUDED} included resources are returned")));
+                page.warnings.push(Issue::warning(IssueCode::TooCostly, format!("only the first {} included resources are returned (the limit max_included)", self.config.limits.max_included)));
             }
         }
         Ok(page)
@@ -262,7 +258,7 @@ impl App {
             if wanted.is_empty() {
                 break;
             }
-            let room = MAX_INCLUDED.saturating_sub(included.len());
+            let room = self.config.limits.max_included.saturating_sub(included.len());
             let truncated = wanted.len() > room;
             let new = self.store.read_many(wanted.into_iter().take(room).collect()).await?;
             for s in &new {
@@ -353,6 +349,18 @@ fn query_of(resource_type: &str, parsed: &Parsed, extra: Vec<Vec<Predicate>>, li
         Cursor::Before(k) => (None, Some(k.clone())),
     };
     Query { resource_type: resource_type.to_owned(), filters, sort: parsed.sort.clone(), limit, after, before, person: parsed.person.clone() }
+}
+
+/// A cursor comes from the client, so it is checked whole before the store sees it: one value per sort key
+/// and then the id, each of its key's kind.
+fn check_cursor(query: &Query, keys: &[Value]) -> Result<(), AppError> {
+    let mut sort: Vec<&SortKey> = query.sort.iter().filter(|k| k.param.is_some()).collect();
+    let id_key = SortKey { param: None, table: store::search::IndexTable::Token, descending: false };
+    sort.push(&id_key);
+    if keys.len() != sort.len() || !sort.iter().zip(keys).all(|(k, v)| k.accepts(v)) {
+        return Err(AppError::bad_request(IssueCode::Value, "the paging cursor does not belong to this search", Some("_cursor")));
+    }
+    Ok(())
 }
 
 fn cursor_text(keys: &[Value]) -> String {

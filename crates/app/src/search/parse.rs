@@ -4,6 +4,7 @@
 //! always refused, so that it never matches everything.
 
 use crate::error::AppError;
+use crate::limits::{exceeded, Limits};
 use crate::record::Handling;
 use fhir::definitions::{self, SearchParamKind};
 use fhir::search::value::{date_range, decimal_range, normalize};
@@ -75,8 +76,7 @@ pub struct Parsed {
 pub struct Context<'a> {
     pub base_url: &'a str,
     pub handling: Handling,
-    pub default_count: usize,
-    pub max_count: usize,
+    pub limits: &'a Limits,
     /// Now, in milliseconds, for `ap` (approximately).
     pub now_ms: i64,
 }
@@ -85,16 +85,23 @@ pub struct Context<'a> {
 const RESULT_PARAMS: &[&str] = &["_count", "_sort", "_total", "_summary", "_elements", "_cursor", "_before", "_format", "_pretty", "_type"];
 
 pub fn parse(resource_type: &str, params: &[(String, String)], ctx: &Context<'_>) -> Result<Parsed, AppError> {
-    let mut out = Parsed { count: ctx.default_count, ..Default::default() };
+    check_size(params, ctx.limits)?;
+    let limits = ctx.limits;
+    let mut out = Parsed { count: limits.default_count, ..Default::default() };
+    let mut values = 0usize;
     for (name, value) in params {
         let kept = match name.as_str() {
             "_count" => {
                 let n: usize = value.parse().map_err(|_| bad(name, format!("_count '{value}' is not a whole number")))?;
-                out.count = n.min(ctx.max_count);
+                out.count = n.min(limits.max_count);
                 true
             }
             "_sort" => {
-                for item in value.split(',') {
+                let items: Vec<&str> = value.split(',').collect();
+                if items.len() > limits.max_search_params {
+                    return Err(exceeded("max_search_params", limits.max_search_params, format!("_sort has {} keys", items.len()), Some(name)));
+                }
+                for item in items {
                     let (descending, code) = match item.strip_prefix('-') {
                         Some(c) => (true, c),
                         None => (false, item),
@@ -137,9 +144,14 @@ pub fn parse(resource_type: &str, params: &[(String, String)], ctx: &Context<'_>
             }
             "_format" | "_pretty" => false,
             "_type" => {
-                let types: Vec<String> = value.split(',').map(str::to_owned).collect();
-                if let Some(t) = types.iter().find(|t| !definitions::is_resource_type(t)) {
-                    return Err(bad(name, format!("'{t}' is not a FHIR R4 resource type")));
+                let mut types: Vec<String> = Vec::new();
+                for t in value.split(',') {
+                    if !definitions::is_resource_type(t) {
+                        return Err(bad(name, format!("'{t}' is not a FHIR R4 resource type")));
+                    }
+                    if !types.iter().any(|seen| seen == t) {
+                        types.push(t.to_owned());
+                    }
                 }
                 out.types = Some(types);
                 true
@@ -160,6 +172,10 @@ pub fn parse(resource_type: &str, params: &[(String, String)], ctx: &Context<'_>
             }
             _ => match predicates(resource_type, name, value, ctx)? {
                 Some(group) => {
+                    values += group.len();
+                    if values > limits.max_search_values {
+                        return Err(exceeded("max_search_values", limits.max_search_values, "the search has too many values in all", Some(name)));
+                    }
                     out.filters.push(group);
                     true
                 }
@@ -173,6 +189,31 @@ pub fn parse(resource_type: &str, params: &[(String, String)], ctx: &Context<'_>
         }
     }
     Ok(out)
+}
+
+/// The bounds that can be checked before anything is parsed: the query's size, how many parameters and
+/// includes it has, and how deep its chains go.
+fn check_size(params: &[(String, String)], limits: &Limits) -> Result<(), AppError> {
+    let bytes: usize = params.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+    if bytes > limits.max_query_bytes {
+        return Err(exceeded("max_query_bytes", limits.max_query_bytes, format!("the search query is {bytes} bytes long"), None));
+    }
+    let is_include = |k: &str| k.starts_with("_include") || k.starts_with("_revinclude");
+    let includes = params.iter().filter(|(k, _)| is_include(k)).count();
+    if includes > limits.max_include_params {
+        return Err(exceeded("max_include_params", limits.max_include_params, format!("the search has {includes} _include and _revinclude parameters"), None));
+    }
+    let filters = params.iter().filter(|(k, _)| !RESULT_PARAMS.contains(&k.as_str()) && !is_include(k)).count();
+    if filters > limits.max_search_params {
+        return Err(exceeded("max_search_params", limits.max_search_params, format!("the search has {filters} parameters"), None));
+    }
+    for (name, _) in params {
+        let depth = name.matches('.').count() + name.matches("_has:").count();
+        if depth > limits.max_chain_depth {
+            return Err(exceeded("max_chain_depth", limits.max_chain_depth, format!("the parameter chains {depth} deep"), Some(&name[..name.len().min(64)])));
+        }
+    }
+    Ok(())
 }
 
 fn bad(name: &str, msg: String) -> AppError {
@@ -310,7 +351,7 @@ fn predicates(resource_type: &str, name: &str, value: &str, ctx: &Context<'_>) -
             return Ok(None);
         }
         let mut group = Vec::new();
-        for v in split_unescaped(value, ',') {
+        for v in or_values(name, value, ctx.limits)? {
             let id = unescape(&v);
             if !fhir::id::is_valid_id(&id) {
                 return Err(bad(name, format!("'{id}' is not a valid resource id")));
@@ -330,7 +371,7 @@ fn predicates(resource_type: &str, name: &str, value: &str, ctx: &Context<'_>) -
         let Some(table) = table_of(kind) else { return Ok(None) };
         return Ok(Some(vec![Predicate { param: code.to_owned(), test: Test::Missing { missing, table } }]));
     }
-    let values = split_unescaped(value, ',');
+    let values = or_values(name, value, ctx.limits)?;
     if values.iter().any(String::is_empty) {
         return Err(bad(name, format!("search parameter '{name}' has an empty value")));
     }
@@ -340,6 +381,15 @@ fn predicates(resource_type: &str, name: &str, value: &str, ctx: &Context<'_>) -
         group.push(p);
     }
     Ok(Some(group))
+}
+
+/// The comma-separated values of one parameter, at most `max_or_values` of them.
+fn or_values(name: &str, value: &str, limits: &Limits) -> Result<Vec<String>, AppError> {
+    let values = split_unescaped(value, ',');
+    if values.len() > limits.max_or_values {
+        return Err(exceeded("max_or_values", limits.max_or_values, format!("search parameter '{name}' has {} values", values.len()), Some(name)));
+    }
+    Ok(values)
 }
 
 /// One value of one parameter. `Ok(None)`: the modifier is not supported.

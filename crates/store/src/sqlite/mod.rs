@@ -14,8 +14,10 @@ use crate::search::{Link, Query};
 use crate::Tx;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub const SCHEMA_VERSION: usize = migrate::MIGRATIONS.len();
 
@@ -26,13 +28,27 @@ pub struct SqliteOptions {
     pub path: PathBuf,
     /// Most write units committed together in one transaction (group commit).
     pub max_group: usize,
-    /// Read connections kept open.
+    /// Read connections: at most this many reads run at once; others wait for one (see `read_wait`).
     pub readers: usize,
+    /// Longest a read waits for a free read connection before it is answered unavailable (503).
+    pub read_wait: Duration,
+    /// Longest a search, count or history read may run before it is interrupted and answered unavailable
+    /// (503 with Retry-After). Bulk scans (export, the reference check after an import) are not limited.
+    pub query_timeout: Duration,
+    /// Most write units waiting for the writer; more are answered unavailable rather than queued.
+    pub max_queue: usize,
 }
 
 impl SqliteOptions {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        SqliteOptions { path: path.into(), max_group: 512, readers: 8 }
+        SqliteOptions {
+            path: path.into(),
+            max_group: 512,
+            readers: 8,
+            read_wait: Duration::from_secs(5),
+            query_timeout: Duration::from_secs(10),
+            max_queue: 10_000,
+        }
     }
 }
 
@@ -46,8 +62,19 @@ struct Inner {
     path: PathBuf,
     writer: writer::WriterHandle,
     checkpointer: checkpoint::Checkpointer,
-    readers: Mutex<Vec<Connection>>,
-    max_readers: usize,
+    readers: Mutex<Vec<Reader>>,
+    /// One permit per read connection: reads beyond them wait, never open more.
+    permits: Arc<Semaphore>,
+    read_wait: Duration,
+    query_timeout: Duration,
+}
+
+/// A pooled read connection and the deadline its progress handler enforces.
+struct Reader {
+    conn: Connection,
+    /// Microseconds since `epoch` after which the running statement is interrupted; 0 for none.
+    deadline: Arc<AtomicU64>,
+    epoch: Instant,
 }
 
 impl SqliteStore {
@@ -59,7 +86,7 @@ impl SqliteStore {
         let mut conn = Connection::open(&options.path)?;
         configure_writer(&conn)?;
         migrate::run(&mut conn)?;
-        let writer = writer::WriterHandle::start(conn, options.max_group)?;
+        let writer = writer::WriterHandle::start(conn, options.max_group, options.max_queue)?;
         let checkpointer = checkpoint::Checkpointer::start(&options.path)?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
@@ -67,7 +94,9 @@ impl SqliteStore {
                 writer,
                 checkpointer,
                 readers: Mutex::new(Vec::new()),
-                max_readers: options.readers.max(1),
+                permits: Arc::new(Semaphore::new(options.readers.max(1))),
+                read_wait: options.read_wait,
+                query_timeout: options.query_timeout,
             }),
         })
     }
@@ -87,11 +116,13 @@ impl SqliteStore {
     /// Reads by primary key run on the calling thread: they take microseconds, and a hop to the blocking
     /// pool would cost more than the query.
     pub async fn read(&self, resource_type: &str, id: &str) -> Result<Option<Stored>, StoreError> {
-        self.inner.with_reader_inline("read", |c| rows::current(c, resource_type, id))
+        let _permit = self.inner.admit().await?;
+        self.inner.with_reader_inline("read", None, |c| rows::current(c, resource_type, id))
     }
 
     pub async fn vread(&self, resource_type: &str, id: &str, version: i64) -> Result<Option<Stored>, StoreError> {
-        self.inner.with_reader_inline("vread", |c| rows::version(c, resource_type, id, version))
+        let _permit = self.inner.admit().await?;
+        self.inner.with_reader_inline("vread", None, |c| rows::version(c, resource_type, id, version))
     }
 
     pub async fn history(&self, query: HistoryQuery) -> Result<Vec<Stored>, StoreError> {
@@ -154,53 +185,102 @@ impl SqliteStore {
     pub async fn close(&self) -> Result<(), StoreError> {
         self.inner.checkpointer.stop();
         self.inner.writer.close().await?;
+        self.inner.permits.close();
         self.inner.readers.lock().map_err(|_| poisoned())?.clear();
         Ok(())
     }
 
-    /// Runs `f` on a pooled read connection on the blocking thread pool.
+    /// Runs `f` on a pooled read connection on the blocking thread pool, once one is free. Bulk scans run
+    /// as long as they take; every other read is interrupted at the query time limit.
     async fn with_reader<T: Send + 'static>(
         &self,
         op: &'static str,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
+        let permit = self.inner.admit().await?;
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || inner.with_reader_inline(op, f))
+        let limit = if matches!(op, "scan" | "dangling" | "live_counts") { None } else { Some(inner.query_timeout) };
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            inner.with_reader_inline(op, limit, f)
+        })
         .await
         .map_err(|e| StoreError::Internal(Box::new(e)))?
     }
 }
 
 impl Inner {
-    fn with_reader_inline<T>(&self, op: &'static str, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let started = Instant::now();
-        let conn = self.take_reader()?;
-        let result = f(&conn);
-        self.give_back(conn);
-        metrics::histogram!("joinery_store_seconds", "op" => op).record(started.elapsed().as_secs_f64());
-        result
+    /// A permit to use one read connection, waiting at most `read_wait` for it.
+    async fn admit(&self) -> Result<OwnedSemaphorePermit, StoreError> {
+        match tokio::time::timeout(self.read_wait, self.permits.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) => Err(StoreError::Unavailable("the database is closed".into())),
+            Err(_) => {
+                metrics::counter!("joinery_store_shed_total", "op" => "read").increment(1);
+                Err(StoreError::Unavailable("every read connection stayed busy".into()))
+            }
+        }
     }
 
-    fn take_reader(&self) -> Result<Connection, StoreError> {
-        if let Some(c) = self.readers.lock().map_err(|_| poisoned())?.pop() {
-            return Ok(c);
+    fn with_reader_inline<T>(&self, op: &'static str, limit: Option<Duration>, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let started = Instant::now();
+        let reader = self.take_reader()?;
+        if let Some(limit) = limit {
+            let at = (started + limit).saturating_duration_since(reader.epoch).as_micros().max(1);
+            reader.deadline.store(u64::try_from(at).unwrap_or(u64::MAX), Ordering::Relaxed);
         }
-        let conn = Connection::open_with_flags(
+        let result = f(&reader.conn);
+        reader.deadline.store(0, Ordering::Relaxed);
+        self.give_back(reader);
+        metrics::histogram!("joinery_store_seconds", "op" => op).record(started.elapsed().as_secs_f64());
+        match result {
+            Err(e) if is_interrupt(&e) => Err(StoreError::Unavailable(format!(
+                "the query ran longer than {} ms and was stopped",
+                limit.unwrap_or_default().as_millis()
+            ))),
+            other => other,
+        }
+    }
+
+    fn take_reader(&self) -> Result<Reader, StoreError> {
+        if let Some(r) = self.readers.lock().map_err(|_| poisoned())?.pop() {
+            return Ok(r);
+        }
+        let mut conn = Connection::open_with_flags(
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         conn.execute_batch("PRAGMA cache_size = -16000;")?;
-        Ok(conn)
+        let deadline = Arc::new(AtomicU64::new(0));
+        let epoch = Instant::now();
+        let watched = deadline.clone();
+        // Every 10,000 virtual-machine steps (well under a millisecond): past the deadline, interrupt.
+        conn.progress_handler(
+            10_000,
+            Some(move || {
+                let at = watched.load(Ordering::Relaxed);
+                at != 0 && epoch.elapsed().as_micros() > u128::from(at)
+            }),
+        )?;
+        Ok(Reader { conn, deadline, epoch })
     }
 
-    fn give_back(&self, conn: Connection) {
+    fn give_back(&self, reader: Reader) {
         if let Ok(mut pool) = self.readers.lock() {
-            if pool.len() < self.max_readers {
-                pool.push(conn);
-            }
+            pool.push(reader);
         }
+    }
+}
+
+/// Whether a store error is SQLite's answer to an interrupted statement.
+fn is_interrupt(e: &StoreError) -> bool {
+    match e {
+        StoreError::Internal(inner) => inner
+            .downcast_ref::<rusqlite::Error>()
+            .is_some_and(|e| e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted)),
+        _ => false,
     }
 }
 

@@ -8,7 +8,8 @@ use fhir::search::{IndexEntry, IndexValue};
 use crate::Tx;
 use rusqlite::Connection;
 use std::panic::AssertUnwindSafe;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::Instant;
 use tokio::sync::oneshot;
 
@@ -24,16 +25,21 @@ enum Msg {
 
 pub struct WriterHandle {
     sender: mpsc::Sender<Msg>,
+    /// Units submitted and not yet started by the writer.
+    queued: Arc<AtomicUsize>,
+    max_queue: usize,
 }
 
 impl WriterHandle {
-    pub fn start(conn: Connection, max_group: usize) -> Result<WriterHandle, StoreError> {
+    /// Starts the writer thread. At most `max_queue` units wait for it; more are refused as unavailable
+    /// (503 with Retry-After) rather than queued without bound.
+    pub fn start(conn: Connection, max_group: usize, max_queue: usize) -> Result<WriterHandle, StoreError> {
         let (sender, receiver) = mpsc::channel();
         std::thread::Builder::new()
             .name("joinery-sqlite-writer".into())
             .spawn(move || run(conn, receiver, max_group.max(1)))
             .map_err(|e| StoreError::Internal(Box::new(e)))?;
-        Ok(WriterHandle { sender })
+        Ok(WriterHandle { sender, queued: Arc::new(AtomicUsize::new(0)), max_queue: max_queue.max(1) })
     }
 
     pub async fn submit<T, E>(&self, unit: impl FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static) -> Result<T, E>
@@ -41,8 +47,17 @@ impl WriterHandle {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
+        if self.queued.fetch_add(1, Ordering::AcqRel) >= self.max_queue {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            metrics::counter!("joinery_store_shed_total", "op" => "write").increment(1);
+            return Err(E::from(StoreError::Unavailable(format!("{} writes are already waiting for the database", self.max_queue))));
+        }
         let (reply_to, answer) = oneshot::channel::<Result<T, E>>();
-        let job: Job = Box::new(move |tx| run_unit(tx, unit, reply_to));
+        let queued = self.queued.clone();
+        let job: Job = Box::new(move |tx| {
+            queued.fetch_sub(1, Ordering::AcqRel);
+            run_unit(tx, unit, reply_to)
+        });
         self.sender.send(Msg::Job(job)).map_err(|_| E::from(closed()))?;
         answer.await.map_err(|_| E::from(closed()))?
     }
