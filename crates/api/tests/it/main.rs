@@ -8,6 +8,7 @@ mod concurrency;
 mod conditional;
 mod crud;
 mod errors;
+mod fuzz;
 mod history;
 mod limits;
 mod search;
