@@ -41,7 +41,8 @@ pub struct FileConfig {
     pub base_url: Option<String>,
     pub log_format: Option<String>,
     pub max_body_bytes: Option<usize>,
-    /// What one request may ask for: the keys of `app::Limits`, `max_in_flight` and `request_timeout_ms`.
+    /// What one request may ask for: the keys of `app::Limits`, `max_in_flight`, `request_timeout_ms` and
+    /// `header_timeout_ms`.
     pub limits: Option<std::collections::BTreeMap<String, usize>>,
 }
 
@@ -139,7 +140,12 @@ pub struct Settings {
     pub max_in_flight: usize,
     /// Longest a request may take, in milliseconds.
     pub request_timeout_ms: usize,
+    /// Longest a client may take to send a request's headers, in milliseconds.
+    pub header_timeout_ms: usize,
 }
+
+/// The default of `header_timeout_ms`.
+pub const HEADER_TIMEOUT_MS: usize = 10_000;
 
 impl Settings {
     pub fn resolve(flags: ServeArgs, file: FileConfig) -> Result<Settings, String> {
@@ -164,15 +170,17 @@ impl Settings {
         let mut limits = app::Limits::default();
         let mut max_in_flight = http.max_in_flight;
         let mut request_timeout_ms = usize::try_from(http.request_timeout.as_millis()).unwrap_or(usize::MAX);
+        let mut header_timeout_ms = HEADER_TIMEOUT_MS;
         for (key, value) in file.limits.unwrap_or_default() {
             match key.as_str() {
                 "max_in_flight" => max_in_flight = value.max(1),
                 "request_timeout_ms" => request_timeout_ms = value.max(1),
+                "header_timeout_ms" => header_timeout_ms = value.max(1),
                 _ if limits.set(&key, value) => {}
-                _ => return Err(format!("[limits] has no key '{key}'; the keys are max_in_flight, request_timeout_ms and {}", limit_keys())),
+                _ => return Err(format!("[limits] has no key '{key}'; the keys are max_in_flight, request_timeout_ms, header_timeout_ms and {}", limit_keys())),
             }
         }
-        Ok(Settings { listen, database, base_url, log_format, max_body_bytes, limits, max_in_flight, request_timeout_ms })
+        Ok(Settings { listen, database, base_url, log_format, max_body_bytes, limits, max_in_flight, request_timeout_ms, header_timeout_ms })
     }
 }
 
@@ -236,6 +244,7 @@ mod tests {
         let mut rows: Vec<(String, String)> = vec![
             ("max_in_flight".into(), http.max_in_flight.to_string()),
             ("request_timeout_ms".into(), http.request_timeout.as_millis().to_string()),
+            ("header_timeout_ms".into(), HEADER_TIMEOUT_MS.to_string()),
         ];
         rows.extend(app::Limits::default().entries().into_iter().map(|(k, v, _)| (k.to_owned(), v.to_string())));
         for (key, default) in rows {

@@ -186,14 +186,47 @@ async fn serve(settings: Settings, prepared: Option<(app::App, String)>) -> Outc
     if let Some(b) = banner {
         println!("{b}");
     }
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| Failure::Run(format!("server error: {e}")))?;
+    accept(listener, router, std::time::Duration::from_millis(settings.header_timeout_ms as u64)).await;
     tracing::info!("requests drained; closing the database");
     app.shutdown().await.map_err(|e| Failure::Run(format!("closing the database failed: {e}")))?;
     tracing::info!("stopped cleanly");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Serves HTTP/1.1 connections until a shutdown signal, then lets the open ones finish. A client that has
+/// not sent a request's headers within `header_timeout` is disconnected; the body and the rest of the
+/// request are bounded by the router's own time limit.
+async fn accept(listener: tokio::net::TcpListener, router: axum::Router, header_timeout: std::time::Duration) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut signal = std::pin::pin!(shutdown_signal());
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait a moment rather than spin.
+                        tracing::warn!(error = %e, "accepting a connection failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let service = hyper_util::service::TowerToHyperService::new(router.clone());
+                let mut builder = hyper::server::conn::http1::Builder::new();
+                builder.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(header_timeout);
+                let connection = graceful.watch(builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service));
+                tokio::spawn(async move {
+                    if let Err(e) = connection.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            _ = &mut signal => break,
+        }
+    }
+    drop(listener);
+    graceful.shutdown().await;
 }
 
 async fn shutdown_signal() {

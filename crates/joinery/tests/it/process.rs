@@ -16,9 +16,14 @@ fn start(db: &Path, port: u16) -> Child {
 }
 
 fn start_logging(db: &Path, port: u16, level: &str, stderr: Stdio) -> Child {
+    start_with(db, port, level, stderr, &[])
+}
+
+fn start_with(db: &Path, port: u16, level: &str, stderr: Stdio, extra: &[&str]) -> Child {
     let child = Command::new(env!("CARGO_BIN_EXE_joinery"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database"])
         .arg(db)
+        .args(extra)
         .env("JOINERY_LOG", level)
         .stdout(Stdio::null())
         .stderr(stderr)
@@ -161,4 +166,27 @@ fn logs_carry_no_identifiers_and_metrics_are_served() {
     for secret in ["9990571234", "Quillfeather", id.as_str()] {
         assert!(!logs.contains(secret), "the log contains an identifier ({secret})");
     }
+}
+
+#[test]
+fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("joinery.toml");
+    std::fs::write(&config, "[limits]\nheader_timeout_ms = 300\n").expect("config");
+    let port = free_port();
+    let mut child = start_with(&dir.path().join("h.db"), port, "warn", Stdio::null(), &["--config", config.to_str().expect("path")]);
+    let started = Instant::now();
+    let mut slow = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    slow.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    slow.write_all(b"GET /fhir/metadata HTTP/1.1\r\nHost: loc").expect("write");
+    let mut buf = Vec::new();
+    let _ = slow.read_to_end(&mut buf);
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(4), "the connection was closed by the server, after {waited:?}");
+    assert!(waited >= Duration::from_millis(250), "not before the time limit: {waited:?}");
+    assert!(!String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 200"), "no answer to a request never finished");
+    let (status, _) = request(port, "GET", "/fhir/metadata", None).expect("a normal request");
+    assert_eq!(status, 200);
+    signal(&child, "-TERM");
+    assert!(wait(&mut child, Duration::from_secs(10)).success());
 }
