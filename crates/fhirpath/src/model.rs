@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
-const DATA: &str = include_str!(concat!(env!("OUT_DIR"), "/fhir-r4-model.txt"));
+const DATA: &str = include_str!("../generated/fhir-r4-model.txt");
 
 /// FNV-1a: the model's keys are short type names and paths, hashed on every navigation step,
 /// where SipHash's DoS resistance buys nothing (the keys are fixed at build time).

@@ -9,7 +9,7 @@ pub(crate) struct OnsBorough {
     pub by_age: [u32; 91],
 }
 
-include!(concat!(env!("OUT_DIR"), "/ons_population.rs"));
+include!("../generated/ons_population.rs");
 
 /// The oldest age generated; the ONS "90 and over" column is spread over 90 to this age.
 pub const OLDEST_AGE: u32 = 100;

@@ -4,7 +4,7 @@ use serde_json::Value;
 
 #[test]
 fn official_json_patch_cases() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/fhir-test-cases/patch/json-patch-tests.json");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/json-patch-tests.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let cases: Vec<Value> = serde_json::from_str(&text).expect("cases parse");
     assert_eq!(cases.len(), 16);

@@ -33,7 +33,7 @@ pub(crate) struct Definitions {
 /// The definitions, parsed on first use.
 pub(crate) fn definitions() -> &'static Definitions {
     static DEFINITIONS: OnceLock<Definitions> = OnceLock::new();
-    DEFINITIONS.get_or_init(|| condensed::load(include_str!(concat!(env!("OUT_DIR"), "/definitions.json"))))
+    DEFINITIONS.get_or_init(|| condensed::load(include_str!("../../generated/definitions.json")))
 }
 
 /// True only for the concrete R4 resource types (`Patient`, `Observation`…), not for abstract ones

@@ -27,6 +27,9 @@ fn spec_resource_types() -> BTreeMap<String, String> {
 
 #[test]
 fn resource_types_are_the_concrete_r4_ones() {
+    if crate::data::missing() {
+        return;
+    }
     let spec = spec_resource_types();
     let ours: Vec<&str> = resource_types().collect();
     assert_eq!(ours.len(), 146);
@@ -45,6 +48,9 @@ fn resource_types_are_the_concrete_r4_ones() {
 
 #[test]
 fn search_params_match_the_specification_for_every_type() {
+    if crate::data::missing() {
+        return;
+    }
     let bundle = data::read_json("fhir-r4/search-parameters.json");
     let params: Vec<&Value> = bundle["entry"].as_array().expect("entries").iter().map(|e| &e["resource"]).collect();
     assert_eq!(params.len(), 1375);
@@ -104,6 +110,9 @@ fn search_param_details_are_faithful() {
 
 #[test]
 fn patient_compartment_follows_the_definition() {
+    if crate::data::missing() {
+        return;
+    }
     assert_eq!(patient_compartment_params("Observation"), ["subject", "performer"]);
     assert_eq!(patient_compartment_params("AllergyIntolerance"), ["patient", "recorder", "asserter"]);
     // The distributed R4 definition names `link` for Patient (see the function's documentation).

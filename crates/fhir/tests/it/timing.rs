@@ -25,6 +25,9 @@ fn per_call(iterations: u32, mut f: impl FnMut()) -> Duration {
 #[test]
 #[ignore = "timing; run in release on its own"]
 fn timing() {
+    if crate::data::missing() {
+        return;
+    }
     let start = Instant::now();
     assert!(fhir::definitions::is_resource_type("Patient"));
     eprintln!("first use (parse the embedded definitions): {:?}", start.elapsed());

@@ -14,6 +14,16 @@ pub fn shared_data() -> PathBuf {
     }
 }
 
+/// True, saying that the test is skipped, when the shared data is not there (a bare clone): the official
+/// suite, its inputs, the search parameters and the Synthea bundles live there; CI always has it.
+pub fn missing() -> bool {
+    let absent = !shared_data().join("fhir-test-cases").is_dir();
+    if absent {
+        eprintln!("skipped: no shared reference data at {} (set JOINERY_SHARED_DATA)", shared_data().display());
+    }
+    absent
+}
+
 pub fn read_json(path: &std::path::Path) -> Value {
     let text = std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));

@@ -24,6 +24,9 @@ fn first_of(bundle: &Value, rt: &str, pred: impl Fn(&Value) -> bool) -> Value {
 #[test]
 #[ignore = "timing: run in release with --ignored --nocapture"]
 fn search_expression_timing() {
+    if crate::data::missing() {
+        return;
+    }
     let dir = shared_data().join("synthea-r4");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("synthea dir")

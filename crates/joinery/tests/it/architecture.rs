@@ -33,6 +33,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("api", &["app", "care", "fhir"]),
     ("joinery", &["api", "app", "store", "care", "fhir", "synth"]),
     ("bench", &[]),
+    ("codegen", &[]),
 ];
 
 #[test]

@@ -58,8 +58,9 @@ pub struct Population {
     pub misplaced: Vec<String>,
     /// Periods (and appointments) that end before they start.
     pub backwards: Vec<String>,
-    /// Validation issues against the R4 definitions, with a count of each.
-    pub issues: HashMap<String, u64>,
+    /// Validation issues against the R4 definitions, with a count of each; `None` where the definitions
+    /// are not there to check against.
+    pub issues: Option<HashMap<String, u64>>,
     pub organisations: Vec<Value>,
     pub services: Vec<Value>,
 }
@@ -122,7 +123,7 @@ fn read(dir: &Path, summary: Summary) -> Population {
         references: Vec::new(),
         misplaced: Vec::new(),
         backwards: Vec::new(),
-        issues: HashMap::new(),
+        issues: specification.as_ref().map(|_| HashMap::new()),
         organisations: Vec::new(),
         services: Vec::new(),
     };
@@ -145,8 +146,10 @@ fn read(dir: &Path, summary: Summary) -> Population {
             let mut targets = Vec::new();
             collect_references(&resource, &mut targets);
             population.references.extend(targets.into_iter().map(|target| (own.clone(), target)));
-            for issue in specification.check(&resource) {
-                *population.issues.entry(format!("{kind}: {issue}")).or_insert(0) += 1;
+            if let (Some(specification), Some(issues)) = (&specification, &mut population.issues) {
+                for issue in specification.check(&resource) {
+                    *issues.entry(format!("{kind}: {issue}")).or_insert(0) += 1;
+                }
             }
             let subject =
                 |key: &str| resource[key]["reference"].as_str().and_then(|target| person_of.get(target).copied());

@@ -1,12 +1,10 @@
-//! Condenses the official FHIR R4 definitions (StructureDefinitions, value sets, search parameters, the Patient compartment) into one compact JSON file in OUT_DIR, which `src/definitions` embeds and parses on first use.
-//!
-//! The specification files are read from `$JOINERY_FHIR_R4_DIR`, or else from
-//! `../../../shared/data/fhir-r4` relative to this crate (the shared folder sits beside the
-//! repository clone). They are never copied into the project.
+//! Condenses the official FHIR R4 definitions (StructureDefinitions, value sets, search parameters, the
+//! Patient compartment) into the compact JSON file `crates/fhir/generated/definitions.json`, which
+//! `fhir::definitions` embeds and parses on first use.
 
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const FILES: [&str; 5] = [
     "profiles-resources.json",
@@ -19,23 +17,14 @@ const FILES: [&str; 5] = [
 /// The FHIR version whose definitions are kept; the files also carry a few later (R4B) additions.
 const FHIR_VERSION: &str = "4.0.1";
 
-fn main() {
-    println!("cargo:rerun-if-changed=build.rs");
-    println!("cargo:rerun-if-env-changed=JOINERY_FHIR_R4_DIR");
-    let dir = source_dir();
+/// The condensed definitions, from the folder holding the specification files (`shared/data/fhir-r4`).
+pub fn generate(dir: &Path) -> String {
     for file in FILES {
         let path = dir.join(file);
         if !path.is_file() {
-            fail(&format!(
-                "the FHIR R4 definition file {} is missing. Set JOINERY_FHIR_R4_DIR to the folder holding {} \
-                 (by default the shared data folder beside the repository: shared/data/fhir-r4).",
-                path.display(),
-                FILES.join(", ")
-            ));
+            fail(&format!("the FHIR R4 definition file {} is missing (it is one of {})", path.display(), FILES.join(", ")));
         }
-        println!("cargo:rerun-if-changed={}", path.display());
     }
-
     let resources_bundle = read_json(&dir.join("profiles-resources.json"));
     let types_bundle = read_json(&dir.join("profiles-types.json"));
     let value_sets_bundle = read_json(&dir.join("valuesets.json"));
@@ -64,22 +53,13 @@ fn main() {
         "patient_compartment": patient_compartment,
         "summary": summary,
     });
-    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("invariant: cargo sets OUT_DIR"));
-    std::fs::write(out.join("definitions.json"), condensed.to_string())
-        .unwrap_or_else(|e| fail(&format!("cannot write the condensed definitions: {e}")));
+    let mut text = condensed.to_string();
+    text.push('\n');
+    text
 }
 
 fn fail(message: &str) -> ! {
-    eprintln!("error: {message}");
-    std::process::exit(1)
-}
-
-fn source_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("JOINERY_FHIR_R4_DIR") {
-        return PathBuf::from(dir);
-    }
-    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").expect("invariant: cargo sets CARGO_MANIFEST_DIR");
-    Path::new(&manifest).join("../../../shared/data/fhir-r4")
+    panic!("codegen: {message}")
 }
 
 fn read_json(path: &Path) -> Value {

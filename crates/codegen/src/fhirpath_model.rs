@@ -1,6 +1,6 @@
-//! Build step: condenses the FHIR R4 element/type tables (generated from the specification by
-//! the fhirpath.js project, in `shared/data/fhir-r4/model/`) into one compact, line-oriented
-//! data file in OUT_DIR. The crate `include_str!`s it and parses it once at first use.
+//! Condenses the FHIR R4 element/type tables (generated from the specification by the fhirpath.js
+//! project, in `shared/data/fhir-r4/model/`) into one compact, line-oriented data file,
+//! `crates/fhirpath/generated/fhir-r4-model.txt`, which the crate embeds and parses once at first use.
 //!
 //! Output format (tab separated, one record per line):
 //!   `T name parent`                 a type and its base type (`-` when none)
@@ -11,20 +11,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-fn main() {
-    println!("cargo:rerun-if-env-changed=JOINERY_FHIR_R4_DIR");
-    let dir = match std::env::var_os("JOINERY_FHIR_R4_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => {
-            let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_default();
-            manifest.join("../../../shared/data/fhir-r4")
-        }
-    };
-    let model = dir.join("model");
+/// The condensed model, from the folder holding `model/` (`shared/data/fhir-r4`).
+pub fn generate(fhir_r4: &Path) -> String {
+    let model = fhir_r4.join("model");
     let names = [
         "path2Type.json",
         "choiceTypePaths.json",
@@ -35,25 +26,18 @@ fn main() {
     for n in names {
         let p = model.join(n);
         if !p.is_file() {
-            panic!(
-                "fhirpath build: missing FHIR R4 model table {} (set JOINERY_FHIR_R4_DIR to the folder holding model/)",
-                p.display()
-            );
+            panic!("codegen: missing FHIR R4 model table {}", p.display());
         }
-        println!("cargo:rerun-if-changed={}", p.display());
     }
-    let out = condense(&model);
-    let out_dir =
-        PathBuf::from(std::env::var_os("OUT_DIR").expect("invariant: cargo sets OUT_DIR"));
-    std::fs::write(out_dir.join("fhir-r4-model.txt"), out).expect("invariant: OUT_DIR is writable");
+    condense(&model)
 }
 
 fn read(dir: &Path, name: &str) -> serde_json::Value {
     let p = dir.join(name);
     let text = std::fs::read_to_string(&p)
-        .unwrap_or_else(|e| panic!("fhirpath build: cannot read {}: {e}", p.display()));
+        .unwrap_or_else(|e| panic!("codegen: cannot read {}: {e}", p.display()));
     serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("fhirpath build: {} is not JSON: {e}", p.display()))
+        .unwrap_or_else(|e| panic!("codegen: {} is not JSON: {e}", p.display()))
 }
 
 fn condense(dir: &Path) -> String {
