@@ -8,6 +8,13 @@ pub enum AppError {
     /// The request or resource could not be parsed or broke basic FHIR rules (400).
     #[error("bad request")]
     BadRequest(Vec<Issue>),
+    /// No credentials, or credentials that are not valid now: a missing, malformed, expired or forged
+    /// token, a disabled account, a wrong password (401, with `WWW-Authenticate: Bearer`).
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// Signed in, but the token's scopes do not allow this interaction (403).
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// No such resource, or no such resource type (404).
     #[error("not found: {0}")]
     NotFound(String),
@@ -43,6 +50,8 @@ impl AppError {
     pub fn status(&self) -> u16 {
         match self {
             AppError::BadRequest(_) => 400,
+            AppError::Unauthorized(_) => 401,
+            AppError::Forbidden(_) => 403,
             AppError::NotFound(_) => 404,
             AppError::Gone(_) => 410,
             AppError::Conflict(_) => 409,
@@ -58,6 +67,8 @@ impl AppError {
         let one = |code, text: &str| OperationOutcome::single(Issue::error(code, text));
         match self {
             AppError::BadRequest(issues) | AppError::Unprocessable(issues) => OperationOutcome::new(issues.clone()),
+            AppError::Unauthorized(m) => one(IssueCode::Login, m),
+            AppError::Forbidden(m) => one(IssueCode::Forbidden, m),
             AppError::NotFound(m) => one(IssueCode::NotFound, m),
             AppError::Gone(m) => one(IssueCode::Deleted, m),
             AppError::Conflict(m) => one(IssueCode::Conflict, m),

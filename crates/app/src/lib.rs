@@ -2,6 +2,7 @@
 //! door to patient data: transports call `App`, never `store`.
 
 pub mod access;
+pub mod auth;
 pub mod bulk;
 mod bundle;
 mod criteria;
@@ -32,11 +33,32 @@ pub struct Config {
     pub base_url: String,
     /// What one request may ask for.
     pub limits: Limits,
+    /// The key tokens are signed with; `None`: one made on first use and kept in the database.
+    pub token_key: Option<Secret>,
+    /// How long an issued token is valid.
+    pub token_ttl: std::time::Duration,
 }
 
 impl Config {
     pub fn new(base_url: impl Into<String>) -> Self {
-        Config { base_url: base_url.into(), limits: Limits::default() }
+        Config { base_url: base_url.into(), limits: Limits::default(), token_key: None, token_ttl: std::time::Duration::from_secs(3600) }
+    }
+}
+
+/// Secret bytes that never print.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub Vec<u8>);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<hidden>)")
+    }
+}
+
+impl std::ops::Deref for Secret {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
     }
 }
 
@@ -46,12 +68,13 @@ pub struct App {
     store: Store,
     config: Arc<Config>,
     exports: Arc<bulk::ExportJobs>,
+    keys: Arc<tokio::sync::OnceCell<auth::Keys>>,
 }
 
 impl App {
     pub fn new(store: Store, config: Config) -> Self {
         let exports = Arc::new(bulk::ExportJobs::new(store.data_dir().map(|d| d.join("exports"))));
-        App { store, config: Arc::new(config), exports }
+        App { store, config: Arc::new(config), exports, keys: Arc::new(tokio::sync::OnceCell::new()) }
     }
 
     pub fn config(&self) -> &Config {

@@ -3,5 +3,6 @@
 pub mod access;
 pub mod audit;
 pub mod nhs_number;
+pub mod scope;
 
 pub use nhs_number::{InvalidNhsNumber, NhsNumber, NHS_NUMBER_SYSTEM};

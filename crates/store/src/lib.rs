@@ -1,6 +1,7 @@
 //! Persistence of the shared record: every version of every resource, the search indexes, atomic write
 //! units and migrations. Only this crate knows SQL; callers see `Store`, `Tx` and plain row types.
 
+mod accounts;
 mod bulk;
 mod error;
 mod model;
@@ -9,6 +10,7 @@ pub mod search;
 mod sql;
 mod sqlite;
 
+pub use accounts::Account;
 pub use bulk::{Dangling, DanglingLink, PersonScope, Scan, ScanEnd, ScanRow, WriteConcurrency};
 pub use error::{BoxError, StoreError};
 pub use model::{HistoryQuery, HistoryScope, Method, NewVersion, Stored, TokenCriterion};

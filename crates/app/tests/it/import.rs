@@ -8,20 +8,25 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use store::{PersonScope, Scan};
 
-struct Harness {
-    app: app::App,
-    store: store::Store,
-    dir: tempfile::TempDir,
+pub struct Harness {
+    pub app: app::App,
+    pub store: store::Store,
+    pub dir: tempfile::TempDir,
     _pg: Option<store::PgTestDatabase>,
 }
 
 /// A fresh store: SQLite, or PostgreSQL when `JOINERY_TEST_BACKEND=postgres` (a database of its own on the
 /// server `JOINERY_TEST_POSTGRES_URL` names, dropped afterwards).
-fn harness() -> Harness {
+pub fn harness() -> Harness {
     harness_with(|_| {})
 }
 
-fn harness_with(pg_options: impl FnOnce(&mut store::PgOptions)) -> Harness {
+pub fn harness_with(pg_options: impl FnOnce(&mut store::PgOptions)) -> Harness {
+    harness_config(pg_options, |_| {})
+}
+
+/// A fresh store with changes to the PostgreSQL options and to the use cases' configuration.
+pub fn harness_config(pg_options: impl FnOnce(&mut store::PgOptions), config: impl FnOnce(&mut app::Config)) -> Harness {
     let dir = tempfile::tempdir().expect("temp dir");
     let (store, pg) = if std::env::var("JOINERY_TEST_BACKEND").as_deref() == Ok("postgres") {
         let admin = store::PgTestDatabase::admin_url_from_env().expect("JOINERY_TEST_BACKEND=postgres needs JOINERY_TEST_POSTGRES_URL");
@@ -34,7 +39,9 @@ fn harness_with(pg_options: impl FnOnce(&mut store::PgOptions)) -> Harness {
         let sqlite = store::SqliteStore::open(store::SqliteOptions::new(dir.path().join("import.db"))).expect("open store");
         (store::Store::Sqlite(sqlite), None)
     };
-    Harness { app: app::App::new(store.clone(), app::Config::new("http://joinery.test/fhir")), store, dir, _pg: pg }
+    let mut c = app::Config::new("http://joinery.test/fhir");
+    config(&mut c);
+    Harness { app: app::App::new(store.clone(), c), store, dir, _pg: pg }
 }
 
 async fn import(h: &Harness, paths: &[PathBuf]) -> ImportReport {

@@ -3,3 +3,4 @@
 mod access;
 mod audit;
 mod nhs_number;
+mod scope;

@@ -7,7 +7,10 @@ use crate::error::StoreError;
 use deadpool_postgres::Object;
 
 /// Migrations in order; a migration's version is its position, counting from 1.
-pub const MIGRATIONS: &[(&str, &str)] = &[("0001_resources", include_str!("../../migrations/postgres/0001_resources.sql"))];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_resources", include_str!("../../migrations/postgres/0001_resources.sql")),
+    ("0002_accounts", include_str!("../../migrations/postgres/0002_accounts.sql")),
+];
 
 /// The advisory lock that admits one migrator at a time ("joinery migrate" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6a6f_696e_6d69_6772;

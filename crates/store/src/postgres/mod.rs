@@ -130,7 +130,7 @@ impl PgStore {
     }
 
     /// A pooled connection to a migrated database.
-    async fn ready_client(&self) -> Result<Object, StoreError> {
+    pub(crate) async fn ready_client(&self) -> Result<Object, StoreError> {
         if !self.inner.ready.load(Ordering::Acquire) {
             self.migrate().await?;
         }

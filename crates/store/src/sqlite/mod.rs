@@ -190,6 +190,35 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// A read for another module of the store (accounts), on a pooled read connection.
+    pub(crate) async fn read_with<T: Send + 'static>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.with_reader(op, f).await
+    }
+
+    /// A rare administrative write (accounts, secrets) on a connection of its own, outside the writer's
+    /// queue: it waits for the writer's current group like any SQLite writer (busy timeout), then commits.
+    pub(crate) async fn admin_write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let path = self.inner.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = Connection::open(&path)?;
+            conn.busy_timeout(std::time::Duration::from_secs(10))?;
+            conn.execute_batch("PRAGMA synchronous = FULL;")?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+        .map_err(|e| StoreError::Internal(Box::new(e)))?
+    }
+
     /// Runs `f` on a pooled read connection on the blocking thread pool, once one is free. Bulk scans run
     /// as long as they take; every other read is interrupted at the query time limit.
     async fn with_reader<T: Send + 'static>(

@@ -327,3 +327,37 @@ async fn search_pages_by_id_both_ways_and_counts() {
         assert_eq!(store.count(query(vec![], 1, None, None)).await.expect("count"), 5, "{name}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_and_secrets() {
+    for (name, store, _dir) in backends() {
+        let clinician = store::Account {
+            username: "gp1".into(),
+            role: "clinician".into(),
+            practitioner_role: Some("prr1".into()),
+            practitioner: Some("pr1".into()),
+            organisation: Some("org1".into()),
+            password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
+            created: "2026-01-01T00:00:00Z".into(),
+            ..Default::default()
+        };
+        assert_eq!(store.account("gp1").await.expect("read"), None, "{name}");
+        store.add_account(clinician.clone()).await.expect("add");
+        assert!(matches!(store.add_account(clinician.clone()).await, Err(StoreError::Conflict)), "{name}: a taken name is a conflict");
+        let person = store::Account { username: "p1".into(), role: "person".into(), patient: Some("pat1".into()), created: "2026-01-02T00:00:00Z".into(), ..Default::default() };
+        store.add_account(person.clone()).await.expect("add");
+        assert_eq!(store.account("gp1").await.expect("read"), Some(clinician.clone()), "{name}");
+        let names: Vec<String> = store.accounts().await.expect("list").into_iter().map(|a| a.username).collect();
+        assert_eq!(names, ["gp1", "p1"], "{name}");
+
+        assert!(store.set_account_disabled("gp1", true).await.expect("disable"), "{name}");
+        assert!(store.account("gp1").await.expect("read").is_some_and(|a| a.disabled), "{name}: disabled at once");
+        assert!(!store.set_account_disabled("nobody", true).await.expect("disable"), "{name}: no such account");
+        assert!(store.set_account_disabled("gp1", false).await.expect("enable"), "{name}");
+        assert!(store.account("gp1").await.expect("read").is_some_and(|a| !a.disabled), "{name}");
+
+        let first = store.secret("signing-key", || vec![1, 2, 3]).await.expect("secret");
+        let again = store.secret("signing-key", || vec![9, 9, 9]).await.expect("secret");
+        assert_eq!((first.as_slice(), again.as_slice()), (&[1u8, 2, 3][..], &[1u8, 2, 3][..]), "{name}: made once, then kept");
+    }
+}
