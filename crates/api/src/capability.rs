@@ -14,6 +14,21 @@ pub const SYSTEM_INTERACTIONS: &[&str] = &["transaction", "batch", "history-syst
 /// The most entries one page may hold.
 pub const MAX_COUNT: usize = 1000;
 
+/// `rest.security`: SMART on FHIR bearer tokens, with the token endpoint beside the FHIR base.
+fn security(base_url: &str) -> Value {
+    let origin = base_url.strip_suffix("/fhir").unwrap_or(base_url);
+    json!({
+        "cors": false,
+        "service": [{ "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "SMART-on-FHIR" }] }],
+        "description": "Every request but this CapabilityStatement needs a bearer token (a signed JWT with SMART v2 scopes), \
+            from the token endpoint: grant_type=password for people and professionals, client_credentials for systems.",
+        "extension": [{
+            "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+            "extension": [{ "url": "token", "valueUri": format!("{origin}/auth/token") }]
+        }]
+    })
+}
+
 pub fn statement(base_url: &str, date: &str) -> Value {
     let resources: Vec<Value> = fhir::definitions::resource_types().map(resource).collect();
     json!({
@@ -29,6 +44,7 @@ pub fn statement(base_url: &str, date: &str) -> Value {
         "patchFormat": ["application/json-patch+json"],
         "rest": [{
             "mode": "server",
+            "security": security(base_url),
             "documentation": format!("Search pages hold at most {MAX_COUNT} entries (_count above that is reduced); default 50. \
                 Paging is by keyset cursors. Unknown parameters are ignored and reported under Prefer: handling=lenient \
                 (the default) and refused under handling=strict; unparseable values are always refused."),

@@ -1,5 +1,6 @@
 //! The FHIR R4 REST API over HTTP: a router that tests call in process and the binary serves.
 
+mod auth;
 mod bulk;
 mod capability;
 mod guard;
@@ -77,9 +78,11 @@ pub fn router(app: App, options: Options) -> Router {
         .fallback(not_found);
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/auth/token", axum::routing::post(auth::token))
         .route("/metrics", get(metrics_page))
         .nest("/fhir", fhir)
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(api.clone(), auth::require))
         .layer(axum::middleware::from_fn_with_state(guard::Guard::new(options.max_in_flight, options.request_timeout), guard::limit))
         .layer(axum::middleware::from_fn(observe::track))
         .layer(DefaultBodyLimit::max(options.max_body_bytes))

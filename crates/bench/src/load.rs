@@ -50,6 +50,16 @@ impl Reply {
     }
 }
 
+/// The bearer token every request carries (a system client's, made for the server under test).
+static AUTHORIZATION: std::sync::OnceLock<HeaderValue> = std::sync::OnceLock::new();
+
+/// Sets the token every request carries from now on; the first one set stays.
+pub fn set_token(token: &str) -> Result<(), String> {
+    let value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|e| format!("the token is not a header value: {e}"))?;
+    let _ = AUTHORIZATION.set(value);
+    Ok(())
+}
+
 /// One HTTP/1.1 keep-alive connection.
 pub struct Conn {
     sender: SendRequest<Full<Bytes>>,
@@ -79,6 +89,9 @@ impl Conn {
                 .uri(req.path.as_str())
                 .header(HOST, self.host.clone())
                 .header(ACCEPT, FHIR_JSON);
+            if let Some(auth) = AUTHORIZATION.get() {
+                builder = builder.header(hyper::header::AUTHORIZATION, auth.clone());
+            }
             for (k, v) in &req.headers {
                 builder = builder.header(*k, *v);
             }

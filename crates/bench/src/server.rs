@@ -83,6 +83,19 @@ impl Server {
         let dir = unique_temp_dir()?;
         let db = database.map(Path::to_path_buf).unwrap_or_else(|| dir.join("joinery.db"));
         let limit = if database.is_some() { STARTUP_LIMIT_EXISTING } else { STARTUP_LIMIT };
+        // A system client's token, made on the database before the server opens it.
+        let minted = Command::new(joinery)
+            .args(["token", "--system", "bench", "--database"])
+            .arg(&db)
+            .env("JOINERY_LOG", "warn")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run {} token: {e}", joinery.display()))?;
+        if !minted.status.success() {
+            return Err(format!("joinery token failed: {}", String::from_utf8_lossy(&minted.stderr)));
+        }
+        let token = String::from_utf8_lossy(&minted.stdout).lines().last().unwrap_or_default().to_owned();
+        crate::load::set_token(&token)?;
         let port = free_port()?;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let log = std::fs::File::create(dir.join("joinery.log")).map_err(|e| format!("cannot create the server's log file: {e}"))?;

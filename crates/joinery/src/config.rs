@@ -41,6 +41,11 @@ pub struct FileConfig {
     pub base_url: Option<String>,
     pub log_format: Option<String>,
     pub max_body_bytes: Option<usize>,
+    /// The key tokens are signed with (at least 32 characters); without it one is made and kept in the
+    /// database. `JOINERY_TOKEN_KEY` overrides it.
+    pub token_key: Option<String>,
+    /// How long issued tokens are valid, in seconds [default: 3600].
+    pub token_ttl_seconds: Option<u64>,
     /// What one request may ask for: the keys of `app::Limits`, `max_in_flight`, `request_timeout_ms` and
     /// `header_timeout_ms`.
     pub limits: Option<std::collections::BTreeMap<String, usize>>,
@@ -136,6 +141,10 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Per-request limits of the use cases.
     pub limits: app::Limits,
+    /// The configured token signing key, if any.
+    pub token_key: Option<app::Secret>,
+    /// How long issued tokens are valid.
+    pub token_ttl: std::time::Duration,
     /// Most requests served at once.
     pub max_in_flight: usize,
     /// Longest a request may take, in milliseconds.
@@ -149,6 +158,7 @@ pub const HEADER_TIMEOUT_MS: usize = 10_000;
 
 impl Settings {
     pub fn resolve(flags: ServeArgs, file: FileConfig) -> Result<Settings, String> {
+        let token_key = token_key(&file)?;
         let listen = flags.listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into());
         let mut database = Database::parse(&flags.database.or(file.database).unwrap_or_else(|| DEFAULT_DATABASE.into()))?;
         if let Database::Postgres(pg) = &mut database {
@@ -171,7 +181,7 @@ impl Settings {
         let mut max_in_flight = http.max_in_flight;
         let mut request_timeout_ms = usize::try_from(http.request_timeout.as_millis()).unwrap_or(usize::MAX);
         let mut header_timeout_ms = HEADER_TIMEOUT_MS;
-        for (key, value) in file.limits.unwrap_or_default() {
+        for (key, value) in file.limits.clone().unwrap_or_default() {
             match key.as_str() {
                 "max_in_flight" => max_in_flight = value.max(1),
                 "request_timeout_ms" => request_timeout_ms = value.max(1),
@@ -180,7 +190,19 @@ impl Settings {
                 _ => return Err(format!("[limits] has no key '{key}'; the keys are max_in_flight, request_timeout_ms, header_timeout_ms and {}", limit_keys())),
             }
         }
-        Ok(Settings { listen, database, base_url, log_format, max_body_bytes, limits, max_in_flight, request_timeout_ms, header_timeout_ms })
+        let token_ttl = std::time::Duration::from_secs(file.token_ttl_seconds.unwrap_or(3600).max(1));
+        Ok(Settings { listen, database, base_url, log_format, max_body_bytes, limits, token_key, token_ttl, max_in_flight, request_timeout_ms, header_timeout_ms })
+    }
+}
+
+/// The configured token signing key: `JOINERY_TOKEN_KEY`, else the file's `token_key`; `None` for one kept
+/// in the database.
+pub fn token_key(file: &FileConfig) -> Result<Option<app::Secret>, String> {
+    let key = std::env::var("JOINERY_TOKEN_KEY").ok().or_else(|| file.token_key.clone());
+    match key {
+        Some(k) if k.len() < 32 => Err("the token key (JOINERY_TOKEN_KEY or token_key) must have at least 32 characters".into()),
+        Some(k) => Ok(Some(app::Secret(k.into_bytes()))),
+        None => Ok(None),
     }
 }
 
@@ -203,6 +225,8 @@ impl Settings {
     pub fn app_config(&self) -> app::Config {
         let mut config = app::Config::new(self.base_url.clone());
         config.limits = self.limits.clone();
+        config.token_key = self.token_key.clone();
+        config.token_ttl = self.token_ttl;
         config
     }
 }

@@ -83,6 +83,7 @@ pub fn run(args: DemoArgs, file: FileConfig) -> Outcome {
     let crate::config::Database::Sqlite(db_path) = &settings.database else {
         return Err(Failure::Usage("the demo runs on the embedded SQLite database; use `serve` for PostgreSQL".into()));
     };
+    let database = db_path.display().to_string();
     let existing = read_marker(&marker_path).filter(|m| {
         m.preset == preset.name() && m.people == options.people as u64 && m.seed == args.seed && db_path.is_file()
     });
@@ -101,7 +102,14 @@ pub fn run(args: DemoArgs, file: FileConfig) -> Outcome {
                 }
             },
         };
-        let banner = banner(&settings.base_url, &marker);
+        // A system client for trying the API (its token lasts as long as configured, an hour by default).
+        let client = app::auth::NewAccount { username: "demo".into(), role: care::access::Role::IntegrationSystem, acts_as: app::auth::ActsAs::System, password: None };
+        match app.add_account(client).await {
+            Ok(_) | Err(app::AppError::Conflict(_)) => {}
+            Err(e) => return Err(Failure::Run(format!("cannot make the demo's client account: {e}"))),
+        }
+        let token = app.issue_token("demo", None).await.map_err(|e| Failure::Run(format!("cannot issue the demo's token: {e}")))?;
+        let banner = banner(&settings.base_url, &marker, &token.token, &database);
         serve(settings, Some((app, banner))).await
     })
 }
@@ -174,10 +182,13 @@ fn write_marker(path: &Path, marker: &Marker) -> Result<(), Failure> {
     std::fs::write(path, text).map_err(|e| Failure::Run(format!("cannot write {}: {e}", path.display())))
 }
 
-fn banner(base: &str, m: &Marker) -> String {
+fn banner(base: &str, m: &Marker, token: &str, database: &str) -> String {
     let mut out = format!(
         "\nThe record holds the synthetic {} population: {} people, {} resources (seed {}, as on {}).\n\
-         There are no user accounts yet: the API is open to anyone who can reach this address. Try:\n\
+         Every request but the CapabilityStatement needs a bearer token. A system client's, valid for an hour:\n\
+         \n  export TOKEN={token}\n\
+         \nAnother later: joinery token --database {database} --system demo (or --user NAME; see joinery user add).\n\
+         Try:\n\
          \n  curl {base}/metadata",
         m.preset,
         thousands(m.people),
@@ -186,13 +197,15 @@ fn banner(base: &str, m: &Marker) -> String {
         m.reference_date
     );
     if let Some(nhs) = &m.example_nhs_number {
-        out.push_str(&format!("\n  curl '{base}/Patient?identifier={NHS_NUMBER}|{nhs}'"));
+        out.push_str(&format!("\n  curl -H \"Authorization: Bearer $TOKEN\" '{base}/Patient?identifier={NHS_NUMBER}|{nhs}'"));
     }
     if let Some(id) = &m.example_patient {
-        out.push_str(&format!("\n  curl {base}/Patient/{id}\n  curl '{base}/Patient/{id}/$everything'"));
+        out.push_str(&format!(
+            "\n  curl -H \"Authorization: Bearer $TOKEN\" {base}/Patient/{id}\n  curl -H \"Authorization: Bearer $TOKEN\" '{base}/Patient/{id}/$everything'"
+        ));
     }
     out.push_str(&format!(
-        "\n  curl -i -H 'Prefer: respond-async' '{base}/$export?_type=Patient,Condition'   (then poll the Content-Location)\
+        "\n  curl -i -H \"Authorization: Bearer $TOKEN\" -H 'Prefer: respond-async' '{base}/$export?_type=Patient,Condition'   (then poll the Content-Location)\
          \n\nPress Ctrl-C to stop; in-flight requests finish and the database closes cleanly.\n"
     ));
     out

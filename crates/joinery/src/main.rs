@@ -6,6 +6,7 @@ mod export;
 mod generate;
 mod import;
 mod progress;
+mod users;
 
 use clap::{Parser, Subcommand};
 use config::{Database, FileConfig, ServeArgs, Settings};
@@ -41,6 +42,11 @@ enum Command {
     Export(export::ExportArgs),
     /// Apply pending database migrations, then exit (`serve` also applies them at start-up).
     Migrate(config::StoreArgs),
+    /// Accounts: add, list, disable.
+    #[command(subcommand)]
+    User(users::UserCommand),
+    /// Print a bearer token for an account (`--user NAME`) or an integration client (`--system NAME`).
+    Token(users::TokenArgs),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +82,14 @@ fn main() -> ExitCode {
         Command::Migrate(args) => {
             init_logging(&cli_log_format(&file), "info");
             migrate(&args, &file)
+        }
+        Command::User(command) => {
+            init_logging(&cli_log_format(&file), "warn");
+            users::user(command, &file)
+        }
+        Command::Token(args) => {
+            init_logging(&cli_log_format(&file), "warn");
+            users::token(args, &file)
         }
     };
     match outcome {

@@ -10,26 +10,27 @@ use std::sync::OnceLock;
 use tower::ServiceExt;
 
 /// One server with a little data, shared by every case (a runtime of its own, since proptest is sync).
-fn fixture() -> &'static (tokio::runtime::Runtime, Server) {
-    static FIXTURE: OnceLock<(tokio::runtime::Runtime, Server)> = OnceLock::new();
+fn fixture() -> &'static (tokio::runtime::Runtime, Server, String) {
+    static FIXTURE: OnceLock<(tokio::runtime::Runtime, Server, String)> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-        let server = rt.block_on(async {
+        let (server, token) = rt.block_on(async {
             let s = Server::new();
             for i in 0..3 {
                 let p = s.create(patient(&format!("943476591{i}"))).await;
                 s.create(observation(&p, &format!("7{i}.5"))).await;
             }
-            s
+            let token = s.token().await;
+            (s, token)
         });
-        (rt, server)
+        (rt, server, token)
     })
 }
 
 /// Sends a request built from raw parts; a request the HTTP types cannot even represent is skipped.
 fn send(method: &str, uri: &str, headers: &[(String, String)], body: Vec<u8>) -> Option<(u16, String)> {
-    let (rt, server) = fixture();
-    let mut req = Request::builder().method(method).uri(uri);
+    let (rt, server, token) = fixture();
+    let mut req = Request::builder().method(method).uri(uri).header("authorization", format!("Bearer {token}"));
     for (k, v) in headers {
         req = req.header(k.as_str(), v.as_str());
     }

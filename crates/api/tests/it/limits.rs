@@ -186,7 +186,8 @@ async fn overload_is_shed_with_503_and_slow_requests_time_out() {
     let options = api::Options { max_in_flight: 1, request_timeout: Duration::from_millis(500), ..Default::default() };
     let s = Server::with_options(options);
     let (body, _writer) = endless_body().await;
-    let slow = Request::builder().method("POST").uri("/fhir/Patient").header("content-type", "application/fhir+json").body(body).expect("request");
+    let token = format!("Bearer {}", s.token().await);
+    let slow = Request::builder().method("POST").uri("/fhir/Patient").header("content-type", "application/fhir+json").header("authorization", &token).body(body).expect("request");
     let router = s.router();
     let held = tokio::spawn(async move { router.oneshot(slow).await });
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -231,7 +232,8 @@ async fn a_batch_stops_when_its_client_goes_away() {
         .map(|i| json!({ "request": { "method": "POST", "url": "Patient" }, "resource": { "resourceType": "Patient", "name": [{ "family": format!("Gone{i}") }] } }))
         .collect();
     let body = json!({ "resourceType": "Bundle", "type": "batch", "entry": entries }).to_string();
-    let req = Request::builder().method("POST").uri("/fhir").header("content-type", "application/fhir+json").body(Body::from(body)).expect("request");
+    let token = format!("Bearer {}", s.token().await);
+    let req = Request::builder().method("POST").uri("/fhir").header("content-type", "application/fhir+json").header("authorization", &token).body(Body::from(body)).expect("request");
     let router = s.router();
     let client = tokio::spawn(async move { router.oneshot(req).await });
     // Let some entries be written, then hang up: the request's future is dropped, as hyper drops it when

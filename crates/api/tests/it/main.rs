@@ -2,6 +2,7 @@
 //! by default, PostgreSQL when `JOINERY_TEST_BACKEND=postgres` (a fresh database per test on the server
 //! `JOINERY_TEST_POSTGRES_URL` names, dropped afterwards).
 
+mod auth;
 mod bulk_export;
 mod bundles;
 mod concurrency;
@@ -27,6 +28,9 @@ pub const BASE: &str = "http://joinery.test/fhir";
 /// A server over a temporary database.
 pub struct Server {
     router: Router,
+    app: app::App,
+    /// A system client's bearer token, made on first use and sent with every request that names none.
+    token: tokio::sync::OnceCell<String>,
     /// The PostgreSQL store, when the tests run on it (it records the statements it issues).
     pub pg: Option<store::PgStore>,
     _keep: Keep,
@@ -57,6 +61,11 @@ impl Server {
 
     /// A server with the given HTTP options, request limits and (on SQLite) store options.
     pub fn build(options: api::Options, limits: app::Limits, sqlite: impl FnOnce(&mut store::SqliteOptions)) -> Self {
+        Self::configured(options, |c| c.limits = limits, sqlite)
+    }
+
+    /// A server with changes to the use cases' configuration.
+    pub fn configured(options: api::Options, configure: impl FnOnce(&mut app::Config), sqlite: impl FnOnce(&mut store::SqliteOptions)) -> Self {
         let mut pg_store = None;
         let (store, keep) = if backend() == "postgres" {
             let admin = store::PgTestDatabase::admin_url_from_env().expect("JOINERY_TEST_BACKEND=postgres needs JOINERY_TEST_POSTGRES_URL");
@@ -77,9 +86,9 @@ impl Server {
             (store::Store::Sqlite(opened), Keep::Dir(dir))
         };
         let mut config = app::Config::new(BASE);
-        config.limits = limits;
+        configure(&mut config);
         let app = app::App::new(store, config);
-        Server { router: api::router(app, options), pg: pg_store, _keep: keep }
+        Server { router: api::router(app.clone(), options), app, token: tokio::sync::OnceCell::new(), pg: pg_store, _keep: keep }
     }
 
     /// The router itself, for tests that drive a request by hand.
@@ -87,13 +96,35 @@ impl Server {
         self.router.clone()
     }
 
+    /// The tests' system client token (`system/*.cruds`).
+    pub async fn token(&self) -> String {
+        self.token
+            .get_or_init(|| async {
+                let client = app::auth::NewAccount { username: "tests".into(), role: care::access::Role::IntegrationSystem, acts_as: app::auth::ActsAs::System, password: None };
+                self.app.add_account(client).await.expect("the tests' system account");
+                self.app.issue_token("tests", None).await.expect("a token").token
+            })
+            .await
+            .clone()
+    }
+
+    /// The app behind the router, for tests that make accounts.
+    pub fn app(&self) -> &app::App {
+        &self.app
+    }
+
+    /// Sends a request. It carries the tests' system token unless `headers` names an `authorization` (an
+    /// empty one sends none).
     pub async fn send(&self, method: &str, uri: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Res {
         let mut req = Request::builder().method(Method::from_bytes(method.as_bytes()).expect("method")).uri(uri);
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("authorization")) {
+            req = req.header("authorization", format!("Bearer {}", self.token().await));
+        }
         let has_type = headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
         if body.is_some() && !has_type {
             req = req.header("content-type", "application/fhir+json");
         }
-        for (k, v) in headers {
+        for (k, v) in headers.iter().filter(|(k, v)| !(k.eq_ignore_ascii_case("authorization") && v.is_empty())) {
             req = req.header(*k, *v);
         }
         let req = req.body(Body::from(body.map(<[u8]>::to_vec).unwrap_or_default())).expect("request");

@@ -1,7 +1,7 @@
 //! The bulk commands as processes: `generate`, `import` (twice, and of an export), `export`, and `demo` on its
 //! first run (generate, import, serve) and on a later run (straight to serving).
 
-use crate::process::{free_port, request, signal, wait};
+use crate::process::{authorise, free_port, request, signal, wait};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -111,7 +111,9 @@ fn start_demo(d: &Path, port: u16, limit: Duration) -> (std::process::Child, Dur
         .expect("spawn demo");
     while started.elapsed() < limit {
         if request(port, "GET", "/healthz", None).is_some_and(|(s, _)| s == 200) {
-            return (child, started.elapsed());
+            let elapsed = started.elapsed();
+            authorise(&d.join("demo/joinery.db"), port);
+            return (child, elapsed);
         }
         if let Ok(Some(status)) = child.try_wait() {
             panic!("the demo exited: {status:?}");
@@ -144,4 +146,78 @@ fn demo_loads_its_population_once_then_starts_quickly() {
     assert_eq!(status, 200);
     signal(&child, "-TERM");
     assert!(wait(&mut child, Duration::from_secs(20)).success());
+}
+
+fn joinery_with_input(args: &[&str], cwd: &Path, input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_joinery"))
+        .args(args)
+        .current_dir(cwd)
+        .env("JOINERY_LOG", "warn")
+        .env_remove("JOINERY_DATABASE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run joinery");
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write the password");
+    child.wait_with_output().expect("output")
+}
+
+#[test]
+fn accounts_and_tokens_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    std::fs::write(d.join("Patient.ndjson"), r#"{"resourceType":"Patient","id":"p1","birthDate":"1950-02-03"}"#).expect("write");
+    assert!(joinery(&["import", "--database", "a.db", "Patient.ndjson"], d).status.success());
+
+    let out = joinery_with_input(&["user", "add", "--database", "a.db", "--username", "me", "--role", "person", "--patient", "Patient/p1", "--password-stdin"], d, "a long enough secret\n");
+    assert!(out.status.success(), "{}", text(&out));
+    let out = joinery(&["user", "add", "--database", "a.db", "--username", "gp", "--role", "clinician", "--practitioner-role", "PractitionerRole/none"], d);
+    assert_eq!(out.status.code(), Some(1), "the PractitionerRole must exist: {}", text(&out));
+    let out = joinery(&["user", "add", "--database", "a.db", "--username", "x", "--role", "wizard", "--patient", "Patient/p1"], d);
+    assert_eq!(out.status.code(), Some(2), "an unknown role is a usage error: {}", text(&out));
+    let out = joinery(&["user", "add", "--database", "a.db", "--username", "y", "--role", "person", "--patient", "p1"], d);
+    assert_eq!(out.status.code(), Some(2), "Patient/ID: {}", text(&out));
+
+    let out = joinery(&["user", "list", "--database", "a.db"], d);
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(listed.lines().any(|l| l.starts_with("me ") && l.contains("person") && l.contains("Patient/p1") && l.contains("yes") && l.contains("active")), "{listed}");
+
+    // A token as the last line; the server takes it; disabling the account refuses it at once.
+    let out = joinery(&["token", "--database", "a.db", "--user", "me", "--scope", "patient/*.rs"], d);
+    assert!(out.status.success(), "{}", text(&out));
+    let token = String::from_utf8_lossy(&out.stdout).lines().last().expect("a token").to_owned();
+    assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
+    let out = joinery(&["token", "--database", "a.db", "--user", "me", "--scope", "system/*.rs"], d);
+    assert_eq!(out.status.code(), Some(1), "a person cannot hold system scopes: {}", text(&out));
+
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_joinery"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database", "a.db"])
+        .current_dir(d)
+        .env("JOINERY_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while request(port, "GET", "/healthz", None).is_none_or(|(s, _)| s != 200) {
+        assert!(Instant::now() < deadline, "no answer");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let read = |token: &str| {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        write!(s, "GET /fhir/Patient/p1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n").expect("write");
+        let mut out = String::new();
+        s.read_to_string(&mut out).expect("read");
+        out.split(' ').nth(1).and_then(|c| c.parse::<u16>().ok()).unwrap_or(0)
+    };
+    assert_eq!(read(&token), 200);
+    assert!(joinery(&["user", "disable", "--database", "a.db", "me"], d).status.success());
+    assert_eq!(read(&token), 401, "refused on the next request");
+    assert_eq!(joinery(&["user", "disable", "--database", "a.db", "nobody"], d).status.code(), Some(1));
+    signal(&child, "-TERM");
+    assert!(wait(&mut child, Duration::from_secs(10)).success());
 }

@@ -29,10 +29,30 @@ fn free_port() -> u16 {
 struct Node {
     child: Child,
     port: u16,
+    /// The bearer token its requests carry.
+    token: String,
+}
+
+/// A system client's token for a database, from `joinery token` (which also applies the migrations).
+fn system_token(database: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_joinery"))
+        .args(["token", "--database", database, "--system", "tests"])
+        .env("JOINERY_LOG", "error")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run joinery token");
+    assert!(out.status.success(), "joinery token: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().last().expect("a token line").to_owned()
 }
 
 impl Node {
+    /// A node on a reachable database, with a system client's token.
     fn start(database: &str, extra: &[&str]) -> Node {
+        let token = system_token(database);
+        Node::start_with_token(database, extra, token)
+    }
+
+    fn start_with_token(database: &str, extra: &[&str], token: String) -> Node {
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_joinery"))
             .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database", database])
@@ -42,7 +62,7 @@ impl Node {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn joinery");
-        let node = Node { child, port };
+        let node = Node { child, port, token };
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if node.request("GET", "/healthz", &[], None).is_some_and(|r| r.status == 200) {
@@ -54,11 +74,14 @@ impl Node {
     }
 
     fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Option<Reply> {
-        request(self.port, method, path, headers, body)
+        let auth = format!("Bearer {}", self.token);
+        let mut all = headers.to_vec();
+        all.push(("Authorization", &auth));
+        request(self.port, method, path, &all, body)
     }
 
     fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Reply {
-        send(self.port, method, path, headers, body)
+        self.request(method, path, headers, body).unwrap_or_else(|| panic!("{method} {path}: no answer"))
     }
 }
 
@@ -81,9 +104,6 @@ fn request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: 
         Some(Reply { status, head, body })
 }
 
-fn send(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Reply {
-    request(port, method, path, headers, body).unwrap_or_else(|| panic!("{method} {path}: no answer"))
-}
 
 impl Drop for Node {
     fn drop(&mut self) {
@@ -249,7 +269,8 @@ fn an_unreachable_database_gives_503_with_retry_after_and_the_server_recovers_wh
     let Some(admin) = admin_url() else { return };
     // Nothing listens on this port: the server starts anyway and refuses requests with 503.
     let nowhere = format!("postgres://postgres@127.0.0.1:{}/joinery", free_port());
-    let down = Node::start(&nowhere, &[]);
+    // Any bearer token: checking it needs the database, which cannot answer.
+    let down = Node::start_with_token(&nowhere, &[], "x".into());
     let r = down.send("GET", "/fhir/Patient/x", &[], None);
     assert_eq!(r.status, 503, "{}", r.body);
     assert_eq!(r.header("retry-after").as_deref(), Some("5"));
@@ -258,11 +279,12 @@ fn an_unreachable_database_gives_503_with_retry_after_and_the_server_recovers_wh
     // A database that does not exist yet, then appears: the same process recovers by itself.
     let name = format!("joinery_test_late_{}_{}", std::process::id(), free_port());
     let url = PgTestDatabase::url_for(&admin, &name).expect("url");
-    let node = Node::start(&url, &[]);
+    let mut node = Node::start_with_token(&url, &[], "x".into());
     let r = node.send("POST", "/fhir/Patient", &[], Some(&patient("9990003333", "Late")));
     assert_eq!(r.status, 503, "{}", r.body);
     assert!(r.header("retry-after").is_some());
     let _db = PgTestDatabase::create_named(&admin, &name).expect("create the database");
+    node.token = system_token(&url);
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let r = node.send("POST", "/fhir/Patient", &[], Some(&patient("9990003333", "Late")));
@@ -301,7 +323,11 @@ fn a_saturated_pool_and_a_statement_past_its_timeout_give_503() {
     held_rx.recv_timeout(Duration::from_secs(10)).expect("the lock is held");
     let blocked = {
         let port = node.port;
-        std::thread::spawn(move || send(port, "POST", "/fhir/Patient", &[("If-None-Exist", "identifier=9990005555")], Some(&patient("9990005555", "Blocked"))))
+        let auth = format!("Bearer {}", node.token);
+        std::thread::spawn(move || {
+            request(port, "POST", "/fhir/Patient", &[("If-None-Exist", "identifier=9990005555"), ("Authorization", &auth)], Some(&patient("9990005555", "Blocked")))
+                .expect("an answer")
+        })
     };
     std::thread::sleep(Duration::from_millis(1000));
     // The only connection is waiting on the lock: a read waits for a connection, then is refused.

@@ -19,7 +19,33 @@ fn start_logging(db: &Path, port: u16, level: &str, stderr: Stdio) -> Child {
     start_with(db, port, level, stderr, &[])
 }
 
+/// The bearer token each test server's requests carry, by port.
+static TOKENS: std::sync::Mutex<Vec<(u16, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// Makes a system client's token for the database (before or while a server uses it) and has every
+/// `request` to `port` carry it.
+pub fn authorise(db: &Path, port: u16) {
+    let out = Command::new(env!("CARGO_BIN_EXE_joinery"))
+        .args(["token", "--database"])
+        .arg(db)
+        .args(["--system", "tests"])
+        .env("JOINERY_LOG", "error")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run joinery token");
+    assert!(out.status.success(), "joinery token: {}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8_lossy(&out.stdout).lines().last().expect("a token line").to_owned();
+    let mut tokens = TOKENS.lock().expect("tokens");
+    tokens.retain(|(p, _)| *p != port);
+    tokens.push((port, token));
+}
+
+fn token_for(port: u16) -> Option<String> {
+    TOKENS.lock().ok()?.iter().find(|(p, _)| *p == port).map(|(_, t)| t.clone())
+}
+
 fn start_with(db: &Path, port: u16, level: &str, stderr: Stdio, extra: &[&str]) -> Child {
+    authorise(db, port);
     let child = Command::new(env!("CARGO_BIN_EXE_joinery"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database"])
         .arg(db)
@@ -44,8 +70,9 @@ pub fn request(port: u16, method: &str, path: &str, body: Option<&str>) -> Optio
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     let body = body.unwrap_or("");
+    let auth = token_for(port).map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/fhir+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/fhir+json\r\nContent-Length: {}\r\n{auth}Connection: close\r\n\r\n{body}",
         body.len()
     );
     s.write_all(req.as_bytes()).ok()?;
