@@ -149,10 +149,14 @@ pub async fn compartment(
     State(api): State<Api>,
     Path((ctype, id, rtype)): Path<(String, String, String)>,
     RawQuery(q): RawQuery,
+    caller: Option<axum::Extension<app::auth::Authenticated>>,
     headers: HeaderMap,
 ) -> ApiResult {
     let params = query_pairs(q.as_deref());
     let pretty = check_output_format(&headers, &params)?;
+    if rtype == "$access" {
+        return access(&api, &ctype, &id, caller, pretty).await;
+    }
     let page = if rtype == "$everything" {
         if ctype != "Patient" {
             return Err(app::AppError::NotFound(format!("$everything is defined on Patient, not {ctype}")).into());
@@ -162,6 +166,21 @@ pub async fn compartment(
         api.app.search_compartment(&ctype, &id, &rtype, &params, negotiate::prefer(&headers).handling).await?
     };
     Ok(json_response(StatusCode::OK, &api.app.searchset(&page)?, pretty))
+}
+
+/// `GET [base]/Patient/[id]/$access`: whether, and why, the caller may see the person's record now.
+async fn access(api: &Api, ctype: &str, id: &str, caller: Option<axum::Extension<app::auth::Authenticated>>, pretty: negotiate::Pretty) -> ApiResult {
+    if ctype != "Patient" {
+        return Err(app::AppError::NotFound(format!("$access is defined on Patient, not {ctype}")).into());
+    }
+    if !fhir::id::is_valid_id(id) {
+        return Err(app::AppError::bad_request(fhir::IssueCode::Value, format!("'{id}' is not a valid resource id"), Some("id")).into());
+    }
+    let Some(axum::Extension(who)) = caller else {
+        return Err(app::AppError::Unauthorized("$access answers for a signed-in caller".into()).into());
+    };
+    let decision = api.app.access_decision(&who.caller, id).await?;
+    Ok(json_response(StatusCode::OK, &app::access::decision_parameters(&decision), pretty))
 }
 
 pub async fn history_instance(

@@ -209,3 +209,94 @@ fn bounds(s: &str) -> Option<(Moment, Moment)> {
     };
     Some((day(lo)?, day(hi)?))
 }
+
+/// The resource types a person's care relationships, opt-outs and grants are read from.
+const RELATIONSHIP_TYPES: [&str; 5] = ["Patient", "EpisodeOfCare", "Encounter", "CareTeam", "Consent"];
+
+/// Resources read per page while gathering a person's facts.
+const GATHER_PAGE: usize = 1000;
+
+impl crate::App {
+    /// The access decision for `caller` about the person `patient`, now: the facts are read from the
+    /// person's own record. A person who does not exist is answered as one the caller has no
+    /// relationship with, so the answer reveals nothing of who is on the record.
+    pub async fn access_decision(&self, caller: &care::access::Caller, patient: &str) -> Result<care::access::Decision, crate::AppError> {
+        let now = care::access::Moment(chrono::Utc::now().timestamp_millis());
+        let facts = self.person_facts(patient).await?;
+        Ok(care::access::decide(caller, &facts, &self.config().policy, now))
+    }
+
+    /// What the decision needs about a person, from the resources of their record that carry it.
+    async fn person_facts(&self, patient: &str) -> Result<PersonFacts, crate::AppError> {
+        let mut resources: Vec<Value> = Vec::new();
+        let mut after = None;
+        loop {
+            let query = store::search::RecordQuery {
+                person: patient.to_owned(),
+                types: Some(RELATIONSHIP_TYPES.iter().map(|t| (*t).to_owned()).collect()),
+                after: after.take(),
+                since: None,
+                limit: GATHER_PAGE,
+            };
+            let page = self.store.person_record(query).await?;
+            let full = page.len() == GATHER_PAGE;
+            for stored in &page {
+                resources.push(crate::present::resource_json(stored)?);
+            }
+            match (full, page.last()) {
+                (true, Some(last)) => after = Some((last.resource_type.clone(), last.id.clone())),
+                _ => break,
+            }
+        }
+        Ok(gather(patient, resources.iter()))
+    }
+}
+
+/// The `$access` answer as a FHIR Parameters resource: `allowed`, each `basis` (its code, the organisation
+/// it names, until when it holds, the break-glass reason), the `view` it gives, or the `reason` it is refused.
+pub fn decision_parameters(decision: &care::access::Decision) -> Value {
+    use care::access::{Basis, Decision, Denial, View};
+    let instant = |m: &Moment| DateTime::<Utc>::from_timestamp_millis(m.0).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+    let mut parameters = vec![serde_json::json!({ "name": "allowed", "valueBoolean": decision.allowed() })];
+    match decision {
+        Decision::Allowed { bases, view } => {
+            for basis in bases {
+                let mut part = vec![serde_json::json!({ "name": "code", "valueCode": basis.code() })];
+                match basis {
+                    Basis::RegisteredPractice { organisation } | Basis::EpisodeOfCare { organisation } => {
+                        part.push(serde_json::json!({ "name": "organization", "valueReference": { "reference": format!("Organization/{organisation}") } }));
+                    }
+                    Basis::RecentEncounter { organisation, until } => {
+                        part.push(serde_json::json!({ "name": "organization", "valueReference": { "reference": format!("Organization/{organisation}") } }));
+                        part.extend(instant(until).map(|t| serde_json::json!({ "name": "until", "valueDateTime": t })));
+                    }
+                    Basis::CaseConference { until } => part.extend(instant(until).map(|t| serde_json::json!({ "name": "until", "valueDateTime": t }))),
+                    Basis::BreakGlass { reason, until } => {
+                        part.push(serde_json::json!({ "name": "reason", "valueString": reason }));
+                        part.extend(instant(until).map(|t| serde_json::json!({ "name": "until", "valueDateTime": t })));
+                    }
+                    _ => {}
+                }
+                parameters.push(serde_json::json!({ "name": "basis", "part": part }));
+            }
+            let view = match view {
+                View::Whole => "whole".to_owned(),
+                View::Administrative => "demographics-and-appointments".to_owned(),
+                View::OwnOrganisation => "own-organisation-only".to_owned(),
+                View::Types(types) if types.is_empty() => "whole".to_owned(),
+                View::Types(types) => format!("types:{}", types.join(",")),
+                View::Everything => "everything".to_owned(),
+            };
+            parameters.push(serde_json::json!({ "name": "view", "valueString": view }));
+        }
+        Decision::Denied(why) => {
+            let code = match why {
+                Denial::NoRelationship => "no-relationship",
+                Denial::RoleSeesNoRecords => "role-sees-no-records",
+                Denial::NotTheirRecord => "not-their-record",
+            };
+            parameters.push(serde_json::json!({ "name": "reason", "valueCode": code }));
+        }
+    }
+    serde_json::json!({ "resourceType": "Parameters", "parameter": parameters })
+}

@@ -37,11 +37,13 @@ pub struct Config {
     pub token_key: Option<Secret>,
     /// How long an issued token is valid.
     pub token_ttl: std::time::Duration,
+    /// The configurable part of the access rules (encounter window, case-conference grace, break-glass).
+    pub policy: care::access::Policy,
 }
 
 impl Config {
     pub fn new(base_url: impl Into<String>) -> Self {
-        Config { base_url: base_url.into(), limits: Limits::default(), token_key: None, token_ttl: std::time::Duration::from_secs(3600) }
+        Config { base_url: base_url.into(), limits: Limits::default(), token_key: None, token_ttl: std::time::Duration::from_secs(3600), policy: care::access::Policy::default() }
     }
 }
 

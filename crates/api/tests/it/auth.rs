@@ -174,3 +174,90 @@ async fn the_capability_statement_states_smart_security() {
     assert_eq!(uris["url"], "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris");
     assert_eq!(uris["extension"][0]["valueUri"], "http://joinery.test/auth/token");
 }
+
+/// Puts a resource by its id.
+async fn put(s: &Server, v: Value) {
+    let path = format!("/fhir/{}/{}", v["resourceType"].as_str().expect("type"), v["id"].as_str().expect("id"));
+    let r = s.put(&path, &v).await;
+    assert!(r.status < 300, "{path}: {}", r.text());
+}
+
+async fn account(s: &Server, username: &str, role: Role, acts_as: ActsAs) -> String {
+    s.app().add_account(NewAccount { username: username.into(), role, acts_as, password: None }).await.expect("account");
+    bearer(&s.app().issue_token(username, None).await.expect("token").token)
+}
+
+fn parameter<'a>(p: &'a Value, name: &str) -> Vec<&'a Value> {
+    p["parameter"].as_array().into_iter().flatten().filter(|x| x["name"] == name).collect()
+}
+
+#[tokio::test]
+async fn access_answers_whether_and_why_for_the_caller() {
+    let s = Server::new();
+    let day = 86_400_000i64;
+    let now = chrono_like_now();
+    for (org, role_id) in [("gp1", "prr-gp1"), ("gp2", "prr-gp2"), ("hosp", "prr-hosp")] {
+        put(&s, json!({ "resourceType": "Organization", "id": org })).await;
+        put(&s, json!({ "resourceType": "Practitioner", "id": format!("pr-{org}") })).await;
+        put(&s, json!({ "resourceType": "PractitionerRole", "id": role_id, "practitioner": { "reference": format!("Practitioner/pr-{org}") }, "organization": { "reference": format!("Organization/{org}") } })).await;
+    }
+    put(&s, json!({ "resourceType": "Patient", "id": "p1", "generalPractitioner": [{ "reference": "Organization/gp1" }] })).await;
+    put(&s, json!({ "resourceType": "Patient", "id": "p2" })).await;
+    let (start, end) = (iso(now - 12 * day), iso(now - 10 * day));
+    put(&s, json!({ "resourceType": "Encounter", "id": "e1", "status": "finished", "class": { "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "EMER" },
+        "subject": { "reference": "Patient/p1" }, "serviceProvider": { "reference": "Organization/hosp" }, "period": { "start": start, "end": end } })).await;
+
+    let gp = account(&s, "gp", Role::Clinician, ActsAs::PractitionerRole("prr-gp1".into())).await;
+    let other = account(&s, "other", Role::Clinician, ActsAs::PractitionerRole("prr-gp2".into())).await;
+    let hosp = account(&s, "hosp", Role::Clinician, ActsAs::PractitionerRole("prr-hosp".into())).await;
+    let analyst = account(&s, "analyst", Role::Analyst, ActsAs::PractitionerRole("prr-gp2".into())).await;
+    let me = account(&s, "me", Role::Person, ActsAs::Patient("p1".into())).await;
+    let ask = |token: String, patient: &'static str| {
+        let s = &s;
+        async move {
+            let r = s.send("GET", &format!("/fhir/Patient/{patient}/$access"), &[("authorization", &token)], None).await;
+            assert_eq!(r.status, 200, "{}", r.text());
+            r.json()
+        }
+    };
+
+    let a = ask(gp.clone(), "p1").await;
+    assert_eq!(parameter(&a, "allowed")[0]["valueBoolean"], true, "{a}");
+    let basis = &parameter(&a, "basis")[0]["part"];
+    assert_eq!(basis[0]["valueCode"], "registered-practice", "{a}");
+    assert_eq!(basis[1]["valueReference"]["reference"], "Organization/gp1");
+    assert_eq!(parameter(&a, "view")[0]["valueString"], "whole");
+
+    let a = ask(hosp, "p1").await;
+    let basis = &parameter(&a, "basis")[0]["part"];
+    assert_eq!(basis[0]["valueCode"], "recent-encounter", "{a}");
+    let until = basis.as_array().expect("parts").iter().find(|p| p["name"] == "until").expect("until")["valueDateTime"].as_str().expect("text").to_owned();
+    assert!(until.starts_with(&iso(now + 80 * day)[..10]), "ninety days after the encounter ended: {until}");
+
+    let denied = ask(other.clone(), "p1").await;
+    assert_eq!(parameter(&denied, "allowed")[0]["valueBoolean"], false);
+    assert_eq!(parameter(&denied, "reason")[0]["valueCode"], "no-relationship");
+    let nobody = ask(other, "no-such-person").await;
+    assert_eq!(nobody, denied, "a person not on the record is answered as one without a relationship");
+
+    assert_eq!(parameter(&ask(analyst, "p1").await, "reason")[0]["valueCode"], "role-sees-no-records");
+    let own = ask(me.clone(), "p1").await;
+    assert_eq!((parameter(&own, "basis")[0]["part"][0]["valueCode"].as_str(), parameter(&own, "view")[0]["valueString"].as_str()), (Some("own-record"), Some("everything")));
+    assert_eq!(parameter(&ask(me, "p2").await, "reason")[0]["valueCode"], "not-their-record");
+    let system = ask(bearer(&s.token().await), "p2").await;
+    assert_eq!(parameter(&system, "basis")[0]["part"][0]["valueCode"], "integration-system");
+
+    assert_challenged(&s.send("GET", "/fhir/Patient/p1/$access", NONE, None).await, "$access");
+    let r = s.send("GET", "/fhir/Patient/bad$id/$access", &[("authorization", &gp)], None).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+}
+
+/// Now, in milliseconds since 1970.
+fn chrono_like_now() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Milliseconds since 1970 as an RFC 3339 instant.
+fn iso(ms: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default()
+}
