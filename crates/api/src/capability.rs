@@ -37,6 +37,7 @@ pub fn statement(base_url: &str, date: &str) -> Value {
         "date": date,
         "publisher": "Joinery",
         "kind": "instance",
+        "instantiates": ["http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"],
         "software": { "name": "Joinery", "version": env!("CARGO_PKG_VERSION") },
         "implementation": { "description": "Joinery shared care record", "url": base_url },
         "fhirVersion": "4.0.1",
@@ -54,7 +55,12 @@ pub fn statement(base_url: &str, date: &str) -> Value {
                 { "name": "_type", "type": "token", "documentation": "required for a system-level search" },
                 { "name": "_count", "type": "number" },
             ],
-            "operation": [{ "name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything" }],
+            "operation": [
+                { "name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything" },
+                { "name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export" },
+                { "name": "patient-export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export" },
+                { "name": "group-export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export" },
+            ],
         }]
     })
 }

@@ -79,6 +79,8 @@ pub fn router(app: App, options: Options) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/auth/token", axum::routing::post(auth::token))
+        // The base with a trailing slash is the same endpoint (clients post Bundles to `[base]/`).
+        .route("/fhir/", axum::routing::post(rest::bundle).get(rest::search_system))
         .route("/metrics", get(metrics_page))
         .nest("/fhir", fhir)
         .fallback(not_found)

@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 use fhir::{Issue, OperationOutcome};
 
 pub async fn read(State(api): State<Api>, Path((rtype, id)): Path<(String, String)>, RawQuery(q): RawQuery, headers: HeaderMap) -> ApiResult {
-    let pretty = check_output_format(&headers, &query_pairs(q.as_deref()))?;
+    let params = query_pairs(q.as_deref());
+    let pretty = check_output_format(&headers, &params)?;
     let s = api.app.read(&rtype, &id).await?;
     if let Some(inm) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
         if app::parse_etag(inm) == Some(s.version) {
@@ -21,9 +22,17 @@ pub async fn read(State(api): State<Api>, Path((rtype, id)): Path<(String, Strin
             return Ok(r);
         }
     }
-    let mut r = text_response(StatusCode::OK, stored_body(&s, pretty)?);
+    let mut r = read_response(&s, &params, pretty)?;
     version_headers(r.headers_mut(), &s);
     Ok(r)
+}
+
+/// A read's body: the stored text as it is, or the resource cut by `_summary` or `_elements`.
+fn read_response(s: &app::Stored, params: &[(String, String)], pretty: Pretty) -> Result<Response, crate::respond::ApiError> {
+    Ok(match app::subset_of_read(s, params)? {
+        Some(cut) => json_response(StatusCode::OK, &cut, pretty),
+        None => text_response(StatusCode::OK, stored_body(s, pretty)?),
+    })
 }
 
 pub async fn vread(
@@ -32,9 +41,10 @@ pub async fn vread(
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult {
-    let pretty = check_output_format(&headers, &query_pairs(q.as_deref()))?;
+    let params = query_pairs(q.as_deref());
+    let pretty = check_output_format(&headers, &params)?;
     let s = api.app.vread(&rtype, &id, &vid).await?;
-    let mut r = text_response(StatusCode::OK, stored_body(&s, pretty)?);
+    let mut r = read_response(&s, &params, pretty)?;
     version_headers(r.headers_mut(), &s);
     Ok(r)
 }

@@ -20,7 +20,7 @@ pub use limits::Limits;
 pub use bundle::Return;
 pub use present::{etag, location, parse_etag};
 pub use record::{Handling, HistoryPage, Written};
-pub use search::SearchPage;
+pub use search::{subset_of_read, SearchPage};
 pub use store::{HistoryScope, Stored};
 
 use std::sync::Arc;

@@ -109,3 +109,12 @@ async fn health_and_capability() {
     let codes: Vec<&str> = patient["interaction"].as_array().expect("interactions").iter().filter_map(|i| i["code"].as_str()).collect();
     assert_eq!(codes, api::TYPE_INTERACTIONS);
 }
+
+#[tokio::test]
+async fn the_capability_statement_names_the_bulk_data_operations() {
+    let s = Server::new();
+    let c = s.get("/fhir/metadata").await.json();
+    assert_eq!(c["instantiates"][0], "http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data");
+    let ops: Vec<&str> = c["rest"][0]["operation"].as_array().expect("operations").iter().filter_map(|o| o["name"].as_str()).collect();
+    assert_eq!(ops, ["everything", "export", "patient-export", "group-export"]);
+}

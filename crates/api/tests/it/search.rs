@@ -259,7 +259,16 @@ async fn totals_summaries_and_elements() {
     assert_eq!(b["total"], 3);
     assert!(b.get("entry").is_none());
     let b = s.get("/fhir/Observation?code=29463-7").await.json();
-    assert!(b.get("total").is_none(), "no total unless asked");
+    assert_eq!(b["total"], 3, "the whole result on one page: its total is free");
+    let b = s.get("/fhir/Observation?code=29463-7&_count=1").await.json();
+    assert!(b.get("total").is_none(), "no total unless asked or free");
+    let links: Vec<(&str, &str)> = b["link"].as_array().expect("links").iter().map(|l| (l["relation"].as_str().unwrap_or(""), l["url"].as_str().unwrap_or(""))).collect();
+    let first = links.iter().find(|(r, _)| *r == "first").expect("a first link on a paged result").1;
+    assert_eq!(first, "http://joinery.test/fhir/Observation?code=29463-7&_count=1");
+    let next = links.iter().find(|(r, _)| *r == "next").expect("next").1.replace("http://joinery.test", "");
+    let page2 = s.get(&next).await.json();
+    let self_link = page2["link"].as_array().expect("links").iter().find(|l| l["relation"] == "self").expect("self")["url"].as_str().unwrap_or("").to_owned();
+    assert!(self_link.contains("_cursor="), "self names the page it is: {self_link}");
     let b = s.get("/fhir/Patient?_id=p1&_elements=gender").await.json();
     let p = &b["entry"][0]["resource"];
     assert_eq!((p["gender"].as_str(), p.get("name").is_none(), p["meta"]["tag"][0]["code"].as_str()), (Some("female"), true, Some("SUBSETTED")));
@@ -319,4 +328,43 @@ async fn indexes_follow_updates_and_deletes() {
     assert_eq!(s.delete("/fhir/Observation/o2").await.status, 204);
     assert_eq!(set(&s, "/fhir/Observation?patient=p1").await, ["o1"]);
     assert_eq!(set(&s, "/fhir/Patient?_has:Observation:patient:value-quantity=gt75").await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn reads_are_subsetted_by_summary_and_elements() {
+    let s = Server::new();
+    let mut patient = crate::patient("9000000051");
+    patient["maritalStatus"] = serde_json::json!({ "text": "Married" });
+    let id = s.create(patient).await;
+    for path in [format!("/fhir/Patient/{id}?_elements=birthDate"), format!("/fhir/Patient/{id}/_history/1?_elements=birthDate")] {
+        let r = s.get(&path).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let p = r.json();
+        let keys: Vec<&str> = p.as_object().expect("object").keys().map(String::as_str).collect();
+        assert_eq!(keys, ["resourceType", "id", "meta", "birthDate"], "{path}: {p}");
+        assert_eq!(p["meta"]["tag"][0]["code"], "SUBSETTED");
+        assert!(r.header("etag").is_some());
+    }
+    let p = s.get(&format!("/fhir/Patient/{id}?_summary=true")).await.json();
+    assert!(p.get("name").is_some() && p.get("birthDate").is_some() && p.get("maritalStatus").is_none(), "{p}");
+    assert_eq!(p["meta"]["tag"][0]["code"], "SUBSETTED", "{p}");
+    let p = s.get(&format!("/fhir/Patient/{id}?_summary=text")).await.json();
+    assert!(p.get("name").is_none(), "{p}");
+    let whole = s.get(&format!("/fhir/Patient/{id}")).await.json();
+    assert!(whole["meta"].get("tag").is_none(), "untouched without the parameters: {whole}");
+    assert_eq!(s.get(&format!("/fhir/Patient/{id}?_summary=false")).await.json(), whole);
+    let r = s.get(&format!("/fhir/Patient/{id}?_summary=count")).await;
+    r.assert_outcome(400, "value", Some("_summary"));
+}
+
+#[tokio::test]
+async fn the_base_with_a_trailing_slash_is_the_same_endpoint() {
+    let s = Server::new();
+    let bundle = serde_json::json!({ "resourceType": "Bundle", "type": "batch", "entry": [
+        { "request": { "method": "POST", "url": "Patient" }, "resource": crate::patient("9000000052") } ] });
+    let r = s.post("/fhir/", &bundle).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["entry"][0]["response"]["status"], "201 Created");
+    let r = s.get("/fhir/?_type=Patient").await;
+    assert_eq!((r.status, r.json()["total"].as_u64()), (200, Some(1)));
 }

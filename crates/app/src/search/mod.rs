@@ -19,6 +19,32 @@ use std::collections::{BTreeSet, HashSet};
 use store::search::{Predicate, Query, RecordQuery, SortKey, Test};
 use store::Stored;
 
+/// `_summary` and `_elements` on a read or vread: the resource cut as asked (tagged SUBSETTED where
+/// elements were left out), or `None` when neither is given, so that the stored text is returned exactly.
+pub fn subset_of_read(stored: &Stored, params: &[(String, String)]) -> Result<Option<Value>, AppError> {
+    let mut summary = Summary::False;
+    let mut elements: Option<Vec<String>> = None;
+    for (k, v) in params {
+        match k.as_str() {
+            "_summary" => {
+                summary = match v.as_str() {
+                    "true" => Summary::True,
+                    "false" => Summary::False,
+                    "text" => Summary::Text,
+                    "data" => Summary::Data,
+                    _ => return Err(AppError::bad_request(IssueCode::Value, format!("_summary on a read takes true, false, text or data, not '{v}'"), Some("_summary"))),
+                }
+            }
+            "_elements" => elements = Some(v.split(',').map(|e| e.trim().to_owned()).filter(|e| !e.is_empty()).collect()),
+            _ => {}
+        }
+    }
+    if summary == Summary::False && elements.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(shape::shape(resource_json(stored)?, summary, elements.as_deref())))
+}
+
 /// One page of search results.
 #[derive(Debug, Clone)]
 pub struct SearchPage {
@@ -32,6 +58,8 @@ pub struct SearchPage {
     pub next: Option<String>,
     pub previous: Option<String>,
     pub warnings: Vec<Issue>,
+    /// The cursor this page was asked for with (`_cursor` or `_before`, and its text), for the `self` link.
+    cursor: Option<(&'static str, String)>,
     count: usize,
     summary: Summary,
     elements: Option<Vec<String>>,
@@ -117,8 +145,8 @@ impl App {
                 break;
             }
         }
-        if parsed.total != Total::None || parsed.summary == Summary::Count {
-            page.total = Some(total);
+        if parsed.total != Total::None || parsed.summary == Summary::Count || (start == 0 && page.next.is_none()) {
+            page.total = Some(total.max(page.matches.len() as u64));
         }
         page.warnings = parsed.warnings;
         Ok(page)
@@ -221,6 +249,10 @@ impl App {
                 }
             }
             page.matches = rows.into_iter().map(|(s, _)| s).collect();
+            // The whole result on one page: its size is the total, at no cost.
+            if page.total.is_none() && parsed.cursor == Cursor::Start && !more {
+                page.total = Some(page.matches.len() as u64);
+            }
             let (included, truncated) = self.includes(&page.matches, &parsed.includes, &parsed.revincludes).await?;
             page.included = included;
             if truncated {
@@ -282,7 +314,10 @@ impl App {
         if let Some(t) = page.total {
             b.total(t);
         }
-        b.link("self", self.link(page, None));
+        b.link("self", self.link(page, page.cursor.as_ref().map(|(k, v)| (*k, v.as_str()))));
+        if page.next.is_some() || page.previous.is_some() {
+            b.link("first", self.link(page, None));
+        }
         if let Some(n) = &page.next {
             b.link("next", self.link(page, Some(("_cursor", n))));
         }
@@ -332,6 +367,11 @@ impl SearchPage {
             next: None,
             previous: None,
             warnings: parsed.warnings.clone(),
+            cursor: match &parsed.cursor {
+                Cursor::Start => None,
+                Cursor::After(k) => Some(("_cursor", cursor_text(k))),
+                Cursor::Before(k) => Some(("_before", cursor_text(k))),
+            },
             count: parsed.count,
             summary: parsed.summary,
             elements: parsed.elements.clone(),
