@@ -101,6 +101,8 @@ fn permitted(who: &Authenticated, method: &Method, path: &str, query: Option<&st
         ([t], &Method::PUT | &Method::PATCH) => need(t, Perm::Update),
         ([t], &Method::DELETE) => need(t, Perm::Delete),
         ([_, _, "$everything"], _) => need_every(&[Perm::Read], "$everything"),
+        // Validation reads what references point at (and, for a delete, what points at the resource).
+        ([t, "$validate"] | [t, _, "$validate"], &Method::POST) => need(t, Perm::Read),
         // About the caller themself: any signed-in caller may ask.
         ([_, _, "$access"], _) => Ok(()),
         ([t, _], &Method::GET) | ([t, _, "_history", ..], _) => need(t, Perm::Read),

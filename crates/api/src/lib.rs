@@ -70,10 +70,10 @@ pub fn router(app: App, options: Options) -> Router {
         )
         .route("/{type}/_history", get(rest::history_type))
         .route("/{type}/_search", axum::routing::post(rest::search_post))
-        .route("/{type}/{id}", get(rest::read).put(rest::update).patch(rest::patch).delete(rest::delete))
+        .route("/{type}/{id}", get(rest::read).put(rest::update).patch(rest::patch).delete(rest::delete).post(rest::validate_type))
         .route("/{type}/{id}/_history", get(rest::history_instance))
         .route("/{type}/{id}/_history/{vid}", get(rest::vread))
-        .route("/{type}/{id}/{compartment_type}", get(rest::compartment))
+        .route("/{type}/{id}/{compartment_type}", get(rest::compartment).post(rest::validate_instance))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found);
     Router::new()

@@ -178,6 +178,48 @@ pub async fn compartment(
     Ok(json_response(StatusCode::OK, &api.app.searchset(&page)?, pretty))
 }
 
+/// `POST [base]/[type]/$validate` (the route of `[type]/[id]`, which takes no other POST).
+pub async fn validate_type(
+    State(api): State<Api>,
+    Path((rtype, op)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    if op != "$validate" {
+        return Err(method_not_allowed());
+    }
+    validate(&api, &rtype, None, q, headers, body).await
+}
+
+/// `POST [base]/[type]/[id]/$validate`.
+pub async fn validate_instance(
+    State(api): State<Api>,
+    Path((rtype, id, op)): Path<(String, String, String)>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    if op != "$validate" {
+        return Err(method_not_allowed());
+    }
+    validate(&api, &rtype, Some(&id), q, headers, body).await
+}
+
+async fn validate(api: &Api, rtype: &str, id: Option<&str>, q: Option<String>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> ApiResult {
+    let params = query_pairs(q.as_deref());
+    let pretty = check_output_format(&headers, &params)?;
+    let empty = body.as_ref().map(|b| b.is_empty()).unwrap_or(false);
+    let value = if empty { None } else { Some(json_body(&headers, body, BodyKind::Resource)?) };
+    let request = app::validate::ValidateRequest::from_parts(value, &params)?;
+    let outcome = api.app.validate(rtype, id, request).await?;
+    Ok(json_response(StatusCode::OK, &outcome.to_json(), pretty))
+}
+
+fn method_not_allowed() -> crate::respond::ApiError {
+    crate::respond::ApiError::status(StatusCode::METHOD_NOT_ALLOWED, Issue::error(fhir::IssueCode::NotSupported, "this method is not supported on this path"))
+}
+
 /// `GET [base]/Patient/[id]/$access`: whether, and why, the caller may see the person's record now.
 async fn access(api: &Api, ctype: &str, id: &str, caller: Option<axum::Extension<app::auth::Authenticated>>, pretty: negotiate::Pretty) -> ApiResult {
     if ctype != "Patient" {

@@ -14,6 +14,7 @@ mod prepare;
 mod present;
 mod record;
 pub mod search;
+pub mod validate;
 
 pub use error::AppError;
 pub use limits::Limits;

@@ -14,6 +14,7 @@ mod history;
 mod limits;
 mod search;
 mod sharding;
+mod validate;
 mod synthea;
 
 use axum::body::Body;
