@@ -241,34 +241,35 @@ async fn a_generated_population_imports_with_no_failure_and_no_dangling_referenc
 
 /// Units started but not yet awaited must still progress: on PostgreSQL each takes a pooled connection of
 /// its own, and a unit parked while others committed once ran out its time to connect, failing the import
-/// with "the pool is saturated". Here connecting may take a quarter of a second at most, and each unit longer.
+/// with "the pool is saturated". Here waiting for or making a connection may take a second and a half at most
+/// (enough for a connection on a loaded machine), and each unit of 2,000 resources takes about as long.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn units_in_flight_progress_while_others_commit() {
     let h = harness_with(|o| {
         o.pool_size = 8;
-        o.wait_timeout = std::time::Duration::from_millis(250);
-        o.connect_timeout = std::time::Duration::from_millis(250);
+        o.wait_timeout = std::time::Duration::from_millis(1500);
+        o.connect_timeout = std::time::Duration::from_millis(1500);
     });
     let path = h.dir.path().join("Patient.ndjson");
-    let lines: Vec<String> = (0..3000)
+    let lines: Vec<String> = (0..8000)
         .map(|i| format!(r#"{{"resourceType":"Patient","id":"p{i}","gender":"{}","birthDate":"19{:02}-01-01"}}"#, if i % 2 == 0 { "female" } else { "male" }, i % 100))
         .collect();
     std::fs::write(&path, lines.join("\n")).expect("write");
     let sources = app::bulk::list_sources(&[path.clone()]).expect("list sources");
-    let options = ImportOptions { batch_size: 750, units_in_flight: 4, ..Default::default() };
+    let options = ImportOptions { batch_size: 2000, units_in_flight: 4, ..Default::default() };
     let report = h.app.import(sources, options, Arc::new(Progress::default())).await.expect("import runs");
-    assert_eq!((report.total().created, report.failure_count), (3000, 0), "{:?}", counts(&report));
-    assert_eq!(bodies(&h.store, "Patient").await.len(), 3000);
+    assert_eq!((report.total().created, report.failure_count), (8000, 0), "{:?}", counts(&report));
+    assert_eq!(bodies(&h.store, "Patient").await.len(), 8000);
 
     // The same ids again, changed: every one becomes version 2, none is lost or doubled.
     let changed: Vec<String> = lines.iter().map(|l| l.replace("-01-01", "-02-02")).collect();
     std::fs::write(&path, changed.join("\n")).expect("write");
     let sources = app::bulk::list_sources(&[path]).expect("list sources");
-    let options = ImportOptions { batch_size: 750, units_in_flight: 4, ..Default::default() };
+    let options = ImportOptions { batch_size: 2000, units_in_flight: 4, ..Default::default() };
     let report = h.app.import(sources, options, Arc::new(Progress::default())).await.expect("import runs");
-    assert_eq!((report.total().created, report.total().updated, report.failure_count), (0, 3000, 0), "{:?}", counts(&report));
+    assert_eq!((report.total().created, report.total().updated, report.failure_count), (0, 8000, 0), "{:?}", counts(&report));
     let all = bodies(&h.store, "Patient").await;
-    assert_eq!(all.len(), 3000);
+    assert_eq!(all.len(), 8000);
     assert!(all.iter().all(|b| b.contains("-02-02") && b.contains("\"versionId\":\"2\"")));
 }
 
