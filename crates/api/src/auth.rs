@@ -24,7 +24,8 @@ fn is_open(path: &str) -> bool {
 
 pub async fn require(State(api): State<Api>, mut request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
-    if !path.starts_with("/fhir") || is_open(&path) {
+    let fhir = path == "/fhir" || path.starts_with("/fhir/");
+    if !fhir || is_open(&path) {
         return next.run(request).await;
     }
     let who = match bearer(request.headers()) {

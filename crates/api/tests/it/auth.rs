@@ -261,3 +261,11 @@ fn chrono_like_now() -> i64 {
 fn iso(ms: i64) -> String {
     chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default()
 }
+
+#[tokio::test]
+async fn paths_outside_the_fhir_api_are_not_found_without_a_token() {
+    let s = Server::new();
+    let r = s.send("GET", "/fhirx/Patient", NONE, None).await;
+    r.assert_outcome(404, "not-found", None);
+    assert_challenged(&s.send("GET", "/fhir", NONE, None).await, "the base");
+}
