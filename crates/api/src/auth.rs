@@ -28,13 +28,14 @@ pub async fn require(State(api): State<Api>, mut request: Request, next: Next) -
     if !fhir || is_open(&path) {
         return next.run(request).await;
     }
-    let who = match bearer(request.headers()) {
+    let token = bearer(request.headers());
+    let who = match token {
         Some(token) => api.app.authenticate(token).await,
         None => Err(AppError::Unauthorized("this endpoint needs a bearer token (Authorization: Bearer …); get one from /auth/token".into())),
     };
     let who = match who {
         Ok(w) => w,
-        Err(e @ AppError::Unauthorized(_)) => return challenge(e),
+        Err(e @ AppError::Unauthorized(_)) => return challenge(e, token.is_some()),
         // The store could not say (unreachable, saturated): 503 with Retry-After, as for any request.
         Err(e) => return ApiError::App(e).into_response(),
     };
@@ -51,9 +52,9 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
-/// 401 with the Bearer challenge (RFC 6750), the OperationOutcome saying why.
-fn challenge(e: AppError) -> Response {
-    let invalid = matches!(&e, AppError::Unauthorized(m) if !m.starts_with("this endpoint needs"));
+/// 401 with the Bearer challenge (RFC 6750), the OperationOutcome saying why; `error="invalid_token"` when a
+/// token was sent and refused.
+fn challenge(e: AppError, invalid: bool) -> Response {
     let mut response = ApiError::App(e).into_response();
     let value = if invalid { r#"Bearer realm="joinery", error="invalid_token""# } else { r#"Bearer realm="joinery""# };
     response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(value));
@@ -66,9 +67,8 @@ fn challenge(e: AppError) -> Response {
 fn permitted(who: &Authenticated, method: &Method, path: &str, query: Option<&str>) -> Result<(), String> {
     let segments: Vec<&str> = path.trim_start_matches("/fhir").split('/').filter(|s| !s.is_empty()).collect();
     let scopes = &who.scopes;
-    let every = |perm: Perm| scopes.0.iter().any(|s| s.resource_type.is_none() && s.allows("Resource", perm));
     let need_every = |perms: &[Perm], what: &str| {
-        if perms.iter().all(|p| every(*p)) {
+        if perms.iter().all(|p| scopes.allows_every_type(*p)) {
             Ok(())
         } else {
             Err(format!("{what} needs scopes over every resource type; the token has {scopes}"))

@@ -108,7 +108,7 @@ async fn metrics_page(State(api): State<Api>) -> Response {
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::status(StatusCode::METHOD_NOT_ALLOWED, Issue::error(IssueCode::NotSupported, "this method is not supported on this path"))
+    respond::method_not_allowed()
 }
 
 async fn not_found() -> ApiError {

@@ -54,6 +54,11 @@ impl IntoResponse for ApiError {
 
 pub type ApiResult = Result<Response, ApiError>;
 
+/// 405 for a method a path does not take.
+pub fn method_not_allowed() -> ApiError {
+    ApiError::status(StatusCode::METHOD_NOT_ALLOWED, Issue::error(fhir::IssueCode::NotSupported, "this method is not supported on this path"))
+}
+
 /// A JSON value as a FHIR response.
 pub fn json_response(status: StatusCode, value: &Value, pretty: Pretty) -> Response {
     let body = if pretty.0 { serde_json::to_string_pretty(value) } else { serde_json::to_string(value) };

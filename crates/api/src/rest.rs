@@ -1,7 +1,7 @@
 //! The FHIR REST interactions: one handler per interaction, each a thin translation between HTTP and `App`.
 
 use crate::negotiate::{self, check_output_format, json_body, query_pairs, BodyKind, Pretty};
-use crate::respond::{json_response, stored_body, text_response, version_headers, ApiResult};
+use crate::respond::{json_response, method_not_allowed, stored_body, text_response, version_headers, ApiResult};
 use crate::Api;
 use app::{HistoryScope, Return, Written};
 use axum::body::Bytes;
@@ -214,10 +214,6 @@ async fn validate(api: &Api, rtype: &str, id: Option<&str>, q: Option<String>, h
     let request = app::validate::ValidateRequest::from_parts(value, &params)?;
     let outcome = api.app.validate(rtype, id, request).await?;
     Ok(json_response(StatusCode::OK, &outcome.to_json(), pretty))
-}
-
-fn method_not_allowed() -> crate::respond::ApiError {
-    crate::respond::ApiError::status(StatusCode::METHOD_NOT_ALLOWED, Issue::error(fhir::IssueCode::NotSupported, "this method is not supported on this path"))
 }
 
 /// `GET [base]/Patient/[id]/$access`: whether, and why, the caller may see the person's record now.

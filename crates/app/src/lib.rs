@@ -58,13 +58,6 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-impl std::ops::Deref for Secret {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
 /// The application: cheap to clone, shared by every request.
 #[derive(Clone)]
 pub struct App {

@@ -170,6 +170,11 @@ impl Scopes {
     pub fn allows(&self, resource_type: &str, perm: Perm) -> bool {
         self.0.iter().any(|s| s.allows(resource_type, perm))
     }
+
+    /// Whether one scope grants `perm` on every resource type (`*`).
+    pub fn allows_every_type(&self, perm: Perm) -> bool {
+        self.0.iter().any(|s| s.resource_type.is_none() && s.perms & perm.bit() != 0)
+    }
 }
 
 impl fmt::Display for Scopes {

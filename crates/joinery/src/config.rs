@@ -159,6 +159,7 @@ pub const HEADER_TIMEOUT_MS: usize = 10_000;
 impl Settings {
     pub fn resolve(flags: ServeArgs, file: FileConfig) -> Result<Settings, String> {
         let token_key = token_key(&file)?;
+        let token_ttl = token_ttl(&file);
         let listen = flags.listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into());
         let mut database = Database::parse(&flags.database.or(file.database).unwrap_or_else(|| DEFAULT_DATABASE.into()))?;
         if let Database::Postgres(pg) = &mut database {
@@ -190,7 +191,6 @@ impl Settings {
                 _ => return Err(format!("[limits] has no key '{key}'; the keys are max_in_flight, request_timeout_ms, header_timeout_ms and {}", limit_keys())),
             }
         }
-        let token_ttl = std::time::Duration::from_secs(file.token_ttl_seconds.unwrap_or(3600).max(1));
         Ok(Settings { listen, database, base_url, log_format, max_body_bytes, limits, token_key, token_ttl, max_in_flight, request_timeout_ms, header_timeout_ms })
     }
 }
@@ -204,6 +204,11 @@ pub fn token_key(file: &FileConfig) -> Result<Option<app::Secret>, String> {
         Some(k) => Ok(Some(app::Secret(k.into_bytes()))),
         None => Ok(None),
     }
+}
+
+/// How long issued tokens are valid: the file's `token_ttl_seconds`, else an hour.
+pub fn token_ttl(file: &FileConfig) -> std::time::Duration {
+    std::time::Duration::from_secs(file.token_ttl_seconds.unwrap_or(3600).max(1))
 }
 
 fn limit_keys() -> String {

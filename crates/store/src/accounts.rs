@@ -87,7 +87,7 @@ fn sqlite_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
 impl SqliteStore {
     async fn account(&self, username: &str) -> Result<Option<Account>, StoreError> {
         let username = username.to_owned();
-        self.read_with("account", move |c| {
+        self.with_reader("account", move |c| {
             let mut st = c.prepare_cached(&format!("SELECT {COLUMNS} FROM user_account WHERE username = ?"))?;
             let mut rows = st.query_map([&username], sqlite_row)?;
             Ok(rows.next().transpose()?)
@@ -96,7 +96,7 @@ impl SqliteStore {
     }
 
     async fn accounts(&self) -> Result<Vec<Account>, StoreError> {
-        self.read_with("accounts", |c| {
+        self.with_reader("accounts", |c| {
             let mut st = c.prepare(&format!("SELECT {COLUMNS} FROM user_account ORDER BY username"))?;
             let rows = st.query_map([], sqlite_row)?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)

@@ -27,15 +27,11 @@ pub fn subset_of_read(stored: &Stored, params: &[(String, String)]) -> Result<Op
     for (k, v) in params {
         match k.as_str() {
             "_summary" => {
-                summary = match v.as_str() {
-                    "true" => Summary::True,
-                    "false" => Summary::False,
-                    "text" => Summary::Text,
-                    "data" => Summary::Data,
-                    _ => return Err(AppError::bad_request(IssueCode::Value, format!("_summary on a read takes true, false, text or data, not '{v}'"), Some("_summary"))),
-                }
+                summary = parse::summary(v).filter(|s| *s != Summary::Count).ok_or_else(|| {
+                    AppError::bad_request(IssueCode::Value, format!("_summary on a read takes true, false, text or data, not '{v}'"), Some("_summary"))
+                })?
             }
-            "_elements" => elements = Some(v.split(',').map(|e| e.trim().to_owned()).filter(|e| !e.is_empty()).collect()),
+            "_elements" => elements = Some(parse::elements(v)),
             _ => {}
         }
     }

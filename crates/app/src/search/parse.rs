@@ -123,18 +123,11 @@ pub fn parse(resource_type: &str, params: &[(String, String)], ctx: &Context<'_>
                 true
             }
             "_summary" => {
-                out.summary = match value.as_str() {
-                    "true" => Summary::True,
-                    "false" => Summary::False,
-                    "text" => Summary::Text,
-                    "data" => Summary::Data,
-                    "count" => Summary::Count,
-                    _ => return Err(bad(name, format!("_summary must be true, false, text, data or count, not '{value}'"))),
-                };
+                out.summary = summary(value).ok_or_else(|| bad(name, format!("_summary must be true, false, text, data or count, not '{value}'")))?;
                 true
             }
             "_elements" => {
-                out.elements = Some(value.split(',').map(|e| e.trim().to_owned()).filter(|e| !e.is_empty()).collect());
+                out.elements = Some(elements(value));
                 true
             }
             "_cursor" | "_before" => {
@@ -214,6 +207,23 @@ fn check_size(params: &[(String, String)], limits: &Limits) -> Result<(), AppErr
         }
     }
     Ok(())
+}
+
+/// A `_summary` value.
+pub fn summary(value: &str) -> Option<Summary> {
+    Some(match value {
+        "true" => Summary::True,
+        "false" => Summary::False,
+        "text" => Summary::Text,
+        "data" => Summary::Data,
+        "count" => Summary::Count,
+        _ => return None,
+    })
+}
+
+/// The element names of `_elements`.
+pub fn elements(value: &str) -> Vec<String> {
+    value.split(',').map(|e| e.trim().to_owned()).filter(|e| !e.is_empty()).collect()
 }
 
 fn bad(name: &str, msg: String) -> AppError {

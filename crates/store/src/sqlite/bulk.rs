@@ -19,7 +19,7 @@ impl SqliteStore {
     }
 
     pub async fn live_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        self.with_reader("live_counts", |c| {
+        self.with_bulk_reader("live_counts", |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT resource_type, COUNT(*) FROM resource_current WHERE deleted = 0 GROUP BY resource_type ORDER BY resource_type",
             )?;
@@ -40,7 +40,7 @@ impl SqliteStore {
         E: From<StoreError> + Send + 'static,
     {
         let outcome = self
-            .with_reader("scan", move |c| {
+            .with_bulk_reader("scan", move |c| {
                 let mut state = state;
                 Ok(scan_chunk(c, &scan, &mut state, &mut each).map(|end| (state, end)))
             })
@@ -52,7 +52,7 @@ impl SqliteStore {
     }
 
     pub async fn dangling_links(&self, after_seq: i64, samples: usize) -> Result<Dangling, StoreError> {
-        self.with_reader("dangling", move |c| {
+        self.with_bulk_reader("dangling", move |c| {
             // Links are walked in target order, so the look-ups of their targets touch the current-version
             // table in key order; the owner is only checked for links that dangle.
             let mut stmt = c.prepare(

@@ -190,15 +190,6 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// A read for another module of the store (accounts), on a pooled read connection.
-    pub(crate) async fn read_with<T: Send + 'static>(
-        &self,
-        op: &'static str,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        self.with_reader(op, f).await
-    }
-
     /// A rare administrative write (accounts, secrets) on a connection of its own, outside the writer's
     /// queue: it waits for the writer's current group like any SQLite writer (busy timeout), then commits.
     pub(crate) async fn admin_write<T: Send + 'static>(
@@ -219,16 +210,35 @@ impl SqliteStore {
         .map_err(|e| StoreError::Internal(Box::new(e)))?
     }
 
-    /// Runs `f` on a pooled read connection on the blocking thread pool, once one is free. Bulk scans run
-    /// as long as they take; every other read is interrupted at the query time limit.
-    async fn with_reader<T: Send + 'static>(
+    /// Runs `f` on a pooled read connection on the blocking thread pool, once one is free, interrupted at
+    /// the query time limit.
+    pub(crate) async fn with_reader<T: Send + 'static>(
         &self,
         op: &'static str,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
+        let limit = self.inner.query_timeout;
+        self.run_reader(op, Some(limit), f).await
+    }
+
+    /// As `with_reader`, for the bulk scans of an export or an import's reference check, which run as long as
+    /// they take.
+    pub(crate) async fn with_bulk_reader<T: Send + 'static>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.run_reader(op, None, f).await
+    }
+
+    async fn run_reader<T: Send + 'static>(
+        &self,
+        op: &'static str,
+        limit: Option<Duration>,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
         let permit = self.inner.admit().await?;
         let inner = self.inner.clone();
-        let limit = if matches!(op, "scan" | "dangling" | "live_counts") { None } else { Some(inner.query_timeout) };
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             inner.with_reader_inline(op, limit, f)
