@@ -142,7 +142,13 @@ pub async fn token(State(api): State<Api>, headers: HeaderMap, body: Bytes) -> R
             (_, _, Some(pair)) => pair,
             _ => return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "the client-credentials grant needs client_id and client_secret"),
         },
-        Some(other) => return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", &format!("grant_type '{other}' is not supported; use password or client_credentials")),
+        Some(other) => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                &format!("grant_type '{other}' is not supported; use password or client_credentials"),
+            )
+        }
         None => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is required (an application/x-www-form-urlencoded body)"),
     };
     match api.app.sign_in(&username, &password, scope).await {
@@ -177,7 +183,8 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 
 /// An OAuth2 error response (RFC 6749 section 5.2).
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    let mut response = (status, [(header::CACHE_CONTROL, "no-store")], axum::Json(json!({ "error": error, "error_description": description }))).into_response();
+    let mut response =
+        (status, [(header::CACHE_CONTROL, "no-store")], axum::Json(json!({ "error": error, "error_description": description }))).into_response();
     if status == StatusCode::UNAUTHORIZED {
         response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Basic realm="joinery""#));
     }

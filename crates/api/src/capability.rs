@@ -5,8 +5,7 @@ use fhir::definitions::SearchParamKind;
 use serde_json::{json, Value};
 
 /// Instance- and type-level interactions routed for every resource type.
-pub const TYPE_INTERACTIONS: &[&str] =
-    &["read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type"];
+pub const TYPE_INTERACTIONS: &[&str] = &["read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type"];
 
 /// System-level interactions routed.
 pub const SYSTEM_INTERACTIONS: &[&str] = &["transaction", "batch", "history-system", "search-system"];

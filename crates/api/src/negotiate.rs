@@ -81,12 +81,8 @@ pub fn json_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>, kind:
         return Err(AppError::bad_request(IssueCode::Required, "the request has no body", None).into());
     }
     serde_json::from_slice(&bytes).map_err(|e| {
-        AppError::bad_request(
-            IssueCode::Structure,
-            format!("the body is not valid JSON: {e} (line {}, column {})", e.line(), e.column()),
-            None,
-        )
-        .into()
+        AppError::bad_request(IssueCode::Structure, format!("the body is not valid JSON: {e} (line {}, column {})", e.line(), e.column()), None)
+            .into()
     })
 }
 
@@ -94,7 +90,8 @@ pub fn json_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>, kind:
 pub fn form_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Vec<(String, String)>, ApiError> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let mime = content_type.split(';').next().unwrap_or("").trim();
-    let bytes = body.map_err(|r| ApiError::status(r.status(), Issue::error(IssueCode::TooLong, format!("the request body could not be read: {r}"))))?;
+    let bytes =
+        body.map_err(|r| ApiError::status(r.status(), Issue::error(IssueCode::TooLong, format!("the request body could not be read: {r}"))))?;
     if bytes.is_empty() {
         return Ok(Vec::new());
     }

@@ -120,9 +120,7 @@ fn load(dir: &Path) -> Result<(Vec<Resource>, usize, usize), String> {
                 full_urls.insert(u.to_owned(), key.clone());
             }
             for identifier in resource.get("identifier").and_then(Value::as_array).into_iter().flatten() {
-                if let (Some(s), Some(v)) =
-                    (identifier.get("system").and_then(Value::as_str), identifier.get("value").and_then(Value::as_str))
-                {
+                if let (Some(s), Some(v)) = (identifier.get("system").and_then(Value::as_str), identifier.get("value").and_then(Value::as_str)) {
                     by_identifier.insert(format!("{resource_type}?identifier={s}|{v}"), key.clone());
                 }
             }
@@ -246,14 +244,11 @@ impl Run {
 
 async fn write_all(resources: &[Resource], unit: usize, indexed: bool, dir: &Path) -> Result<Run, String> {
     let path = dir.join("index_cost.db");
-    let store =
-        Store::Sqlite(SqliteStore::open(SqliteOptions::new(&path)).map_err(|e| format!("cannot open a store at {}: {e}", path.display()))?);
+    let store = Store::Sqlite(SqliteStore::open(SqliteOptions::new(&path)).map_err(|e| format!("cannot open a store at {}: {e}", path.display()))?);
     // The copies are made before the clock starts: only the write path is timed.
     let mut units: Vec<Vec<Resource>> = Vec::new();
     for chunk in resources.chunks(unit) {
-        units.push(
-            chunk.iter().map(|r| Resource { resource_type: r.resource_type.clone(), id: r.id.clone(), value: r.value.clone() }).collect(),
-        );
+        units.push(chunk.iter().map(|r| Resource { resource_type: r.resource_type.clone(), id: r.id.clone(), value: r.value.clone() }).collect());
     }
     let mut index_entries = 0;
     let cpu_started = process_cpu();

@@ -84,10 +84,9 @@ fn consent(r: &Value, facts: &mut PersonFacts) {
         span.start = r.get("dateTime").and_then(Value::as_str).and_then(lower_bound);
     }
     match kind {
-        Some("deny") => facts.opt_outs.push(OptOut {
-            recorded_by: references(r.get("organization"), "Organization").into_iter().next(),
-            period: span,
-        }),
+        Some("deny") => {
+            facts.opt_outs.push(OptOut { recorded_by: references(r.get("organization"), "Organization").into_iter().next(), period: span })
+        }
         Some("permit") => {
             let types: Vec<String> = array(provision.and_then(|p| p.get("class")))
                 .filter(|c| c.get("system").and_then(Value::as_str) == Some(RESOURCE_TYPES))
@@ -104,10 +103,11 @@ fn consent(r: &Value, facts: &mut PersonFacts) {
 }
 
 fn is_privacy_consent(r: &Value) -> bool {
-    r.get("scope")
-        .and_then(|s| s.get("coding"))
-        .and_then(Value::as_array)
-        .is_some_and(|cs| cs.iter().any(|c| c.get("system").and_then(Value::as_str) == Some(CONSENT_SCOPE) && c.get("code").and_then(Value::as_str) == Some("patient-privacy")))
+    r.get("scope").and_then(|s| s.get("coding")).and_then(Value::as_array).is_some_and(|cs| {
+        cs.iter().any(|c| {
+            c.get("system").and_then(Value::as_str) == Some(CONSENT_SCOPE) && c.get("code").and_then(Value::as_str) == Some("patient-privacy")
+        })
+    })
 }
 
 fn status(r: &Value) -> Option<&str> {
@@ -120,9 +120,8 @@ fn array(v: Option<&Value>) -> impl Iterator<Item = &Value> {
 
 fn has_coding(concepts: Option<&Value>, (system, code): (&str, &str)) -> bool {
     let one = |cc: &Value| {
-        array(cc.get("coding")).any(|c| {
-            c.get("system").and_then(Value::as_str) == Some(system) && c.get("code").and_then(Value::as_str) == Some(code)
-        })
+        array(cc.get("coding"))
+            .any(|c| c.get("system").and_then(Value::as_str) == Some(system) && c.get("code").and_then(Value::as_str) == Some(code))
     };
     match concepts {
         Some(Value::Array(list)) => list.iter().any(one),
@@ -160,10 +159,7 @@ fn party(v: &Value) -> Option<Party> {
 /// (an end of `2025-03-01` runs to the end of that day).
 fn period(v: Option<&Value>) -> Period {
     let Some(v) = v else { return Period::OPEN };
-    Period {
-        start: v.get("start").and_then(Value::as_str).and_then(lower_bound),
-        end: v.get("end").and_then(Value::as_str).and_then(upper_bound),
-    }
+    Period { start: v.get("start").and_then(Value::as_str).and_then(lower_bound), end: v.get("end").and_then(Value::as_str).and_then(upper_bound) }
 }
 
 fn moment(t: DateTime<Utc>) -> Moment {
@@ -264,13 +260,19 @@ pub fn decision_parameters(decision: &care::access::Decision) -> Value {
                 let mut part = vec![serde_json::json!({ "name": "code", "valueCode": basis.code() })];
                 match basis {
                     Basis::RegisteredPractice { organisation } | Basis::EpisodeOfCare { organisation } => {
-                        part.push(serde_json::json!({ "name": "organization", "valueReference": { "reference": format!("Organization/{organisation}") } }));
+                        part.push(
+                            serde_json::json!({ "name": "organization", "valueReference": { "reference": format!("Organization/{organisation}") } }),
+                        );
                     }
                     Basis::RecentEncounter { organisation, until } => {
-                        part.push(serde_json::json!({ "name": "organization", "valueReference": { "reference": format!("Organization/{organisation}") } }));
+                        part.push(
+                            serde_json::json!({ "name": "organization", "valueReference": { "reference": format!("Organization/{organisation}") } }),
+                        );
                         part.extend(instant(until).map(|t| serde_json::json!({ "name": "until", "valueDateTime": t })));
                     }
-                    Basis::CaseConference { until } => part.extend(instant(until).map(|t| serde_json::json!({ "name": "until", "valueDateTime": t }))),
+                    Basis::CaseConference { until } => {
+                        part.extend(instant(until).map(|t| serde_json::json!({ "name": "until", "valueDateTime": t })))
+                    }
                     Basis::BreakGlass { reason, until } => {
                         part.push(serde_json::json!({ "name": "reason", "valueString": reason }));
                         part.extend(instant(until).map(|t| serde_json::json!({ "name": "until", "valueDateTime": t })));

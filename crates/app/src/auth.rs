@@ -110,7 +110,8 @@ impl App {
         if new.username.is_empty() || new.username.len() > 64 || !new.username.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c)) {
             return Err(bad(format!("'{}' is not a username (1 to 64 letters, digits and - _ . @)", new.username), "username"));
         }
-        let mut account = Account { username: new.username.clone(), role: new.role.code().to_owned(), created: crate::instant::now(), ..Default::default() };
+        let mut account =
+            Account { username: new.username.clone(), role: new.role.code().to_owned(), created: crate::instant::now(), ..Default::default() };
         let needs = match new.role {
             Role::Person => "patient",
             Role::Carer => "related-person",
@@ -120,9 +121,10 @@ impl App {
         match (&new.acts_as, needs) {
             (ActsAs::PractitionerRole(id), "practitioner-role") => {
                 let role = self.read_json("PractitionerRole", id).await?;
-                account.organisation = Some(reference_id(&role["organization"], "Organization").ok_or_else(|| {
-                    bad(format!("PractitionerRole/{id} names no organization; a professional acts for one"), "practitioner-role")
-                })?);
+                account.organisation =
+                    Some(reference_id(&role["organization"], "Organization").ok_or_else(|| {
+                        bad(format!("PractitionerRole/{id} names no organization; a professional acts for one"), "practitioner-role")
+                    })?);
                 account.practitioner = reference_id(&role["practitioner"], "Practitioner");
                 account.practitioner_role = Some(id.clone());
             }
@@ -133,7 +135,8 @@ impl App {
             (ActsAs::RelatedPerson(id), "related-person") => {
                 let related = self.read_json("RelatedPerson", id).await?;
                 account.patient = Some(
-                    reference_id(&related["patient"], "Patient").ok_or_else(|| bad(format!("RelatedPerson/{id} names no patient"), "related-person"))?,
+                    reference_id(&related["patient"], "Patient")
+                        .ok_or_else(|| bad(format!("RelatedPerson/{id} names no patient"), "related-person"))?,
                 );
                 account.related_person = Some(id.clone());
             }
@@ -166,19 +169,22 @@ impl App {
 
     /// A token for an account, with the scopes asked for (space-separated) or the most its role may hold.
     pub async fn issue_token(&self, username: &str, scope: Option<&str>) -> Result<IssuedToken, AppError> {
-        let account = self.store.account(username).await?.filter(|a| !a.disabled).ok_or_else(|| unauthorized("no such account, or it is disabled"))?;
+        let account =
+            self.store.account(username).await?.filter(|a| !a.disabled).ok_or_else(|| unauthorized("no such account, or it is disabled"))?;
         let role = Role::parse(&account.role).ok_or_else(|| AppError::Internal(format!("account with unknown role {}", account.role).into()))?;
         let scopes = match scope {
             None => Scopes::ceiling(role),
             Some(text) => {
-                let asked = Scopes::parse(text, is_resource_type).map_err(|e| AppError::bad_request(IssueCode::Value, e.to_string(), Some("scope")))?;
+                let asked =
+                    Scopes::parse(text, is_resource_type).map_err(|e| AppError::bad_request(IssueCode::Value, e.to_string(), Some("scope")))?;
                 Scopes::grant(role, asked).map_err(|over| AppError::Forbidden(format!("a {role} account may not hold the scope {over}")))?
             }
         };
         let now = chrono::Utc::now().timestamp();
         let ttl = self.config.token_ttl.as_secs();
         let claims = Claims { iss: ISSUER.into(), sub: account.username, scope: scopes.to_string(), iat: now, exp: now + ttl as i64 };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.keys().await?.encoding).map_err(|e| AppError::Internal(Box::new(e)))?;
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.keys().await?.encoding)
+            .map_err(|e| AppError::Internal(Box::new(e)))?;
         Ok(IssuedToken { token, expires_in: ttl, scopes })
     }
 
@@ -220,7 +226,8 @@ impl App {
                 _ => unauthorized("the token is not a valid bearer token of this server"),
             })?
             .claims;
-        let account = self.store.account(&claims.sub).await?.filter(|a| !a.disabled).ok_or_else(|| unauthorized("the token's account is disabled or gone"))?;
+        let account =
+            self.store.account(&claims.sub).await?.filter(|a| !a.disabled).ok_or_else(|| unauthorized("the token's account is disabled or gone"))?;
         let scopes = Scopes::parse(&claims.scope, is_resource_type).map_err(|_| unauthorized("the token's scopes are not valid"))?;
         Ok(Authenticated { caller: caller_of(&account)?, scopes })
     }

@@ -80,7 +80,12 @@ impl App {
         };
         let limits = &self.config.limits;
         if raw.len() > limits.max_bundle_entries {
-            return Err(exceeded("max_bundle_entries", limits.max_bundle_entries, format!("the Bundle has {} entries", raw.len()), Some("Bundle.entry")));
+            return Err(exceeded(
+                "max_bundle_entries",
+                limits.max_bundle_entries,
+                format!("the Bundle has {} entries", raw.len()),
+                Some("Bundle.entry"),
+            ));
         }
         match kind {
             "transaction" => {
@@ -109,7 +114,12 @@ impl App {
             while running.len() < limits.batch_concurrency.max(1) {
                 let Some((i, e)) = pending.next() else { break };
                 if used >= limits.max_materialised {
-                    let spent = exceeded("max_materialised", limits.max_materialised, "the batch's earlier entries brought back as many resources as one request may", None);
+                    let spent = exceeded(
+                        "max_materialised",
+                        limits.max_materialised,
+                        "the batch's earlier entries brought back as many resources as one request may",
+                        None,
+                    );
                     results[i] = Some(error_entry(&spent.within_entry(&format!("Bundle.entry[{i}]"))));
                     continue;
                 }
@@ -148,9 +158,7 @@ impl App {
             Action::Create { resource_type, if_none_exist } => {
                 let value = need_resource(e.resource, &path)?;
                 let t = resource_type.clone();
-                self.store
-                    .write(move |tx| record::create_in(tx, value, &t, if_none_exist.as_deref(), None, Refs::Check, &instant::now()))
-                    .await
+                self.store.write(move |tx| record::create_in(tx, value, &t, if_none_exist.as_deref(), None, Refs::Check, &instant::now())).await
             }
             Action::Update { resource_type, id } => self.update(&resource_type, &id, need_resource(e.resource, &path)?, e.if_match).await,
             Action::ConditionalUpdate { resource_type, criteria } => {
@@ -161,9 +169,7 @@ impl App {
             }
             Action::Patch { resource_type, id } => {
                 let patch = e.patch.ok_or_else(|| missing_patch(&path))?;
-                self.store
-                    .write(move |tx| record::patch_in(tx, &resource_type, &id, &patch, e.if_match, Refs::Check, &instant::now()))
-                    .await
+                self.store.write(move |tx| record::patch_in(tx, &resource_type, &id, &patch, e.if_match, Refs::Check, &instant::now())).await
             }
             Action::Delete { resource_type, id } => self.delete(&resource_type, &id, e.if_match).await,
             Action::ConditionalDelete { resource_type, criteria } => {
@@ -221,8 +227,12 @@ impl App {
                     let body_id = e.resource.as_ref().and_then(|r| r.get("id")).and_then(Value::as_str).map(str::to_owned);
                     if let (Some(m), Some(b)) = (&matched, &body_id) {
                         if m != b {
-                            return Err(AppError::bad_request(IssueCode::Invalid, "the resource's id does not match the resource the condition found", Some("id"))
-                                .within_entry(&e.path()));
+                            return Err(AppError::bad_request(
+                                IssueCode::Invalid,
+                                "the resource's id does not match the resource the condition found",
+                                Some("id"),
+                            )
+                            .within_entry(&e.path()));
                         }
                     }
                     Some((resource_type.clone(), matched.or(body_id).unwrap_or_else(record::new_id)))
@@ -377,13 +387,20 @@ impl App {
             Some(Value::String(s)) => Some(s.clone()),
             Some(_) => return Err(bad(IssueCode::Structure, "fullUrl must be a string".into(), ".fullUrl")),
         };
-        let request = obj.get("request").and_then(Value::as_object).ok_or_else(|| bad(IssueCode::Required, "the entry has no request".into(), ".request"))?;
-        let method = request.get("method").and_then(Value::as_str).ok_or_else(|| bad(IssueCode::Required, "request.method is required".into(), ".request.method"))?;
-        let url = request.get("url").and_then(Value::as_str).ok_or_else(|| bad(IssueCode::Required, "request.url is required".into(), ".request.url"))?;
+        let request =
+            obj.get("request").and_then(Value::as_object).ok_or_else(|| bad(IssueCode::Required, "the entry has no request".into(), ".request"))?;
+        let method = request
+            .get("method")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad(IssueCode::Required, "request.method is required".into(), ".request.method"))?;
+        let url =
+            request.get("url").and_then(Value::as_str).ok_or_else(|| bad(IssueCode::Required, "request.url is required".into(), ".request.url"))?;
         let header = |name: &str| request.get(name).and_then(Value::as_str).map(str::to_owned);
         let if_match = match header("ifMatch") {
             None => None,
-            Some(v) => Some(parse_etag(&v).ok_or_else(|| bad(IssueCode::Value, format!("ifMatch '{v}' is not an ETag like W/\"1\""), ".request.ifMatch"))?),
+            Some(v) => {
+                Some(parse_etag(&v).ok_or_else(|| bad(IssueCode::Value, format!("ifMatch '{v}' is not an ETag like W/\"1\""), ".request.ifMatch"))?)
+            }
         };
         let if_none_exist = header("ifNoneExist");
         let url = strip_base(url, &self.config.base_url);
@@ -404,7 +421,11 @@ impl App {
         let action = match (method, segments.as_slice()) {
             ("POST", [_]) => Action::Create {
                 resource_type: t,
-                if_none_exist: if_none_exist.as_deref().map(|q| criteria::conditional(rtype, q)).transpose().map_err(|e| e.within_entry(&format!("{path}.request.ifNoneExist")))?,
+                if_none_exist: if_none_exist
+                    .as_deref()
+                    .map(|q| criteria::conditional(rtype, q))
+                    .transpose()
+                    .map_err(|e| e.within_entry(&format!("{path}.request.ifNoneExist")))?,
             },
             ("PUT", [_, id]) => Action::Update { resource_type: t, id: id.to_string() },
             ("PUT", [_]) => Action::ConditionalUpdate { resource_type: t, criteria: conditional(query)? },
@@ -413,10 +434,9 @@ impl App {
             ("DELETE", [_]) => Action::ConditionalDelete { resource_type: t, criteria: conditional(query)? },
             ("GET", [_, id]) => Action::Read { resource_type: t, id: id.to_string() },
             ("GET", [_, id, "_history", v]) => Action::VRead { resource_type: t, id: id.to_string(), version: v.to_string() },
-            ("GET", [_]) => Action::Search {
-                resource_type: t,
-                params: form_urlencoded::parse(query.unwrap_or("").as_bytes()).into_owned().collect(),
-            },
+            ("GET", [_]) => {
+                Action::Search { resource_type: t, params: form_urlencoded::parse(query.unwrap_or("").as_bytes()).into_owned().collect() }
+            }
             _ => return Err(bad_url()),
         };
         let mut entry = Entry { index, full_url, action, resource: None, patch: None, if_match, preset: None };
@@ -448,11 +468,18 @@ fn is_plain(entries: &[Entry]) -> bool {
     entries.iter().all(|e| {
         let plain_action = matches!(
             e.action,
-            Action::Create { if_none_exist: None, .. } | Action::Update { .. } | Action::Patch { .. } | Action::Delete { .. } | Action::Read { .. } | Action::VRead { .. } | Action::Search { .. }
+            Action::Create { if_none_exist: None, .. }
+                | Action::Update { .. }
+                | Action::Patch { .. }
+                | Action::Delete { .. }
+                | Action::Read { .. }
+                | Action::VRead { .. }
+                | Action::Search { .. }
         );
-        let plain_refs = e.resource.as_ref().is_none_or(|r| {
-            !reference::references(r).iter().any(|x| matches!(reference::parse(x, None), Target::Conditional { .. }))
-        });
+        let plain_refs = e
+            .resource
+            .as_ref()
+            .is_none_or(|r| !reference::references(r).iter().any(|x| matches!(reference::parse(x, None), Target::Conditional { .. })));
         plain_action && plain_refs
     })
 }

@@ -16,9 +16,9 @@ mod record;
 pub mod search;
 pub mod validate;
 
+pub use bundle::Return;
 pub use error::AppError;
 pub use limits::Limits;
-pub use bundle::Return;
 pub use present::{etag, location, parse_etag};
 pub use record::{Handling, HistoryPage, Written};
 pub use search::{subset_of_read, SearchPage};
@@ -44,7 +44,13 @@ pub struct Config {
 
 impl Config {
     pub fn new(base_url: impl Into<String>) -> Self {
-        Config { base_url: base_url.into(), limits: Limits::default(), token_key: None, token_ttl: std::time::Duration::from_secs(3600), policy: care::access::Policy::default() }
+        Config {
+            base_url: base_url.into(),
+            limits: Limits::default(),
+            token_key: None,
+            token_ttl: std::time::Duration::from_secs(3600),
+            policy: care::access::Policy::default(),
+        }
     }
 }
 

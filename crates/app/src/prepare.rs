@@ -14,9 +14,7 @@ pub fn check(value: &Value, resource_type: &str) -> Result<(), AppError> {
         return Err(AppError::bad_request(IssueCode::Structure, "the body must be a JSON object (a FHIR resource)", None));
     };
     match obj.get("resourceType").and_then(Value::as_str) {
-        None => {
-            return Err(AppError::bad_request(IssueCode::Required, "the resource has no resourceType", Some("resourceType")))
-        }
+        None => return Err(AppError::bad_request(IssueCode::Required, "the resource has no resourceType", Some("resourceType"))),
         Some(t) if t != resource_type => {
             return Err(AppError::bad_request(
                 IssueCode::Invalid,
@@ -75,11 +73,7 @@ pub fn resolve_references(tx: &mut dyn Tx, value: &mut Value, root: &str) -> Res
                             Some(&path),
                         ))
                     }
-                    _ => {
-                        return Err(AppError::PreconditionFailed(format!(
-                            "{path}: conditional reference '{r}' matches more than one resource"
-                        )))
-                    }
+                    _ => return Err(AppError::PreconditionFailed(format!("{path}: conditional reference '{r}' matches more than one resource"))),
                 }
             }
             Target::Contained(_) | Target::Urn(_) | Target::External(_) => {}
@@ -100,11 +94,7 @@ pub fn check_local_reference(tx: &mut dyn Tx, path: &str, r: &str) -> Result<(),
     let Target::Local { resource_type, id, .. } = reference::parse(r, None) else { return Ok(()) };
     match tx.current(resource_type, id)? {
         Some(s) if !s.deleted => Ok(()),
-        _ => Err(AppError::unprocessable(
-            IssueCode::NotFound,
-            format!("reference '{r}' points to a resource that does not exist"),
-            Some(path),
-        )),
+        _ => Err(AppError::unprocessable(IssueCode::NotFound, format!("reference '{r}' points to a resource that does not exist"), Some(path))),
     }
 }
 

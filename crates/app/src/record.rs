@@ -191,14 +191,7 @@ pub(crate) fn conditional_update_in(
     }
 }
 
-pub(crate) fn delete_in(
-    tx: &mut dyn Tx,
-    resource_type: &str,
-    id: &str,
-    if_match: Option<i64>,
-    refs: Refs,
-    now: &str,
-) -> Result<Written, AppError> {
+pub(crate) fn delete_in(tx: &mut dyn Tx, resource_type: &str, id: &str, if_match: Option<i64>, refs: Refs, now: &str) -> Result<Written, AppError> {
     let current = tx.current(resource_type, id)?;
     check_version(current.as_ref(), if_match)?;
     match current {
@@ -243,7 +236,11 @@ pub(crate) fn patch_in(
     let mut value: Value = serde_json::from_str(body).map_err(|e| AppError::Internal(Box::new(e)))?;
     crate::patch::apply(&mut value, patch)?;
     if value.get("id").and_then(Value::as_str) != Some(id) {
-        return Err(AppError::unprocessable(IssueCode::Invalid, "a patch may not change or remove the resource's id", Some(&format!("{resource_type}.id"))));
+        return Err(AppError::unprocessable(
+            IssueCode::Invalid,
+            "a patch may not change or remove the resource's id",
+            Some(&format!("{resource_type}.id")),
+        ));
     }
     check(&value, resource_type).map_err(|e| match e {
         AppError::BadRequest(issues) => AppError::Unprocessable(issues),
@@ -269,10 +266,9 @@ fn check_version(current: Option<&Stored>, if_match: Option<i64>) -> Result<(), 
     let Some(expected) = if_match else { return Ok(()) };
     match current {
         Some(c) if !c.deleted && c.version == expected => Ok(()),
-        Some(c) if !c.deleted => Err(AppError::PreconditionFailed(format!(
-            "If-Match names version {expected} but the current version is {}",
-            c.version
-        ))),
+        Some(c) if !c.deleted => {
+            Err(AppError::PreconditionFailed(format!("If-Match names version {expected} but the current version is {}", c.version)))
+        }
         _ => Err(AppError::PreconditionFailed(format!("If-Match names version {expected} of a resource that does not exist"))),
     }
 }
@@ -308,16 +304,8 @@ impl App {
         // Most creates are prepared here, on the request's thread, so that the writer only writes.
         let (id, now) = (new_id(), instant::now());
         match Draft::new(value.clone(), resource_type, &id, &now)? {
-            Some(draft) => {
-                self.store
-                    .write(move |tx| create_draft_in(tx, &t, &id, &draft, criteria.as_deref(), Refs::Check, &now))
-                    .await
-            }
-            None => {
-                self.store
-                    .write(move |tx| create_in(tx, value, &t, criteria.as_deref(), Some(id), Refs::Check, &instant::now()))
-                    .await
-            }
+            Some(draft) => self.store.write(move |tx| create_draft_in(tx, &t, &id, &draft, criteria.as_deref(), Refs::Check, &now)).await,
+            None => self.store.write(move |tx| create_in(tx, value, &t, criteria.as_deref(), Some(id), Refs::Check, &instant::now())).await,
         }
     }
 
@@ -342,9 +330,7 @@ impl App {
         check_update_id(&value, resource_type, id)?;
         check(&value, resource_type)?;
         let (t, i) = (resource_type.to_owned(), id.to_owned());
-        self.store
-            .write(move |tx| update_in(tx, value, &t, &i, if_match, Method::Put, Refs::Check, &instant::now()))
-            .await
+        self.store.write(move |tx| update_in(tx, value, &t, &i, if_match, Method::Put, Refs::Check, &instant::now())).await
     }
 
     pub async fn conditional_update(&self, resource_type: &str, query: &str, value: Value, if_match: Option<i64>) -> Result<Written, AppError> {
@@ -352,9 +338,7 @@ impl App {
         let criteria = criteria::conditional(resource_type, query)?;
         check(&value, resource_type)?;
         let t = resource_type.to_owned();
-        self.store
-            .write(move |tx| conditional_update_in(tx, value, &t, &criteria, if_match, Refs::Check, &instant::now()))
-            .await
+        self.store.write(move |tx| conditional_update_in(tx, value, &t, &criteria, if_match, Refs::Check, &instant::now())).await
     }
 
     pub async fn delete(&self, resource_type: &str, id: &str, if_match: Option<i64>) -> Result<Written, AppError> {
@@ -396,7 +380,13 @@ impl App {
     }
 
     /// History, newest first. `since` is a FHIR instant or dateTime; `cursor` comes from a previous page.
-    pub async fn history(&self, scope: HistoryScope, since: Option<&str>, count: Option<&str>, cursor: Option<&str>) -> Result<HistoryPage, AppError> {
+    pub async fn history(
+        &self,
+        scope: HistoryScope,
+        since: Option<&str>,
+        count: Option<&str>,
+        cursor: Option<&str>,
+    ) -> Result<HistoryPage, AppError> {
         if let HistoryScope::Type(t) | HistoryScope::Instance(t, _) = &scope {
             ensure_type(t)?;
         }

@@ -56,7 +56,11 @@ impl ValidateRequest {
                         Some("resource") => request.resource = p.get("resource").cloned(),
                         Some("mode") => {
                             let code = p.get("valueCode").and_then(Value::as_str).ok_or_else(|| {
-                                AppError::bad_request(IssueCode::Required, "the mode parameter needs a valueCode", Some(&format!("Parameters.parameter[{i}]")))
+                                AppError::bad_request(
+                                    IssueCode::Required,
+                                    "the mode parameter needs a valueCode",
+                                    Some(&format!("Parameters.parameter[{i}]")),
+                                )
                             })?;
                             request.mode = Some(Mode::parse(code)?);
                         }
@@ -82,19 +86,29 @@ impl App {
         if let Some(profile) = &request.profile {
             let base = format!("http://hl7.org/fhir/StructureDefinition/{resource_type}");
             if profile.split('|').next() != Some(base.as_str()) {
-                issues.push(Issue::error(IssueCode::NotSupported, format!("only the base definition {base} is known, not the profile {profile}")).at("profile"));
+                issues.push(
+                    Issue::error(IssueCode::NotSupported, format!("only the base definition {base} is known, not the profile {profile}"))
+                        .at("profile"),
+                );
             }
         }
         match mode {
             Mode::Delete => {
-                let id = id.ok_or_else(|| AppError::bad_request(IssueCode::Required, "mode delete validates the resource the URL names: [type]/[id]/$validate", None))?;
+                let id = id.ok_or_else(|| {
+                    AppError::bad_request(IssueCode::Required, "mode delete validates the resource the URL names: [type]/[id]/$validate", None)
+                })?;
                 match self.read(resource_type, id).await {
                     Ok(_) => {
                         let referrers = self.store.links_to(resource_type, vec![id.to_owned()], None, None).await?;
                         if let Some(first) = referrers.first() {
                             issues.push(Issue::error(
                                 IssueCode::Conflict,
-                                format!("{resource_type}/{id} cannot be deleted: {} live resource(s) refer to it, {}/{} the first", referrers.len(), first.resource_type, first.id),
+                                format!(
+                                    "{resource_type}/{id} cannot be deleted: {} live resource(s) refer to it, {}/{} the first",
+                                    referrers.len(),
+                                    first.resource_type,
+                                    first.id
+                                ),
                             ));
                         }
                     }
@@ -103,18 +117,25 @@ impl App {
                 }
             }
             Mode::Create | Mode::Update => {
-                let resource = request.resource.ok_or_else(|| AppError::bad_request(IssueCode::Required, "there is no resource to validate", Some("resource")))?;
+                let resource = request
+                    .resource
+                    .ok_or_else(|| AppError::bad_request(IssueCode::Required, "there is no resource to validate", Some("resource")))?;
                 let found = resource.get("resourceType").and_then(Value::as_str).unwrap_or("");
                 if found != resource_type {
-                    issues.push(Issue::error(IssueCode::Invalid, format!("the resource is a {found}, but the URL is for {resource_type}")).at("resourceType"));
+                    issues.push(
+                        Issue::error(IssueCode::Invalid, format!("the resource is a {found}, but the URL is for {resource_type}")).at("resourceType"),
+                    );
                 }
                 if mode == Mode::Update {
                     let body_id = resource.get("id").and_then(Value::as_str);
                     match (id, body_id) {
-                        (Some(url), Some(body)) if url != body => {
-                            issues.push(Issue::error(IssueCode::Invalid, format!("the resource's id {body} is not the URL's {url}")).at(&format!("{resource_type}.id")))
+                        (Some(url), Some(body)) if url != body => issues.push(
+                            Issue::error(IssueCode::Invalid, format!("the resource's id {body} is not the URL's {url}"))
+                                .at(&format!("{resource_type}.id")),
+                        ),
+                        (_, None) => {
+                            issues.push(Issue::error(IssueCode::Required, "an update needs the resource's id").at(&format!("{resource_type}.id")))
                         }
-                        (_, None) => issues.push(Issue::error(IssueCode::Required, "an update needs the resource's id").at(&format!("{resource_type}.id"))),
                         _ => {}
                     }
                 }
@@ -144,7 +165,9 @@ impl App {
         Ok(wanted
             .into_iter()
             .filter(|(_, t, id)| !found.iter().any(|s| &s.resource_type == t && &s.id == id))
-            .map(|(path, t, id)| Issue::error(IssueCode::NotFound, format!("reference '{t}/{id}' points to a resource that does not exist")).at(&path))
+            .map(|(path, t, id)| {
+                Issue::error(IssueCode::NotFound, format!("reference '{t}/{id}' points to a resource that does not exist")).at(&path)
+            })
             .collect())
     }
 }

@@ -9,8 +9,8 @@ use std::path::Path;
 pub const NHS_NUMBER_SYSTEM: &str = "https://fhir.nhs.uk/Id/nhs-number";
 
 const GIVEN: &[&str] = &[
-    "Oliver", "Amelia", "George", "Isla", "Harry", "Ava", "Noah", "Mia", "Jack", "Ivy", "Leo", "Lily", "Arthur", "Freya", "Muhammad",
-    "Florence", "Oscar", "Grace", "Charlie", "Sophia", "Aisha", "Priya", "Tomasz", "Siobhan", "Dylan", "Megan", "Rhys", "Ffion",
+    "Oliver", "Amelia", "George", "Isla", "Harry", "Ava", "Noah", "Mia", "Jack", "Ivy", "Leo", "Lily", "Arthur", "Freya", "Muhammad", "Florence",
+    "Oscar", "Grace", "Charlie", "Sophia", "Aisha", "Priya", "Tomasz", "Siobhan", "Dylan", "Megan", "Rhys", "Ffion",
 ];
 const FAMILY: &[&str] = &[
     "Smith",
@@ -87,10 +87,7 @@ pub fn patient(nhs: &str, rng: &mut Rng) -> Bytes {
     });
     if let Some(obj) = p.as_object_mut() {
         if rng.below(2) == 0 {
-            obj.insert(
-                "telecom".into(),
-                json!([{ "system": "phone", "value": format!("07700 9{:05}", rng.below(100_000)), "use": "mobile" }]),
-            );
+            obj.insert("telecom".into(), json!([{ "system": "phone", "value": format!("07700 9{:05}", rng.below(100_000)), "use": "mobile" }]));
         }
         if rng.below(10) < 7 {
             let (city, postcode) = rng.pick(CITIES);
@@ -140,9 +137,7 @@ pub fn load_synthea(dir: &Path) -> Result<Vec<SyntheaBundle>, String> {
         let path = dir.join(&name);
         let body = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let value: Value = serde_json::from_slice(&body).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
-        if value.get("resourceType").and_then(Value::as_str) != Some("Bundle")
-            || value.get("type").and_then(Value::as_str) != Some("transaction")
-        {
+        if value.get("resourceType").and_then(Value::as_str) != Some("Bundle") || value.get("type").and_then(Value::as_str) != Some("transaction") {
             return Err(format!("{} is not a transaction Bundle", path.display()));
         }
         let entries = value.get("entry").and_then(Value::as_array).map(|a| a.len()).unwrap_or(0);

@@ -70,9 +70,8 @@ impl Conn {
     pub async fn open(addr: SocketAddr) -> Result<Conn, String> {
         let stream = TcpStream::connect(addr).await.map_err(|e| format!("cannot connect to {addr}: {e}"))?;
         stream.set_nodelay(true).map_err(|e| format!("cannot set TCP_NODELAY: {e}"))?;
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| format!("HTTP handshake with {addr} failed: {e}"))?;
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| format!("HTTP handshake with {addr} failed: {e}"))?;
         tokio::spawn(async move {
             let _ = connection.await;
         });
@@ -84,11 +83,8 @@ impl Conn {
     pub async fn send(&mut self, req: &Req, timeout: Duration) -> Result<Reply, String> {
         let exchange = async {
             self.sender.ready().await.map_err(|e| format!("the connection closed: {e}"))?;
-            let mut builder = Request::builder()
-                .method(req.method.clone())
-                .uri(req.path.as_str())
-                .header(HOST, self.host.clone())
-                .header(ACCEPT, FHIR_JSON);
+            let mut builder =
+                Request::builder().method(req.method.clone()).uri(req.path.as_str()).header(HOST, self.host.clone()).header(ACCEPT, FHIR_JSON);
             if let Some(auth) = AUTHORIZATION.get() {
                 builder = builder.header(hyper::header::AUTHORIZATION, auth.clone());
             }
@@ -101,11 +97,8 @@ impl Conn {
             let request = builder.body(Full::new(req.body.clone())).map_err(|e| format!("cannot build the request: {e}"))?;
             let response = self.sender.send_request(request).await.map_err(|e| format!("{} {} failed: {e}", req.method, req.path))?;
             let status = response.status().as_u16();
-            let body = response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| format!("reading the response to {} {} failed: {e}", req.method, req.path))?;
+            let body =
+                response.into_body().collect().await.map_err(|e| format!("reading the response to {} {} failed: {e}", req.method, req.path))?;
             Ok(Reply { status, body: body.to_bytes() })
         };
         match tokio::time::timeout(timeout, exchange).await {

@@ -33,8 +33,7 @@ impl Work for CreatePatients {
         if reply.status != 201 {
             return Err(reply.describe());
         }
-        let value: Value =
-            serde_json::from_slice(&reply.body).map_err(|e| format!("the 201 body is not JSON ({e}): {}", reply.describe()))?;
+        let value: Value = serde_json::from_slice(&reply.body).map_err(|e| format!("the 201 body is not JSON ({e}): {}", reply.describe()))?;
         match value.get("id").and_then(Value::as_str) {
             Some(id) if !id.is_empty() => Ok(Some(id.to_owned())),
             _ => Err(format!("the 201 body has no id: {}", reply.describe())),

@@ -237,8 +237,7 @@ pub fn read(dir: &Path, seed: u64) -> Result<Population, String> {
         identifiers.swap(i, rng.below(i as u64 + 1) as usize);
     }
     identifiers.truncate(MAX_IDENTIFIERS);
-    let Some((family_norm, (_, family))) = family_counts.into_iter().max_by(|(a, (ca, _)), (b, (cb, _))| ca.cmp(cb).then_with(|| b.cmp(a)))
-    else {
+    let Some((family_norm, (_, family))) = family_counts.into_iter().max_by(|(a, (ca, _)), (b, (cb, _))| ca.cmp(cb).then_with(|| b.cmp(a))) else {
         return Err(format!("no Patient in {} has a family name", patient_file.display()));
     };
     let name_prefix: String = family_norm.chars().take(3).collect();
@@ -273,11 +272,7 @@ pub fn read(dir: &Path, seed: u64) -> Result<Population, String> {
                 let id = o.get("id").and_then(Value::as_str).ok_or("an Observation without an id")?.to_owned();
                 // Only effectiveDateTime in UTC is modelled here; others are kept out of the expected pages.
                 if let Some(effective) = o.get("effectiveDateTime").and_then(Value::as_str) {
-                    sampled.entry(patient.to_owned()).or_default().push((
-                        effective.to_owned(),
-                        id,
-                        codes.into_iter().map(|(t, _)| t).collect(),
-                    ));
+                    sampled.entry(patient.to_owned()).or_default().push((effective.to_owned(), id, codes.into_iter().map(|(t, _)| t).collect()));
                 }
             }
         }
@@ -325,20 +320,10 @@ pub fn read(dir: &Path, seed: u64) -> Result<Population, String> {
     let mut candidates: Vec<TokenCount> = code_counts
         .into_iter()
         .map(|(value, (matches, display))| TokenCount { param: "code".into(), value, display, matches })
-        .chain(category_counts.into_iter().map(|(value, (matches, display))| TokenCount {
-            param: "category".into(),
-            value,
-            display,
-            matches,
-        }))
+        .chain(category_counts.into_iter().map(|(value, (matches, display))| TokenCount { param: "category".into(), value, display, matches }))
         .collect();
     candidates.sort_by(|a, b| b.matches.cmp(&a.matches).then_with(|| a.value.cmp(&b.value)));
-    let count = candidates
-        .iter()
-        .rfind(|c| c.matches >= COUNT_MATCHES)
-        .or_else(|| candidates.first())
-        .cloned()
-        .ok_or("no Observation has a code")?;
+    let count = candidates.iter().rfind(|c| c.matches >= COUNT_MATCHES).or_else(|| candidates.first()).cloned().ok_or("no Observation has a code")?;
     candidates.truncate(8);
 
     let resources = counts.values().sum();

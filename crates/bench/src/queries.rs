@@ -72,13 +72,7 @@ pub fn shapes(p: &Population) -> Vec<Shape> {
             (format!("/fhir/Patient?identifier={}", encode(&token)), Expect::One { id: id.clone() })
         })
         .collect();
-    out.push(Shape::new(
-        "identifier",
-        "Patient?identifier=NHS number (random among the sample)".into(),
-        Some(10_000.0),
-        5.0,
-        identifier_cases,
-    ));
+    out.push(Shape::new("identifier", "Patient?identifier=NHS number (random among the sample)".into(), Some(10_000.0), 5.0, identifier_cases));
 
     let observation_cases = p
         .observation_cases
@@ -137,10 +131,7 @@ pub fn shapes(p: &Population) -> Vec<Shape> {
         format!("Observation?{}={}&_summary=count ({} matches)", c.param, c.value, c.matches),
         None,
         100.0,
-        vec![(
-            format!("/fhir/Observation?{}={}&_summary=count", c.param, encode(&c.value)),
-            Expect::Total { total: c.matches, entries: 0 },
-        )],
+        vec![(format!("/fhir/Observation?{}={}&_summary=count", c.param, encode(&c.value)), Expect::Total { total: c.matches, entries: 0 })],
     ));
     out.push(Shape::new(
         "total_accurate",
@@ -181,9 +172,7 @@ pub fn judge(expect: &Expect, reply: &Reply) -> Result<(), String> {
         return Err(reply.describe());
     }
     let bundle: Value = serde_json::from_slice(&reply.body).map_err(|e| format!("the body is not JSON ({e}): {}", reply.describe()))?;
-    if bundle.get("resourceType").and_then(Value::as_str) != Some("Bundle")
-        || bundle.get("type").and_then(Value::as_str) != Some("searchset")
-    {
+    if bundle.get("resourceType").and_then(Value::as_str) != Some("Bundle") || bundle.get("type").and_then(Value::as_str) != Some("searchset") {
         return Err(format!("not a searchset Bundle: {}", reply.describe()));
     }
     let entries = bundle.get("entry").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);

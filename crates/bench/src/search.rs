@@ -188,8 +188,7 @@ fn run(args: &SearchArgs, cleanup: &mut Cleanup) -> Result<bool, String> {
         eprintln!("bench search: reusing the database {}", db.display());
         preparation.insert("import_s".into(), Value::Null);
     } else {
-        let (stdout, took, code) =
-            joinery_command(&joinery, &["import".as_ref(), "--database".as_ref(), db.as_os_str(), ndjson.as_os_str()], &[1])?;
+        let (stdout, took, code) = joinery_command(&joinery, &["import".as_ref(), "--database".as_ref(), db.as_os_str(), ndjson.as_os_str()], &[1])?;
         if !db.is_file() {
             return Err(format!("`joinery import` made no database at {}", db.display()));
         }
@@ -301,13 +300,7 @@ struct Measured {
     healthy: bool,
 }
 
-async fn serve_and_measure(
-    args: &SearchArgs,
-    joinery: &Path,
-    db: &Path,
-    population: &Population,
-    shapes: Vec<Shape>,
-) -> Result<Measured, String> {
+async fn serve_and_measure(args: &SearchArgs, joinery: &Path, db: &Path, population: &Population, shapes: Vec<Shape>) -> Result<Measured, String> {
     eprintln!("bench search: starting {} on {}", joinery.display(), db.display());
     let mut server = Server::start_on(joinery, Some(db)).await?;
     eprintln!("bench search: serving on {} after {:.1} ms", server.addr, crate::ms(server.startup));
@@ -351,10 +344,7 @@ async fn serve_and_measure(
         let mut waited = None;
         if let Some(max) = args.quiet_cores {
             let (w, others) = crate::cpu::wait_for_quiet(server.pid(), max, Duration::from_secs(args.quiet_wait)).await;
-            eprintln!(
-                "bench search: {name}: waited {:.0} s for other work to use at most {max} cores (last: {others:.2})",
-                w.as_secs_f64()
-            );
+            eprintln!("bench search: {name}: waited {:.0} s for other work to use at most {max} cores (last: {others:.2})", w.as_secs_f64());
             waited = Some(json!({ "waited_s": crate::round3(w.as_secs_f64()), "others_cores_before": crate::round3(others) }));
         }
         if args.warmup > 0 {
@@ -408,12 +398,8 @@ async fn serve_and_measure(
         }
         head.append(&mut r);
         if args.one_seconds > 0 {
-            let limits = Limits {
-                clients: 1,
-                duration: Duration::from_secs(args.one_seconds),
-                max_requests: args.max_requests,
-                timeout: REQUEST_TIMEOUT,
-            };
+            let limits =
+                Limits { clients: 1, duration: Duration::from_secs(args.one_seconds), max_requests: args.max_requests, timeout: REQUEST_TIMEOUT };
             let cpu_before = crate::cpu::Snapshot::take(server.pid());
             let one = load::run(server.addr, &limits, work.clone(), 13).await;
             let cpu = cpu_before.until(&crate::cpu::Snapshot::take(server.pid()));

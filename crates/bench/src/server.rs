@@ -163,9 +163,7 @@ impl Server {
     }
 
     fn log_lines(&self) -> usize {
-        std::fs::read_to_string(self.dir.join("joinery.log"))
-            .map(|t| t.lines().filter(|l| !l.starts_with("Joinery is serving")).count())
-            .unwrap_or(0)
+        std::fs::read_to_string(self.dir.join("joinery.log")).map(|t| t.lines().filter(|l| !l.starts_with("Joinery is serving")).count()).unwrap_or(0)
     }
 
     /// Sends SIGTERM and waits for the exit; kills the process if it has not exited within the limit.

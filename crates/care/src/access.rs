@@ -129,14 +129,7 @@ impl Role {
 
     /// Whether the role is one that works with people's records through care relationships.
     pub const fn is_care_professional(self) -> bool {
-        matches!(
-            self,
-            Role::Clinician
-                | Role::CareCoordinator
-                | Role::SocialCarePractitioner
-                | Role::VoluntarySectorWorker
-                | Role::SupportStaff
-        )
+        matches!(self, Role::Clinician | Role::CareCoordinator | Role::SocialCarePractitioner | Role::VoluntarySectorWorker | Role::SupportStaff)
     }
 }
 
@@ -314,11 +307,7 @@ pub struct Policy {
 
 impl Default for Policy {
     fn default() -> Policy {
-        Policy {
-            encounter_window: Span::days(90),
-            conference_grace: Span::hours(24),
-            break_glass_duration: Span::hours(4),
-        }
+        Policy { encounter_window: Span::days(90), conference_grace: Span::hours(24), break_glass_duration: Span::hours(4) }
     }
 }
 
@@ -427,10 +416,7 @@ pub fn decide(caller: &Caller, facts: &PersonFacts, policy: &Policy, now: Moment
             if *patient != facts.patient {
                 return Decision::Denied(Denial::NotTheirRecord);
             }
-            let grant = facts
-                .carer_grants
-                .iter()
-                .find(|g| g.related_person == *related_person && g.period.covers(now));
+            let grant = facts.carer_grants.iter().find(|g| g.related_person == *related_person && g.period.covers(now));
             match grant {
                 Some(g) => Decision::Allowed { bases: vec![Basis::CarerGrant], view: View::Types(g.types.clone()) },
                 None => Decision::Denied(Denial::NoRelationship),
@@ -453,24 +439,17 @@ fn decide_for_staff(staff: &Staff, facts: &PersonFacts, policy: &Policy, now: Mo
     // Support staff organise appointments for their organisation: personal relationships (care teams, case
     // conferences, coordination, break-glass) are not theirs.
     if !support {
-        let coordinator = facts
-            .episodes
-            .iter()
-            .filter(|e| e.active && e.period.covers(now))
-            .any(|e| e.care_manager.as_ref().is_some_and(|p| p.is(staff)))
-            || facts
-                .teams
-                .iter()
-                .filter(|t| t.active && t.period.covers(now))
-                .any(|t| t.coordinators.iter().any(|p| p.is(staff)));
+        let coordinator =
+            facts.episodes.iter().filter(|e| e.active && e.period.covers(now)).any(|e| e.care_manager.as_ref().is_some_and(|p| p.is(staff)))
+                || facts.teams.iter().filter(|t| t.active && t.period.covers(now)).any(|t| t.coordinators.iter().any(|p| p.is(staff)));
         if coordinator {
             bases.push(Basis::CareCoordinator);
         }
-        let on_team = facts.teams.iter().filter(|t| t.active && t.period.covers(now)).any(|t| {
-            t.members
-                .iter()
-                .any(|(p, during)| !matches!(p, Party::Organisation(_)) && p.is(staff) && during.covers(now))
-        });
+        let on_team = facts
+            .teams
+            .iter()
+            .filter(|t| t.active && t.period.covers(now))
+            .any(|t| t.members.iter().any(|(p, during)| !matches!(p, Party::Organisation(_)) && p.is(staff) && during.covers(now)));
         if on_team {
             bases.push(Basis::CareTeam);
         }
@@ -505,11 +484,7 @@ fn decide_for_staff(staff: &Staff, facts: &PersonFacts, policy: &Policy, now: Mo
         if let Some(until) = conference {
             bases.push(Basis::CaseConference { until });
         }
-        let glass = facts
-            .break_glass
-            .iter()
-            .filter(|g| g.user == staff.user && g.from <= now && now < g.until)
-            .max_by_key(|g| g.until);
+        let glass = facts.break_glass.iter().filter(|g| g.user == staff.user && g.from <= now && now < g.until).max_by_key(|g| g.until);
         if let Some(g) = glass {
             bases.push(Basis::BreakGlass { reason: g.reason.clone(), until: g.until });
         }
@@ -552,11 +527,7 @@ pub fn shows(view: &View, caller: &Caller, item: &Item<'_>) -> bool {
         View::Everything => true,
         View::Whole => !item.restricted || own,
         View::Administrative => ADMINISTRATIVE.contains(&item.resource_type) && (!item.restricted || own),
-        View::OwnOrganisation => {
-            ((DEMOGRAPHICS.contains(&item.resource_type) || item.is_opt_out) && !item.restricted) || own
-        }
-        View::Types(types) => {
-            !item.restricted && (types.is_empty() || types.iter().any(|t| t == item.resource_type))
-        }
+        View::OwnOrganisation => ((DEMOGRAPHICS.contains(&item.resource_type) || item.is_opt_out) && !item.restricted) || own,
+        View::Types(types) => !item.restricted && (types.is_empty() || types.iter().any(|t| t == item.resource_type)),
     }
 }

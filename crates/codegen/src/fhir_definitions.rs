@@ -6,13 +6,8 @@ use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
-const FILES: [&str; 5] = [
-    "profiles-resources.json",
-    "profiles-types.json",
-    "valuesets.json",
-    "search-parameters.json",
-    "compartmentdefinition-patient.json",
-];
+const FILES: [&str; 5] =
+    ["profiles-resources.json", "profiles-types.json", "valuesets.json", "search-parameters.json", "compartmentdefinition-patient.json"];
 
 /// The FHIR version whose definitions are kept; the files also carry a few later (R4B) additions.
 const FHIR_VERSION: &str = "4.0.1";
@@ -106,8 +101,7 @@ struct Element {
 
 impl Structure {
     fn to_json(&self) -> Value {
-        let elements: Vec<Value> =
-            self.elements.iter().map(|e| json!([e.name, e.min, e.max, e.types, e.binding])).collect();
+        let elements: Vec<Value> = self.elements.iter().map(|e| json!([e.name, e.min, e.max, e.types, e.binding])).collect();
         json!({ "name": self.name, "elements": elements })
     }
 }
@@ -299,12 +293,8 @@ fn search_params(bundle: &Value) -> Vec<Value> {
     entries(bundle)
         .filter(|r| r["resourceType"] == "SearchParameter")
         .map(|sp| {
-            let components: Vec<Value> = sp["component"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|c| json!([str_of(c, "definition"), str_of(c, "expression")]))
-                .collect();
+            let components: Vec<Value> =
+                sp["component"].as_array().into_iter().flatten().map(|c| json!([str_of(c, "definition"), str_of(c, "expression")])).collect();
             let mut out = Map::new();
             out.insert("code".into(), sp["code"].clone());
             out.insert("base".into(), sp["base"].clone());

@@ -16,13 +16,7 @@ use std::path::Path;
 /// The condensed model, from the folder holding `model/` (`shared/data/fhir-r4`).
 pub fn generate(fhir_r4: &Path) -> String {
     let model = fhir_r4.join("model");
-    let names = [
-        "path2Type.json",
-        "choiceTypePaths.json",
-        "path2Repeating.json",
-        "pathsDefinedElsewhere.json",
-        "type2Parent.json",
-    ];
+    let names = ["path2Type.json", "choiceTypePaths.json", "path2Repeating.json", "pathsDefinedElsewhere.json", "type2Parent.json"];
     for n in names {
         let p = model.join(n);
         if !p.is_file() {
@@ -34,10 +28,8 @@ pub fn generate(fhir_r4: &Path) -> String {
 
 fn read(dir: &Path, name: &str) -> serde_json::Value {
     let p = dir.join(name);
-    let text = std::fs::read_to_string(&p)
-        .unwrap_or_else(|e| panic!("codegen: cannot read {}: {e}", p.display()));
-    serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("codegen: {} is not JSON: {e}", p.display()))
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("codegen: cannot read {}: {e}", p.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("codegen: {} is not JSON: {e}", p.display()))
 }
 
 fn condense(dir: &Path) -> String {
@@ -50,9 +42,7 @@ fn condense(dir: &Path) -> String {
     let type_of = |v: &serde_json::Value| -> Option<String> {
         match v {
             serde_json::Value::String(s) => Some(s.clone()),
-            serde_json::Value::Object(o) => {
-                o.get("code").and_then(|c| c.as_str()).map(str::to_owned)
-            }
+            serde_json::Value::Object(o) => o.get("code").and_then(|c| c.as_str()).map(str::to_owned),
             _ => None,
         }
     };
@@ -61,13 +51,7 @@ fn condense(dir: &Path) -> String {
         types.insert(k.clone(), v.as_str().unwrap_or("-").to_owned());
     }
     for base in ["Element", "Resource", "Base"] {
-        types.entry(base.to_owned()).or_insert_with(|| {
-            if base == "Base" {
-                "-".into()
-            } else {
-                "Base".into()
-            }
-        });
+        types.entry(base.to_owned()).or_insert_with(|| if base == "Base" { "-".into() } else { "Base".into() });
     }
     let is_resource = |t: &str| {
         let mut cur = t.to_owned();
@@ -83,18 +67,10 @@ fn condense(dir: &Path) -> String {
         false
     };
 
-    let p2t: BTreeMap<String, String> = path2type
-        .as_object()
-        .expect("path2Type is an object")
-        .iter()
-        .filter_map(|(k, v)| type_of(v).map(|t| (k.clone(), t)))
-        .collect();
-    let repeating: BTreeSet<String> = repeating
-        .as_array()
-        .expect("path2Repeating is an array")
-        .iter()
-        .filter_map(|v| v.as_str().map(str::to_owned))
-        .collect();
+    let p2t: BTreeMap<String, String> =
+        path2type.as_object().expect("path2Type is an object").iter().filter_map(|(k, v)| type_of(v).map(|t| (k.clone(), t))).collect();
+    let repeating: BTreeSet<String> =
+        repeating.as_array().expect("path2Repeating is an array").iter().filter_map(|v| v.as_str().map(str::to_owned)).collect();
     let elsewhere: HashMap<String, String> = elsewhere
         .as_object()
         .expect("pathsDefinedElsewhere is an object")
@@ -105,18 +81,7 @@ fn condense(dir: &Path) -> String {
         .as_object()
         .expect("choiceTypePaths is an object")
         .iter()
-        .map(|(k, v)| {
-            (
-                k.clone(),
-                v.as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|s| s.as_str().map(str::to_owned))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            )
-        })
+        .map(|(k, v)| (k.clone(), v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect()).unwrap_or_default()))
         .collect();
 
     // Paths that have children of their own (backbone elements).
@@ -179,10 +144,7 @@ fn condense(dir: &Path) -> String {
         };
         let flags = if repeating.contains(path) { "r" } else { "-" };
         let co = child_owner(path);
-        by_owner
-            .entry(owner.to_owned())
-            .or_default()
-            .push(format!("E\t{name}\t{ty}\t{flags}\t{co}"));
+        by_owner.entry(owner.to_owned()).or_default().push(format!("E\t{name}\t{ty}\t{flags}\t{co}"));
     }
     for (path, alts) in &choices {
         let Some((owner, name)) = path.rsplit_once('.') else {
@@ -206,10 +168,7 @@ fn condense(dir: &Path) -> String {
             let co = child_owner(&full);
             parts.push(format!("{a}={ty}/{co}"));
         }
-        by_owner
-            .entry(owner.to_owned())
-            .or_default()
-            .push(format!("C\t{name}\t{flags}\t{}", parts.join(",")));
+        by_owner.entry(owner.to_owned()).or_default().push(format!("C\t{name}\t{flags}\t{}", parts.join(",")));
     }
 
     // Paths that are defined elsewhere still need an entry in their own owner when the
@@ -222,15 +181,8 @@ fn condense(dir: &Path) -> String {
             continue;
         };
         let Some(ty) = p2t.get(target) else { continue };
-        let flags = if repeating.contains(path) || repeating.contains(target) {
-            "r"
-        } else {
-            "-"
-        };
-        by_owner
-            .entry(owner.to_owned())
-            .or_default()
-            .push(format!("E\t{name}\t{ty}\t{flags}\t{target}"));
+        let flags = if repeating.contains(path) || repeating.contains(target) { "r" } else { "-" };
+        by_owner.entry(owner.to_owned()).or_default().push(format!("E\t{name}\t{ty}\t{flags}\t{target}"));
     }
 
     let mut out = String::with_capacity(300_000);

@@ -11,12 +11,12 @@ const AGE_COLUMNS: usize = 91;
 /// The Rust constants, from the folder holding the table (`shared/data/population`).
 pub fn generate(dir: &Path) -> String {
     let path = dir.join(FILE);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|error| fail(&format!("cannot read the ONS population table {} ({error})", path.display())));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|error| fail(&format!("cannot read the ONS population table {} ({error})", path.display())));
     let mut lines = text.lines();
     let header = lines.next().unwrap_or_else(|| fail("the ONS population table is empty"));
     let columns: Vec<&str> = header.split(',').collect();
-    if columns.len() != 3 + AGE_COLUMNS || columns[0] != "ltla21_code" || columns[3] != "0" || columns[3 + 90] != "90+"
-    {
+    if columns.len() != 3 + AGE_COLUMNS || columns[0] != "ltla21_code" || columns[3] != "0" || columns[3 + 90] != "90+" {
         fail(&format!("unexpected header in {}: {header}", path.display()));
     }
 
@@ -35,11 +35,7 @@ pub fn generate(dir: &Path) -> String {
         if sum != total {
             fail(&format!("{}: the ages add up to {sum}, not the total {total}", fields[1]));
         }
-        let _ = writeln!(
-            out,
-            "    OnsBorough {{ code: {:?}, name: {:?}, total: {total}, by_age: {ages:?} }},",
-            fields[0], fields[1]
-        );
+        let _ = writeln!(out, "    OnsBorough {{ code: {:?}, name: {:?}, total: {total}, by_age: {ages:?} }},", fields[0], fields[1]);
         rows += 1;
     }
     out.push_str("];\n");

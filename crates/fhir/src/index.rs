@@ -18,9 +18,7 @@ struct TypeIndex {
 fn compiled() -> &'static HashMap<&'static str, TypeIndex> {
     static COMPILED: OnceLock<HashMap<&'static str, TypeIndex>> = OnceLock::new();
     COMPILED.get_or_init(|| {
-        let expr = |t: &str, code: &str| {
-            definitions::search_param(t, code).and_then(|p| p.expression.as_deref()).and_then(|e| Expr::parse(e).ok())
-        };
+        let expr = |t: &str, code: &str| definitions::search_param(t, code).and_then(|p| p.expression.as_deref()).and_then(|e| Expr::parse(e).ok());
         definitions::resource_types()
             .map(|t| {
                 let compartment = definitions::patient_compartment_params(t).iter().filter_map(|code| expr(t, code)).collect();

@@ -102,12 +102,7 @@ impl Issue {
     }
 
     pub fn information(diagnostics: impl Into<String>) -> Self {
-        Issue {
-            severity: IssueSeverity::Information,
-            code: IssueCode::Informational,
-            diagnostics: diagnostics.into(),
-            expression: Vec::new(),
-        }
+        Issue { severity: IssueSeverity::Information, code: IssueCode::Informational, diagnostics: diagnostics.into(), expression: Vec::new() }
     }
 
     /// The same issue, about the element at `path`.
@@ -144,11 +139,8 @@ impl OperationOutcome {
     }
 
     pub fn to_json(&self) -> Value {
-        let issues: Vec<Value> = if self.issues.is_empty() {
-            vec![Issue::information("All OK").to_json()]
-        } else {
-            self.issues.iter().map(Issue::to_json).collect()
-        };
+        let issues: Vec<Value> =
+            if self.issues.is_empty() { vec![Issue::information("All OK").to_json()] } else { self.issues.iter().map(Issue::to_json).collect() };
         json!({ "resourceType": "OperationOutcome", "issue": issues })
     }
 }
@@ -165,9 +157,7 @@ mod tests {
 
     #[test]
     fn issue_carries_expression_and_codes() {
-        let oo = OperationOutcome::single(
-            Issue::error(IssueCode::Value, "bad date").at("Patient.birthDate"),
-        );
+        let oo = OperationOutcome::single(Issue::error(IssueCode::Value, "bad date").at("Patient.birthDate"));
         assert_eq!(
             oo.to_json().to_string(),
             r#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"value","diagnostics":"bad date","expression":["Patient.birthDate"]}]}"#

@@ -40,9 +40,7 @@ pub fn parse<'a>(reference: &'a str, base: Option<&str>) -> Target<'a> {
     }
     let parts: Vec<&str> = relative.split('/').collect();
     match parts.as_slice() {
-        [t, id] if is_resource_type(t) && is_valid_id(id) => {
-            Target::Local { resource_type: t, id, version: None }
-        }
+        [t, id] if is_resource_type(t) && is_valid_id(id) => Target::Local { resource_type: t, id, version: None },
         [t, id, "_history", v] if is_resource_type(t) && is_valid_id(id) && is_valid_id(v) => {
             Target::Local { resource_type: t, id, version: Some(v) }
         }
@@ -134,21 +132,12 @@ mod tests {
     #[test]
     fn classifies_references() {
         assert_eq!(parse("Patient/p1", None), Target::Local { resource_type: "Patient", id: "p1", version: None });
-        assert_eq!(
-            parse("Patient/p1/_history/2", None),
-            Target::Local { resource_type: "Patient", id: "p1", version: Some("2") }
-        );
-        assert_eq!(
-            parse("http://x/fhir/Patient/p1", Some("http://x/fhir")),
-            Target::Local { resource_type: "Patient", id: "p1", version: None }
-        );
+        assert_eq!(parse("Patient/p1/_history/2", None), Target::Local { resource_type: "Patient", id: "p1", version: Some("2") });
+        assert_eq!(parse("http://x/fhir/Patient/p1", Some("http://x/fhir")), Target::Local { resource_type: "Patient", id: "p1", version: None });
         assert_eq!(parse("http://y/fhir/Patient/p1", Some("http://x/fhir")), Target::External("http://y/fhir/Patient/p1"));
         assert_eq!(parse("#c1", None), Target::Contained("c1"));
         assert_eq!(parse("urn:uuid:abc", None), Target::Urn("urn:uuid:abc"));
-        assert_eq!(
-            parse("Patient?identifier=a|b", None),
-            Target::Conditional { resource_type: "Patient", query: "identifier=a|b" }
-        );
+        assert_eq!(parse("Patient?identifier=a|b", None), Target::Conditional { resource_type: "Patient", query: "identifier=a|b" });
         assert_eq!(parse("Nonsense/p1", None), Target::External("Nonsense/p1"));
         assert_eq!(parse("Patient/p_1", None), Target::External("Patient/p_1"));
     }
@@ -158,10 +147,7 @@ mod tests {
         let v = json!({"subject": {"reference": "Patient/1"}, "performer": [{"display": "x"}, {"reference": "Practitioner/2"}]});
         assert_eq!(
             references_with_paths(&v, "Observation"),
-            vec![
-                ("Observation.subject.reference".to_owned(), "Patient/1"),
-                ("Observation.performer[1].reference".to_owned(), "Practitioner/2")
-            ]
+            vec![("Observation.subject.reference".to_owned(), "Patient/1"), ("Observation.performer[1].reference".to_owned(), "Practitioner/2")]
         );
     }
 

@@ -41,21 +41,14 @@ fn of_target(t: &Target) -> Types {
         // A contained or bundled resource: known only at run time.
         return Types::Unknown;
     }
-    Types::Known(vec![Ty {
-        name: t.ty,
-        owner: t.owner,
-    }])
+    Types::Known(vec![Ty { name: t.ty, owner: t.owner }])
 }
 
 fn of_spec(spec: &TypeSpec) -> Types {
     match spec.fhir {
         Some(name) => {
             let m = model();
-            let owner = if Model::is_primitive(name) {
-                None
-            } else {
-                m.type_owner(name)
-            };
+            let owner = if Model::is_primitive(name) { None } else { m.type_owner(name) };
             Types::Known(vec![Ty { name, owner }])
         }
         None => Types::Unknown,
@@ -64,18 +57,9 @@ fn of_spec(spec: &TypeSpec) -> Types {
 
 pub(crate) fn check(root: &Node, resource_type: &str) -> Result<(), EvalError> {
     let m = model();
-    let name = m
-        .type_name(resource_type)
-        .ok_or_else(|| EvalError::type_error(format!("unknown type {resource_type}")))?;
-    let root_types = Types::Known(vec![Ty {
-        name,
-        owner: m.type_owner(name),
-    }]);
-    Checker {
-        root: root_types.clone(),
-    }
-    .infer(root, &root_types)
-    .map(|_| ())
+    let name = m.type_name(resource_type).ok_or_else(|| EvalError::type_error(format!("unknown type {resource_type}")))?;
+    let root_types = Types::Known(vec![Ty { name, owner: m.type_owner(name) }]);
+    Checker { root: root_types.clone() }.infer(root, &root_types).map(|_| ())
 }
 
 struct Checker {
@@ -134,37 +118,25 @@ impl Checker {
 
     fn call(&self, call: &Call, input: Types, this: &Types) -> Result<Types, EvalError> {
         use Func::*;
-        let lambda = matches!(
-            call.func,
-            Exists | All | Where | Select | Repeat | RepeatAll | Aggregate | Sort | Trace | Iif
-        );
+        let lambda = matches!(call.func, Exists | All | Where | Select | Repeat | RepeatAll | Aggregate | Sort | Trace | Iif);
         let mut arg_types = Vec::with_capacity(call.args.len());
         for (i, a) in call.args.iter().enumerate() {
             if matches!(call.func, Is | As | OfType) {
                 break;
             }
             // trace's name and aggregate's initial value are plain arguments.
-            let per_item =
-                lambda && !(call.func == Trace && i == 0) && !(call.func == Aggregate && i == 1);
+            let per_item = lambda && !(call.func == Trace && i == 0) && !(call.func == Aggregate && i == 1);
             arg_types.push(self.infer(a, if per_item { &input } else { this })?);
         }
         Ok(match call.func {
-            Where | First | Last | Tail | Skip | Take | Single | Distinct | Trace | Intersect
-            | Exclude | Sort => input,
+            Where | First | Last | Tail | Skip | Take | Single | Distinct | Trace | Intersect | Exclude | Sort => input,
             Select => arg_types.into_iter().next().unwrap_or(Types::Unknown),
             Union | Combine => input.union(arg_types.into_iter().next().unwrap_or(Types::Unknown)),
-            As | OfType => call
-                .type_arg
-                .as_ref()
-                .map(of_spec)
-                .unwrap_or(Types::Unknown),
+            As | OfType => call.type_arg.as_ref().map(of_spec).unwrap_or(Types::Unknown),
             Extension => {
                 let m = model();
                 match m.type_name("Extension") {
-                    Some(name) => Types::Known(vec![Ty {
-                        name,
-                        owner: m.type_owner(name),
-                    }]),
+                    Some(name) => Types::Known(vec![Ty { name, owner: m.type_owner(name) }]),
                     None => Types::Unknown,
                 }
             }
@@ -185,13 +157,7 @@ fn member(input: &Types, name: &str) -> Result<Types, EvalError> {
     if name.starts_with(|c: char| c.is_ascii_uppercase()) && m.type_name(name).is_some() {
         // A type name keeps the types that are of it (`Patient.name` on a Patient), and is
         // simply empty on others (`Person.telecom` in a union checked against Patient).
-        return Ok(Types::Known(
-            types
-                .iter()
-                .copied()
-                .filter(|t| m.is_subtype(t.name, name))
-                .collect(),
-        ));
+        return Ok(Types::Known(types.iter().copied().filter(|t| m.is_subtype(t.name, name)).collect()));
     }
     let mut out = Types::Known(Vec::new());
     let mut defined = false;
@@ -199,11 +165,7 @@ fn member(input: &Types, name: &str) -> Result<Types, EvalError> {
         if Model::is_primitive(t.name) {
             if matches!(name, "id" | "extension") {
                 defined = true;
-                out = out.union(if name == "extension" {
-                    member_of_type("Extension")
-                } else {
-                    Types::Unknown
-                });
+                out = out.union(if name == "extension" { member_of_type("Extension") } else { Types::Unknown });
             }
             continue;
         }
@@ -216,9 +178,7 @@ fn member(input: &Types, name: &str) -> Result<Types, EvalError> {
             defined = true;
             out = match &el.kind {
                 ElementKind::Single(target) => out.union(of_target(target)),
-                ElementKind::Choice(alts) => alts
-                    .iter()
-                    .fold(out, |acc, (_, target)| acc.union(of_target(target))),
+                ElementKind::Choice(alts) => alts.iter().fold(out, |acc, (_, target)| acc.union(of_target(target))),
             };
         }
     }
@@ -226,20 +186,14 @@ fn member(input: &Types, name: &str) -> Result<Types, EvalError> {
         Ok(out)
     } else {
         let on = types.iter().map(|t| t.name).collect::<Vec<_>>().join(" | ");
-        Err(EvalError::UnknownElement {
-            name: name.to_owned(),
-            on,
-        })
+        Err(EvalError::UnknownElement { name: name.to_owned(), on })
     }
 }
 
 fn member_of_type(name: &str) -> Types {
     let m = model();
     match m.type_name(name) {
-        Some(n) => Types::Known(vec![Ty {
-            name: n,
-            owner: m.type_owner(n),
-        }]),
+        Some(n) => Types::Known(vec![Ty { name: n, owner: m.type_owner(n) }]),
         None => Types::Unknown,
     }
 }

@@ -31,18 +31,10 @@ fn pow10(n: u32) -> Option<i128> {
 }
 
 impl Decimal {
-    pub(crate) const ZERO: Decimal = Decimal {
-        mantissa: 0,
-        scale: 0,
-        negative_zero: false,
-    };
+    pub(crate) const ZERO: Decimal = Decimal { mantissa: 0, scale: 0, negative_zero: false };
 
     pub(crate) fn new(mantissa: i128, scale: u32) -> Decimal {
-        Decimal {
-            mantissa,
-            scale,
-            negative_zero: false,
-        }
+        Decimal { mantissa, scale, negative_zero: false }
     }
 
     /// Parses decimal text: `-12.340`, `1e-3`, `+7`. Returns `None` for anything else.
@@ -61,10 +53,7 @@ impl Decimal {
             Some(i) => (&num[..i], &num[i + 1..]),
             None => (num, ""),
         };
-        if int.is_empty()
-            || !int.bytes().all(|b| b.is_ascii_digit())
-            || !frac.bytes().all(|b| b.is_ascii_digit())
-        {
+        if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
         if num.contains('.') && frac.is_empty() {
@@ -72,9 +61,7 @@ impl Decimal {
         }
         let mut mantissa: i128 = 0;
         for b in int.bytes().chain(frac.bytes()) {
-            mantissa = mantissa
-                .checked_mul(10)?
-                .checked_add(i128::from(b - b'0'))?;
+            mantissa = mantissa.checked_mul(10)?.checked_add(i128::from(b - b'0'))?;
         }
         let mut scale = frac.len() as i64;
         if let Some(e) = exp {
@@ -132,11 +119,7 @@ impl Decimal {
         let div = pow10(self.scale - scale)?;
         let q = self.mantissa / div;
         let r = self.mantissa % div;
-        let q = if r.unsigned_abs() * 2 >= div.unsigned_abs() {
-            q + self.mantissa.signum()
-        } else {
-            q
-        };
+        let q = if r.unsigned_abs() * 2 >= div.unsigned_abs() { q + self.mantissa.signum() } else { q };
         Some(Decimal::new(q, scale))
     }
 
@@ -214,11 +197,7 @@ impl Decimal {
                         let q10 = num10 / other.mantissa;
                         let mut q = q10 / 10;
                         if (q10 % 10).abs() >= 5 {
-                            q += if (self.mantissa < 0) != (other.mantissa < 0) {
-                                -1
-                            } else {
-                                1
-                            };
+                            q += if (self.mantissa < 0) != (other.mantissa < 0) { -1 } else { 1 };
                         }
                         return Some(Decimal::new(q, target).trim(keep.min(target)));
                     }
@@ -321,9 +300,7 @@ impl Decimal {
                 if ai != bi {
                     return ai.cmp(&bi);
                 }
-                self.to_f64()
-                    .partial_cmp(&other.to_f64())
-                    .unwrap_or(Ordering::Equal)
+                self.to_f64().partial_cmp(&other.to_f64()).unwrap_or(Ordering::Equal)
             }
         }
     }
@@ -419,30 +396,12 @@ mod tests {
 
     #[test]
     fn arithmetic() {
-        assert_eq!(
-            d("1.2").checked_add(&d("1.8")).map(|x| x.to_string()),
-            Some("3.0".into())
-        );
-        assert_eq!(
-            d("1.2").checked_mul(&d("1.8")).map(|x| x.to_string()),
-            Some("2.16".into())
-        );
-        assert_eq!(
-            d("1").checked_div(&d("2")).map(|x| x.to_string()),
-            Some("0.5".into())
-        );
-        assert_eq!(
-            d("4.0").checked_div(&d("2.0")).map(|x| x.to_string()),
-            Some("2.0".into())
-        );
-        assert_eq!(
-            d("2.2").checked_rem(&d("1.8")).map(|x| x.to_string()),
-            Some("0.4".into())
-        );
-        assert_eq!(
-            d("2.2").checked_div_trunc(&d("1.8")).map(|x| x.to_string()),
-            Some("1".into())
-        );
+        assert_eq!(d("1.2").checked_add(&d("1.8")).map(|x| x.to_string()), Some("3.0".into()));
+        assert_eq!(d("1.2").checked_mul(&d("1.8")).map(|x| x.to_string()), Some("2.16".into()));
+        assert_eq!(d("1").checked_div(&d("2")).map(|x| x.to_string()), Some("0.5".into()));
+        assert_eq!(d("4.0").checked_div(&d("2.0")).map(|x| x.to_string()), Some("2.0".into()));
+        assert_eq!(d("2.2").checked_rem(&d("1.8")).map(|x| x.to_string()), Some("0.4".into()));
+        assert_eq!(d("2.2").checked_div_trunc(&d("1.8")).map(|x| x.to_string()), Some("1".into()));
         assert!(d("1").checked_div(&d("0")).is_none());
         let third = d("1.2").checked_div(&d("1.8")).expect("divides");
         assert!(third.equivalent(&d("0.67")));
@@ -454,10 +413,7 @@ mod tests {
         assert_eq!(d("-1.1").ceiling().to_string(), "-1");
         assert_eq!(d("-2.1").floor().to_string(), "-3");
         assert_eq!(d("-1.56").truncate().to_string(), "-1");
-        assert_eq!(
-            d("3.14159").round(3).map(|x| x.to_string()),
-            Some("3.142".into())
-        );
+        assert_eq!(d("3.14159").round(3).map(|x| x.to_string()), Some("3.142".into()));
         assert_eq!(d("-2.5").round(0).map(|x| x.to_string()), Some("-3".into()));
     }
 }

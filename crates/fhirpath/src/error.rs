@@ -9,13 +9,7 @@ pub enum ParseError {
     #[error("unknown function {name}() at offset {pos}")]
     UnknownFunction { name: String, pos: usize },
     #[error("{name}() at offset {pos} takes {min} to {max} arguments, not {got}")]
-    Arity {
-        name: String,
-        pos: usize,
-        min: usize,
-        max: usize,
-        got: usize,
-    },
+    Arity { name: String, pos: usize, min: usize, max: usize, got: usize },
     #[error("unknown type {0}")]
     UnknownType(String),
     #[error("invalid regular expression: {0}")]
@@ -24,10 +18,7 @@ pub enum ParseError {
 
 impl ParseError {
     pub(crate) fn syntax(pos: usize, msg: impl Into<String>) -> ParseError {
-        ParseError::Syntax {
-            pos,
-            msg: msg.into(),
-        }
+        ParseError::Syntax { pos, msg: msg.into() }
     }
 }
 

@@ -39,11 +39,7 @@ impl<'a> Evaluator<'a, '_> {
             Node::Literal(item) => Ok(vec![item.clone()]),
             Node::Empty => Ok(Vec::new()),
             Node::This => Ok(scope.this.to_vec()),
-            Node::Index => Ok(scope
-                .index
-                .map(|i| Item::Integer(i as i64))
-                .into_iter()
-                .collect()),
+            Node::Index => Ok(scope.index.map(|i| Item::Integer(i as i64)).into_iter().collect()),
             Node::Total => Ok(scope.total.map(<[Item<'a>]>::to_vec).unwrap_or_default()),
             Node::Variable(name) => self.variable(name),
             Node::Member(base, name) => {
@@ -67,14 +63,8 @@ impl<'a> Evaluator<'a, '_> {
                 }
                 if !defined && self.strict() {
                     // No item of the input has such an element (what static typing would reject).
-                    let on = input
-                        .first()
-                        .map(|i| i.type_info().name.into_owned())
-                        .unwrap_or_default();
-                    return Err(EvalError::UnknownElement {
-                        name: name.clone(),
-                        on,
-                    });
+                    let on = input.first().map(|i| i.type_info().name.into_owned()).unwrap_or_default();
+                    return Err(EvalError::UnknownElement { name: name.clone(), on });
                 }
                 Ok(out)
             }
@@ -97,18 +87,9 @@ impl<'a> Evaluator<'a, '_> {
                         Some(Item::Integer(i)) => *i,
                         _ => return Err(EvalError::type_error("an index must be an Integer")),
                     },
-                    _ => {
-                        return Err(EvalError::NotSingleton {
-                            context: "an index",
-                            count: idx.len(),
-                        })
-                    }
+                    _ => return Err(EvalError::NotSingleton { context: "an index", count: idx.len() }),
                 };
-                Ok(usize::try_from(i)
-                    .ok()
-                    .and_then(|i| input.into_iter().nth(i))
-                    .into_iter()
-                    .collect())
+                Ok(usize::try_from(i).ok().and_then(|i| input.into_iter().nth(i)).into_iter().collect())
             }
             Node::Unary(op, operand) => {
                 let v = self.eval(operand, scope)?;
@@ -124,9 +105,7 @@ impl<'a> Evaluator<'a, '_> {
 
     fn variable(&self, name: &str) -> Result<Items<'a>, EvalError> {
         match name {
-            "resource" | "context" | "rootResource" => {
-                return Ok(self.root.clone().into_iter().collect())
-            }
+            "resource" | "context" | "rootResource" => return Ok(self.root.clone().into_iter().collect()),
             _ => {}
         }
         if let Some(v) = self.env.variables.get(name) {
@@ -155,8 +134,7 @@ impl<'a> Evaluator<'a, '_> {
 fn static_check(base: &Node, name: &str) -> Result<(), EvalError> {
     let spec = match base {
         Node::TypeOp(TypeFn::As, _, spec) => spec,
-        Node::Call(_, call) if matches!(call.func, Func::As | Func::OfType) => match &call.type_arg
-        {
+        Node::Call(_, call) if matches!(call.func, Func::As | Func::OfType) => match &call.type_arg {
             Some(spec) => spec,
             None => return Ok(()),
         },
@@ -175,10 +153,7 @@ fn static_check(base: &Node, name: &str) -> Result<(), EvalError> {
     if defined {
         Ok(())
     } else {
-        Err(EvalError::UnknownElement {
-            name: name.to_owned(),
-            on: ty.to_owned(),
-        })
+        Err(EvalError::UnknownElement { name: name.to_owned(), on: ty.to_owned() })
     }
 }
 
@@ -187,9 +162,7 @@ fn static_check(base: &Node, name: &str) -> Result<(), EvalError> {
 /// their subtypes).
 pub(crate) fn has_type(item: &Item<'_>, spec: &TypeSpec, exact: bool) -> bool {
     match item {
-        Item::Node {
-            type_name: Some(t), ..
-        } => match spec.fhir {
+        Item::Node { type_name: Some(t), .. } => match spec.fhir {
             Some(want) => {
                 if exact && Model::is_primitive(want) {
                     t == want
@@ -199,9 +172,7 @@ pub(crate) fn has_type(item: &Item<'_>, spec: &TypeSpec, exact: bool) -> bool {
             }
             None => false,
         },
-        Item::Node {
-            type_name: None, ..
-        } => false,
+        Item::Node { type_name: None, .. } => false,
         other => match spec.system {
             Some(sys) => other.type_info().name == sys.name(),
             None => false,
@@ -209,38 +180,19 @@ pub(crate) fn has_type(item: &Item<'_>, spec: &TypeSpec, exact: bool) -> bool {
     }
 }
 
-pub(crate) fn type_op<'a>(
-    ev: &Evaluator<'a, '_>,
-    f: TypeFn,
-    input: &[Item<'a>],
-    spec: &TypeSpec,
-) -> Result<Items<'a>, EvalError> {
+pub(crate) fn type_op<'a>(ev: &Evaluator<'a, '_>, f: TypeFn, input: &[Item<'a>], spec: &TypeSpec) -> Result<Items<'a>, EvalError> {
     match f {
         TypeFn::Is => match input {
             [] => Ok(Vec::new()),
             [one] => Ok(vec![Item::Boolean(has_type(one, spec, false))]),
-            _ => Err(EvalError::NotSingleton {
-                context: "is",
-                count: input.len(),
-            }),
+            _ => Err(EvalError::NotSingleton { context: "is", count: input.len() }),
         },
         TypeFn::As => {
             if input.len() > 1 && ev.strict() {
-                return Err(EvalError::NotSingleton {
-                    context: "as",
-                    count: input.len(),
-                });
+                return Err(EvalError::NotSingleton { context: "as", count: input.len() });
             }
-            Ok(input
-                .iter()
-                .filter(|i| has_type(i, spec, true))
-                .cloned()
-                .collect())
+            Ok(input.iter().filter(|i| has_type(i, spec, true)).cloned().collect())
         }
-        TypeFn::OfType => Ok(input
-            .iter()
-            .filter(|i| has_type(i, spec, true))
-            .cloned()
-            .collect()),
+        TypeFn::OfType => Ok(input.iter().filter(|i| has_type(i, spec, true)).cloned().collect()),
     }
 }

@@ -54,17 +54,8 @@ pub struct TypeInfo {
 }
 
 impl<'a> Item<'a> {
-    pub(crate) fn node(
-        value: &'a Value,
-        type_name: Option<Cow<'static, str>>,
-        ext: Option<&'a Value>,
-        owner: Option<OwnerId>,
-    ) -> Item<'a> {
-        Item::Node {
-            value,
-            type_name,
-            info: NodeInfo { ext, owner },
-        }
+    pub(crate) fn node(value: &'a Value, type_name: Option<Cow<'static, str>>, ext: Option<&'a Value>, owner: Option<OwnerId>) -> Item<'a> {
+        Item::Node { value, type_name, info: NodeInfo { ext, owner } }
     }
 
     /// The JSON node behind this item, if it came from the input.
@@ -93,28 +84,15 @@ impl<'a> Item<'a> {
 
     /// The type as FHIRPath names it: (`FHIR`, `HumanName`) or (`System`, `Integer`).
     pub fn type_info(&self) -> TypeInfo {
-        let system = |n: &'static str| TypeInfo {
-            namespace: "System",
-            name: Cow::Borrowed(n),
-        };
+        let system = |n: &'static str| TypeInfo { namespace: "System", name: Cow::Borrowed(n) };
         match self {
-            Item::Node {
-                type_name: Some(t), ..
-            } => TypeInfo {
-                namespace: "FHIR",
-                name: t.clone(),
-            },
+            Item::Node { type_name: Some(t), .. } => TypeInfo { namespace: "FHIR", name: t.clone() },
             Item::Node { value, .. } => match value {
                 Value::Bool(_) => system("Boolean"),
-                Value::Number(n) if Decimal::parse(n.as_str()).is_some_and(|d| d.scale() == 0) => {
-                    system("Integer")
-                }
+                Value::Number(n) if Decimal::parse(n.as_str()).is_some_and(|d| d.scale() == 0) => system("Integer"),
                 Value::Number(_) => system("Decimal"),
                 Value::String(_) => system("String"),
-                _ => TypeInfo {
-                    namespace: "FHIR",
-                    name: Cow::Borrowed("Element"),
-                },
+                _ => TypeInfo { namespace: "FHIR", name: Cow::Borrowed("Element") },
             },
             Item::Boolean(_) => system("Boolean"),
             Item::Integer(_) => system("Integer"),
@@ -132,50 +110,32 @@ impl<'a> Item<'a> {
     /// nodes of the Quantity family; other items as they are. `None` for a primitive without a
     /// value.
     pub fn to_system(&self) -> Option<Cow<'_, Item<'a>>> {
-        let Item::Node {
-            value, type_name, ..
-        } = self
-        else {
+        let Item::Node { value, type_name, .. } = self else {
             return Some(Cow::Borrowed(self));
         };
         let ty = type_name.as_deref();
         let converted = match (ty, value) {
             (_, Value::Null) => return None,
             (Some("boolean") | None, Value::Bool(b)) => Item::Boolean(*b),
-            (
-                Some("integer" | "positiveInt" | "unsignedInt" | "integer64") | None,
-                Value::Number(n),
-            ) => match n.as_str().parse::<i64>() {
+            (Some("integer" | "positiveInt" | "unsignedInt" | "integer64") | None, Value::Number(n)) => match n.as_str().parse::<i64>() {
                 Ok(i) => Item::Integer(i),
                 Err(_) => Item::Decimal(Decimal::parse(n.as_str())?),
             },
             (Some("decimal"), Value::Number(n)) => Item::Decimal(Decimal::parse(n.as_str())?),
-            (Some("date"), Value::String(s)) => Date::parse(s)
-                .map(Item::Date)
-                .unwrap_or_else(|| Item::String(s.clone())),
-            (Some("dateTime" | "instant"), Value::String(s)) => DateTime::parse(s)
-                .map(Item::DateTime)
-                .unwrap_or_else(|| Item::String(s.clone())),
-            (Some("time"), Value::String(s)) => Time::parse(s)
-                .map(Item::Time)
-                .unwrap_or_else(|| Item::String(s.clone())),
+            (Some("date"), Value::String(s)) => Date::parse(s).map(Item::Date).unwrap_or_else(|| Item::String(s.clone())),
+            (Some("dateTime" | "instant"), Value::String(s)) => DateTime::parse(s).map(Item::DateTime).unwrap_or_else(|| Item::String(s.clone())),
+            (Some("time"), Value::String(s)) => Time::parse(s).map(Item::Time).unwrap_or_else(|| Item::String(s.clone())),
             (Some(t), Value::String(s)) if Model::is_primitive(t) => Item::String(s.clone()),
             (None, Value::String(s)) => Item::String(s.clone()),
             (Some(t), Value::Object(o)) if is_quantity_type(t) => match o.get("value") {
                 Some(Value::Number(n)) => {
                     let v = Decimal::parse(n.as_str())?;
-                    let unit = o
-                        .get("code")
-                        .or_else(|| o.get("unit"))
-                        .and_then(Value::as_str)
-                        .unwrap_or("1");
+                    let unit = o.get("code").or_else(|| o.get("unit")).and_then(Value::as_str).unwrap_or("1");
                     Item::Quantity(Quantity::new(v, unit))
                 }
                 _ => return Some(Cow::Borrowed(self)),
             },
-            (Some(t), Value::Number(n)) if Model::is_primitive(t) => {
-                Item::Decimal(Decimal::parse(n.as_str())?)
-            }
+            (Some(t), Value::Number(n)) if Model::is_primitive(t) => Item::Decimal(Decimal::parse(n.as_str())?),
             (Some(t), Value::Bool(b)) if Model::is_primitive(t) => Item::Boolean(*b),
             _ => return Some(Cow::Borrowed(self)),
         };
@@ -185,9 +145,7 @@ impl<'a> Item<'a> {
     /// A node without a System value: a complex element or resource.
     pub(crate) fn is_complex_node(&self) -> bool {
         match self {
-            Item::Node {
-                value, type_name, ..
-            } => match type_name.as_deref() {
+            Item::Node { value, type_name, .. } => match type_name.as_deref() {
                 Some(t) => !Model::is_primitive(t),
                 None => value.is_object() || value.is_array(),
             },
@@ -199,11 +157,7 @@ impl<'a> Item<'a> {
     pub(crate) fn as_str(&self) -> Option<&str> {
         match self {
             Item::String(s) => Some(s),
-            Item::Node {
-                value: Value::String(s),
-                type_name,
-                ..
-            } => match type_name.as_deref() {
+            Item::Node { value: Value::String(s), type_name, .. } => match type_name.as_deref() {
                 None => Some(s),
                 Some(t) if Model::is_primitive(t) => Some(s),
                 _ => None,
@@ -215,10 +169,7 @@ impl<'a> Item<'a> {
 
 /// Quantity and its profiles/specialisations, which convert to System.Quantity.
 pub(crate) fn is_quantity_type(t: &str) -> bool {
-    matches!(
-        t,
-        "Quantity" | "Age" | "Duration" | "Distance" | "Count" | "SimpleQuantity" | "MoneyQuantity"
-    )
+    matches!(t, "Quantity" | "Age" | "Duration" | "Distance" | "Count" | "SimpleQuantity" | "MoneyQuantity")
 }
 
 impl fmt::Display for Item<'_> {
@@ -273,10 +224,6 @@ impl<'a> From<&'a Value> for Item<'a> {
     /// An untyped node (for variables holding JSON); resources get their type from
     /// `resourceType`.
     fn from(v: &'a Value) -> Self {
-        crate::navigation::root_item(v).unwrap_or(Item::Node {
-            value: v,
-            type_name: None,
-            info: NodeInfo::default(),
-        })
+        crate::navigation::root_item(v).unwrap_or(Item::Node { value: v, type_name: None, info: NodeInfo::default() })
     }
 }

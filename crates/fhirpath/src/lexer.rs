@@ -31,11 +31,7 @@ pub(crate) struct Token {
 }
 
 pub(crate) fn tokenize(src: &str) -> Result<Vec<Token>, ParseError> {
-    let mut lx = Lexer {
-        s: src.as_bytes(),
-        src,
-        i: 0,
-    };
+    let mut lx = Lexer { s: src.as_bytes(), src, i: 0 };
     let mut out = Vec::new();
     loop {
         lx.skip_trivia()?;
@@ -62,10 +58,7 @@ pub(crate) fn tokenize(src: &str) -> Result<Vec<Token>, ParseError> {
                 lx.i += 1;
                 let name = lx.ident();
                 if !matches!(name.as_str(), "this" | "index" | "total") {
-                    return Err(ParseError::syntax(
-                        pos,
-                        format!("unknown special variable ${name}"),
-                    ));
+                    return Err(ParseError::syntax(pos, format!("unknown special variable ${name}")));
                 }
                 Tok::Dollar(name)
             }
@@ -116,11 +109,7 @@ impl Lexer<'_> {
 
     fn ident(&mut self) -> String {
         let start = self.i;
-        while self
-            .s
-            .get(self.i)
-            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
-        {
+        while self.s.get(self.i).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_') {
             self.i += 1;
         }
         self.src[start..self.i].to_owned()
@@ -150,17 +139,11 @@ impl Lexer<'_> {
                         'r' => out.push('\r'),
                         't' => out.push('\t'),
                         'u' => {
-                            let hex = self
-                                .src
-                                .get(self.i..self.i + 4)
-                                .ok_or_else(|| ParseError::syntax(self.i, "bad \\u escape"))?;
-                            let code = u32::from_str_radix(hex, 16)
-                                .map_err(|_| ParseError::syntax(self.i, "bad \\u escape"))?;
+                            let hex = self.src.get(self.i..self.i + 4).ok_or_else(|| ParseError::syntax(self.i, "bad \\u escape"))?;
+                            let code = u32::from_str_radix(hex, 16).map_err(|_| ParseError::syntax(self.i, "bad \\u escape"))?;
                             self.i += 4;
                             // Surrogate pairs written as two escapes.
-                            let ch = if (0xD800..0xDC00).contains(&code)
-                                && self.src[self.i..].starts_with("\\u")
-                            {
+                            let ch = if (0xD800..0xDC00).contains(&code) && self.src[self.i..].starts_with("\\u") {
                                 let low = self
                                     .src
                                     .get(self.i + 2..self.i + 6)
@@ -169,18 +152,14 @@ impl Lexer<'_> {
                                 match low {
                                     Some(l) => {
                                         self.i += 6;
-                                        char::from_u32(
-                                            0x10000 + ((code - 0xD800) << 10) + (l - 0xDC00),
-                                        )
+                                        char::from_u32(0x10000 + ((code - 0xD800) << 10) + (l - 0xDC00))
                                     }
                                     None => None,
                                 }
                             } else {
                                 char::from_u32(code)
                             };
-                            out.push(
-                                ch.ok_or_else(|| ParseError::syntax(self.i, "bad \\u escape"))?,
-                            );
+                            out.push(ch.ok_or_else(|| ParseError::syntax(self.i, "bad \\u escape"))?);
                         }
                         other => out.push(other),
                     }
@@ -195,9 +174,7 @@ impl Lexer<'_> {
         while self.s.get(self.i).is_some_and(u8::is_ascii_digit) {
             self.i += 1;
         }
-        if self.s.get(self.i) == Some(&b'.')
-            && self.s.get(self.i + 1).is_some_and(u8::is_ascii_digit)
-        {
+        if self.s.get(self.i) == Some(&b'.') && self.s.get(self.i + 1).is_some_and(u8::is_ascii_digit) {
             self.i += 1;
             while self.s.get(self.i).is_some_and(u8::is_ascii_digit) {
                 self.i += 1;
@@ -205,10 +182,7 @@ impl Lexer<'_> {
         }
         let text = self.src[start..self.i].to_owned();
         let long = self.s.get(self.i) == Some(&b'L')
-            && !self
-                .s
-                .get(self.i + 1)
-                .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+            && !self.s.get(self.i + 1).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
             && !text.contains('.');
         if long {
             self.i += 1;
@@ -222,10 +196,7 @@ impl Lexer<'_> {
         let start = self.i;
         self.i += 1;
         let digits = |l: &mut Self, n: usize| -> bool {
-            if l.s
-                .get(l.i..l.i + n)
-                .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
-            {
+            if l.s.get(l.i..l.i + n).is_some_and(|d| d.iter().all(u8::is_ascii_digit)) {
                 l.i += n;
                 true
             } else {
@@ -246,9 +217,7 @@ impl Lexer<'_> {
                     if !digits(l, 2) {
                         return false;
                     }
-                    if l.s.get(l.i) == Some(&b'.')
-                        && l.s.get(l.i + 1).is_some_and(u8::is_ascii_digit)
-                    {
+                    if l.s.get(l.i) == Some(&b'.') && l.s.get(l.i + 1).is_some_and(u8::is_ascii_digit) {
                         l.i += 1;
                         while l.s.get(l.i).is_some_and(u8::is_ascii_digit) {
                             l.i += 1;
@@ -269,9 +238,7 @@ impl Lexer<'_> {
             return Err(ParseError::syntax(start, "malformed date literal"));
         }
         for _ in 0..2 {
-            if self.s.get(self.i) == Some(&b'-')
-                && self.s.get(self.i + 1).is_some_and(u8::is_ascii_digit)
-            {
+            if self.s.get(self.i) == Some(&b'-') && self.s.get(self.i + 1).is_some_and(u8::is_ascii_digit) {
                 self.i += 1;
                 if !digits(self, 2) {
                     return Err(ParseError::syntax(start, "malformed date literal"));
@@ -334,10 +301,7 @@ impl Lexer<'_> {
             b'>' => ">",
             _ => {
                 let ch = self.src[self.i..].chars().next().unwrap_or('?');
-                return Err(ParseError::syntax(
-                    self.i,
-                    format!("unexpected character {ch:?}"),
-                ));
+                return Err(ParseError::syntax(self.i, format!("unexpected character {ch:?}")));
             }
         };
         self.i += 1;

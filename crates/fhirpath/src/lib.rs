@@ -79,10 +79,7 @@ pub struct Expr {
 impl Expr {
     /// Parses an expression; function names, arities and type names are checked here.
     pub fn parse(src: &str) -> Result<Expr, ParseError> {
-        Ok(Expr {
-            root: parser::parse(src)?,
-            source: src.to_owned(),
-        })
+        Ok(Expr { root: parser::parse(src)?, source: src.to_owned() })
     }
 
     /// The text the expression was parsed from.
@@ -110,26 +107,11 @@ impl Expr {
 
     /// Evaluates in the given environment: external constants (`%name`), the time for
     /// now()/today(), a resolver for resolve(), a tracer, strictness.
-    pub fn evaluate_with<'a>(
-        &self,
-        resource: &'a Value,
-        env: &Env<'a>,
-    ) -> Result<Vec<Item<'a>>, EvalError> {
+    pub fn evaluate_with<'a>(&self, resource: &'a Value, env: &Env<'a>) -> Result<Vec<Item<'a>>, EvalError> {
         let root = navigation::root_item(resource);
-        let ev = eval::Evaluator {
-            env,
-            root: root.clone(),
-            root_json: resource,
-        };
+        let ev = eval::Evaluator { env, root: root.clone(), root_json: resource };
         let this: Vec<Item<'a>> = root.into_iter().collect();
-        ev.eval(
-            &self.root,
-            eval::Scope {
-                this: &this,
-                index: None,
-                total: None,
-            },
-        )
+        ev.eval(&self.root, eval::Scope { this: &this, index: None, total: None })
     }
 }
 

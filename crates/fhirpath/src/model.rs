@@ -18,11 +18,7 @@ impl Hasher for Fnv {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
         for b in bytes {
             h ^= u64::from(*b);
             h = h.wrapping_mul(0x0100_0000_01b3);
@@ -131,20 +127,13 @@ impl Model {
             match f.next() {
                 Some("O") => current = f.next().and_then(|o| owner_ids.get(o).copied()),
                 Some("E") => {
-                    let (Some(name), Some(ty), Some(_flags), Some(child), Some(cur)) =
-                        (f.next(), f.next(), f.next(), f.next(), current)
-                    else {
+                    let (Some(name), Some(ty), Some(_flags), Some(child), Some(cur)) = (f.next(), f.next(), f.next(), f.next(), current) else {
                         continue;
                     };
-                    owners[cur as usize].elements.push(Element {
-                        name,
-                        kind: ElementKind::Single(target(ty, child)),
-                    });
+                    owners[cur as usize].elements.push(Element { name, kind: ElementKind::Single(target(ty, child)) });
                 }
                 Some("C") => {
-                    let (Some(name), Some(_flags), Some(alts), Some(cur)) =
-                        (f.next(), f.next(), f.next(), current)
-                    else {
+                    let (Some(name), Some(_flags), Some(alts), Some(cur)) = (f.next(), f.next(), f.next(), current) else {
                         continue;
                     };
                     let mut choices = Vec::new();
@@ -155,10 +144,7 @@ impl Model {
                         let (ty, child) = rest.split_once('/').unwrap_or((rest, "-"));
                         choices.push((suffix, target(ty, child)));
                     }
-                    owners[cur as usize].elements.push(Element {
-                        name,
-                        kind: ElementKind::Choice(choices),
-                    });
+                    owners[cur as usize].elements.push(Element { name, kind: ElementKind::Choice(choices) });
                 }
                 _ => {}
             }
@@ -166,12 +152,7 @@ impl Model {
         for o in &mut owners {
             o.elements.sort_by(|a, b| a.name.cmp(b.name));
         }
-        Model {
-            parents,
-            type_names,
-            owner_ids,
-            owners,
-        }
+        Model { parents, type_names, owner_ids, owners }
     }
 
     /// The owner describing the children of a type, walking up the hierarchy
@@ -189,34 +170,22 @@ impl Model {
 
     pub(crate) fn element(&self, owner: OwnerId, name: &str) -> Option<&Element> {
         let els = &self.owners.get(owner as usize)?.elements;
-        els.binary_search_by(|e| e.name.cmp(name))
-            .ok()
-            .map(|i| &els[i])
+        els.binary_search_by(|e| e.name.cmp(name)).ok().map(|i| &els[i])
     }
 
     /// Finds the element a JSON key belongs to: `name` itself or a choice `name` + `Type`.
-    pub(crate) fn element_for_key<'m>(
-        &'m self,
-        owner: OwnerId,
-        key: &str,
-    ) -> Option<(&'m Element, &'m Target)> {
+    pub(crate) fn element_for_key<'m>(&'m self, owner: OwnerId, key: &str) -> Option<(&'m Element, &'m Target)> {
         if let Some(e) = self.element(owner, key) {
             if let ElementKind::Single(t) = &e.kind {
                 return Some((e, t));
             }
         }
         // A choice key: the longest lowercase-led prefix before an uppercase letter.
-        let split = key
-            .char_indices()
-            .skip(1)
-            .find(|(_, c)| c.is_ascii_uppercase())
-            .map(|(i, _)| i)?;
+        let split = key.char_indices().skip(1).find(|(_, c)| c.is_ascii_uppercase()).map(|(i, _)| i)?;
         let (name, suffix) = key.split_at(split);
         let e = self.element(owner, name)?;
         match &e.kind {
-            ElementKind::Choice(alts) => {
-                alts.iter().find(|(s, _)| *s == suffix).map(|(_, t)| (e, t))
-            }
+            ElementKind::Choice(alts) => alts.iter().find(|(s, _)| *s == suffix).map(|(_, t)| (e, t)),
             ElementKind::Single(_) => None,
         }
     }
@@ -264,11 +233,7 @@ mod tests {
         for _ in 0..rounds {
             std::hint::black_box(Model::load(DATA));
         }
-        println!(
-            "model: {} bytes, loaded in {:?}",
-            DATA.len(),
-            start.elapsed() / rounds
-        );
+        println!("model: {} bytes, loaded in {:?}", DATA.len(), start.elapsed() / rounds);
     }
 
     #[test]
@@ -277,28 +242,20 @@ mod tests {
         let obs = m.type_owner("Observation").expect("Observation");
         let value = m.element(obs, "value").expect("Observation.value");
         assert!(matches!(value.kind, ElementKind::Choice(_)));
-        let (_, t) = m
-            .element_for_key(obs, "valueQuantity")
-            .expect("valueQuantity");
+        let (_, t) = m.element_for_key(obs, "valueQuantity").expect("valueQuantity");
         assert_eq!(t.ty, "Quantity");
         let comp = m.element(obs, "component").expect("component");
-        let ElementKind::Single(t) = &comp.kind else {
-            panic!("component is single-typed")
-        };
+        let ElementKind::Single(t) = &comp.kind else { panic!("component is single-typed") };
         assert!(t.owner.is_some());
         let q = m.type_owner("Questionnaire").expect("Questionnaire");
         let item = m.element(q, "item").expect("item");
-        let ElementKind::Single(it) = &item.kind else {
-            panic!("item")
-        };
+        let ElementKind::Single(it) = &item.kind else { panic!("item") };
         assert!(m.element(it.owner.expect("item owner"), "item").is_some());
         assert!(m.is_subtype("Age", "Quantity"));
         assert!(m.is_subtype("code", "string"));
         assert!(m.type_owner("SimpleQuantity").is_some());
         let pat = m.type_owner("Patient").expect("Patient");
-        let ElementKind::Single(id) = &m.element(pat, "id").expect("id").kind else {
-            panic!("id")
-        };
+        let ElementKind::Single(id) = &m.element(pat, "id").expect("id").kind else { panic!("id") };
         assert_eq!(id.ty, "id");
     }
 }

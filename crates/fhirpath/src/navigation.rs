@@ -15,17 +15,9 @@ pub(crate) fn root_item(v: &Value) -> Option<Item<'_>> {
         Value::Null => None,
         Value::Object(o) => Some(match o.get("resourceType").and_then(Value::as_str) {
             Some(rt) => resource_item(v, rt),
-            None => Item::Node {
-                value: v,
-                type_name: None,
-                info: NodeInfo::default(),
-            },
+            None => Item::Node { value: v, type_name: None, info: NodeInfo::default() },
         }),
-        _ => Some(Item::Node {
-            value: v,
-            type_name: None,
-            info: NodeInfo::default(),
-        }),
+        _ => Some(Item::Node { value: v, type_name: None, info: NodeInfo::default() }),
     }
 }
 
@@ -47,12 +39,7 @@ fn underscore_key(name: &str) -> String {
 
 /// Pushes the node(s) of one JSON entry (a value, an array, with its `_key` extension
 /// sibling) with the given type.
-fn push_values<'a>(
-    value: Option<&'a Value>,
-    ext: Option<&'a Value>,
-    target: Option<&Target>,
-    out: &mut Vec<Item<'a>>,
-) {
+fn push_values<'a>(value: Option<&'a Value>, ext: Option<&'a Value>, target: Option<&Target>, out: &mut Vec<Item<'a>>) {
     let make = |v: &'a Value, e: Option<&'a Value>| -> Option<Item<'a>> {
         if v.is_null() && e.is_none_or(Value::is_null) {
             return None;
@@ -102,16 +89,10 @@ fn push_values<'a>(
 
 /// The object holding a node's children: the node itself, or for a primitive its `_name`
 /// extension object.
-fn child_object<'a>(
-    value: &'a Value,
-    type_name: Option<&str>,
-    info: &NodeInfo<'a>,
-) -> Option<&'a Map<String, Value>> {
+fn child_object<'a>(value: &'a Value, type_name: Option<&str>, info: &NodeInfo<'a>) -> Option<&'a Map<String, Value>> {
     match type_name {
         Some(t) if Model::is_primitive(t) => info.ext.and_then(Value::as_object),
-        _ => value
-            .as_object()
-            .or_else(|| info.ext.and_then(Value::as_object)),
+        _ => value.as_object().or_else(|| info.ext.and_then(Value::as_object)),
     }
 }
 
@@ -119,11 +100,7 @@ fn child_object<'a>(
 /// such an element (always true for untyped JSON), for strict mode.
 pub(crate) fn member<'a>(item: &Item<'a>, name: &str, out: &mut Vec<Item<'a>>) -> bool {
     let (value, type_name, info) = match item {
-        Item::Node {
-            value,
-            type_name,
-            info,
-        } => (*value, type_name.as_deref(), info),
+        Item::Node { value, type_name, info } => (*value, type_name.as_deref(), info),
         Item::Type(t) => {
             match name {
                 "namespace" => out.push(Item::String(t.namespace.to_owned())),
@@ -155,11 +132,7 @@ pub(crate) fn member<'a>(item: &Item<'a>, name: &str, out: &mut Vec<Item<'a>>) -
         let Some(obj) = info.ext.and_then(Value::as_object) else {
             return true;
         };
-        let target = if name == "extension" {
-            extension_target()
-        } else {
-            None
-        };
+        let target = if name == "extension" { extension_target() } else { None };
         push_values(obj.get(name), None, target, out);
         return true;
     }
@@ -171,11 +144,7 @@ pub(crate) fn member<'a>(item: &Item<'a>, name: &str, out: &mut Vec<Item<'a>>) -
     match element {
         Some(el) => match &el.kind {
             ElementKind::Single(target) => {
-                let ext = if Model::is_primitive(target.ty) {
-                    obj.get(&underscore_key(name))
-                } else {
-                    None
-                };
+                let ext = if Model::is_primitive(target.ty) { obj.get(&underscore_key(name)) } else { None };
                 push_values(obj.get(name), ext, Some(target), out);
             }
             ElementKind::Choice(alts) => {
@@ -183,31 +152,20 @@ pub(crate) fn member<'a>(item: &Item<'a>, name: &str, out: &mut Vec<Item<'a>>) -
                     let Some(suffix) = key.strip_prefix(name) else {
                         continue;
                     };
-                    if !suffix
-                        .as_bytes()
-                        .first()
-                        .is_some_and(u8::is_ascii_uppercase)
-                    {
+                    if !suffix.as_bytes().first().is_some_and(u8::is_ascii_uppercase) {
                         continue;
                     }
                     if let Some((_, target)) = alts.iter().find(|(s, _)| *s == suffix) {
-                        let ext = if Model::is_primitive(target.ty) {
-                            obj.get(&underscore_key(key))
-                        } else {
-                            None
-                        };
+                        let ext = if Model::is_primitive(target.ty) { obj.get(&underscore_key(key)) } else { None };
                         push_values(Some(v), ext, Some(target), out);
                     }
                 }
                 // A primitive choice with only an extension: `_valueString`.
                 for (key, e) in obj {
-                    let Some(rest) = key.strip_prefix('_').and_then(|k| k.strip_prefix(name))
-                    else {
+                    let Some(rest) = key.strip_prefix('_').and_then(|k| k.strip_prefix(name)) else {
                         continue;
                     };
-                    if obj.contains_key(&key[1..])
-                        || !rest.as_bytes().first().is_some_and(u8::is_ascii_uppercase)
-                    {
+                    if obj.contains_key(&key[1..]) || !rest.as_bytes().first().is_some_and(u8::is_ascii_uppercase) {
                         continue;
                     }
                     if let Some((_, target)) = alts.iter().find(|(s, _)| *s == rest) {
@@ -235,22 +193,14 @@ fn extension_target() -> Option<&'static Target> {
     static EXT: std::sync::OnceLock<Option<Target>> = std::sync::OnceLock::new();
     EXT.get_or_init(|| {
         let m = model();
-        m.type_name("Extension").map(|t| Target {
-            ty: t,
-            owner: m.type_owner(t),
-        })
+        m.type_name("Extension").map(|t| Target { ty: t, owner: m.type_owner(t) })
     })
     .as_ref()
 }
 
 /// `children()`: every child node, in document order.
 pub(crate) fn children<'a>(item: &Item<'a>, out: &mut Vec<Item<'a>>) {
-    let Item::Node {
-        value,
-        type_name,
-        info,
-    } = item
-    else {
+    let Item::Node { value, type_name, info } = item else {
         return;
     };
     let type_name = type_name.as_deref();
@@ -272,11 +222,7 @@ pub(crate) fn children<'a>(item: &Item<'a>, out: &mut Vec<Item<'a>>) {
             continue;
         }
         if primitive {
-            let target = if key == "extension" {
-                extension_target()
-            } else {
-                None
-            };
+            let target = if key == "extension" { extension_target() } else { None };
             push_values(Some(v), None, target, out);
             continue;
         }
@@ -291,7 +237,5 @@ pub(crate) fn children<'a>(item: &Item<'a>, out: &mut Vec<Item<'a>>) {
 }
 
 fn lookup<'m>(m: &'m Model, owner: Option<OwnerId>, key: &str) -> Option<&'m Target> {
-    owner
-        .and_then(|o| m.element_for_key(o, key))
-        .map(|(_, t)| t)
+    owner.and_then(|o| m.element_for_key(o, key)).map(|(_, t)| t)
 }

@@ -19,16 +19,10 @@ use crate::temporal::calendar_unit;
 pub(crate) fn item_equal(a: &Item<'_>, b: &Item<'_>) -> Option<bool> {
     if a.is_complex_node() || b.is_complex_node() {
         return match (a, b) {
-            (Item::Node { value: x, .. }, Item::Node { value: y, .. })
-                if a.is_complex_node() && b.is_complex_node() =>
-            {
-                Some(json_equal(x, y))
-            }
+            (Item::Node { value: x, .. }, Item::Node { value: y, .. }) if a.is_complex_node() && b.is_complex_node() => Some(json_equal(x, y)),
             // A FHIR Quantity node against a System quantity.
             _ => match (a.to_system(), b.to_system()) {
-                (Some(x), Some(y)) if !x.is_complex_node() && !y.is_complex_node() => {
-                    item_equal(&x, &y)
-                }
+                (Some(x), Some(y)) if !x.is_complex_node() && !y.is_complex_node() => item_equal(&x, &y),
                 _ => Some(false),
             },
         };
@@ -39,20 +33,12 @@ pub(crate) fn item_equal(a: &Item<'_>, b: &Item<'_>) -> Option<bool> {
     Some(match (x.as_ref(), y.as_ref()) {
         (Item::Boolean(p), Item::Boolean(q)) => p == q,
         (Item::Integer(p), Item::Integer(q)) => p == q,
-        (Item::Integer(_) | Item::Decimal(_), Item::Integer(_) | Item::Decimal(_)) => {
-            numeric(&x)?.cmp_value(&numeric(&y)?) == Ordering::Equal
-        }
+        (Item::Integer(_) | Item::Decimal(_), Item::Integer(_) | Item::Decimal(_)) => numeric(&x)?.cmp_value(&numeric(&y)?) == Ordering::Equal,
         (Item::String(p), Item::String(q)) => p == q,
         (Item::Date(p), Item::Date(q)) => return p.compare(q).map(|o| o == Ordering::Equal),
-        (Item::DateTime(p), Item::DateTime(q)) => {
-            return p.compare(q).map(|o| o == Ordering::Equal)
-        }
-        (Item::Date(p), Item::DateTime(q)) => {
-            return p.to_datetime().compare(q).map(|o| o == Ordering::Equal)
-        }
-        (Item::DateTime(p), Item::Date(q)) => {
-            return p.compare(&q.to_datetime()).map(|o| o == Ordering::Equal)
-        }
+        (Item::DateTime(p), Item::DateTime(q)) => return p.compare(q).map(|o| o == Ordering::Equal),
+        (Item::Date(p), Item::DateTime(q)) => return p.to_datetime().compare(q).map(|o| o == Ordering::Equal),
+        (Item::DateTime(p), Item::Date(q)) => return p.compare(&q.to_datetime()).map(|o| o == Ordering::Equal),
         (Item::Time(p), Item::Time(q)) => return p.compare(q).map(|o| o == Ordering::Equal),
         (Item::Quantity(p), Item::Quantity(q)) => return p.equals(q),
         (Item::Type(p), Item::Type(q)) => p == q,
@@ -72,12 +58,10 @@ pub(crate) fn item_equivalent(a: &Item<'_>, b: &Item<'_>) -> bool {
     };
     match (x.as_ref(), y.as_ref()) {
         (Item::Boolean(p), Item::Boolean(q)) => p == q,
-        (Item::Integer(_) | Item::Decimal(_), Item::Integer(_) | Item::Decimal(_)) => {
-            match (numeric(&x), numeric(&y)) {
-                (Some(p), Some(q)) => p.equivalent(&q),
-                _ => false,
-            }
-        }
+        (Item::Integer(_) | Item::Decimal(_), Item::Integer(_) | Item::Decimal(_)) => match (numeric(&x), numeric(&y)) {
+            (Some(p), Some(q)) => p.equivalent(&q),
+            _ => false,
+        },
         (Item::String(p), Item::String(q)) => normalize_ws(p) == normalize_ws(q),
         (Item::Date(p), Item::Date(q)) => p.equivalent(q),
         (Item::DateTime(p), Item::DateTime(q)) => p.equivalent(q),
@@ -91,28 +75,17 @@ pub(crate) fn item_equivalent(a: &Item<'_>, b: &Item<'_>) -> bool {
 }
 
 fn normalize_ws(s: &str) -> String {
-    s.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+    s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
 }
 
 fn json_equal(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => {
-            match (Decimal::parse(x.as_str()), Decimal::parse(y.as_str())) {
-                (Some(p), Some(q)) => p == q,
-                _ => x == y,
-            }
-        }
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_equal(p, q))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
-        }
+        (Value::Number(x), Value::Number(y)) => match (Decimal::parse(x.as_str()), Decimal::parse(y.as_str())) {
+            (Some(p), Some(q)) => p == q,
+            _ => x == y,
+        },
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_equal(p, q)),
+        (Value::Object(x), Value::Object(y)) => x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w))),
         _ => a == b,
     }
 }
@@ -120,21 +93,14 @@ fn json_equal(a: &Value, b: &Value) -> bool {
 fn json_equivalent(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::String(x), Value::String(y)) => normalize_ws(x) == normalize_ws(y),
-        (Value::Number(x), Value::Number(y)) => {
-            match (Decimal::parse(x.as_str()), Decimal::parse(y.as_str())) {
-                (Some(p), Some(q)) => p.equivalent(&q),
-                _ => x == y,
-            }
-        }
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_equivalent(p, q))
-        }
+        (Value::Number(x), Value::Number(y)) => match (Decimal::parse(x.as_str()), Decimal::parse(y.as_str())) {
+            (Some(p), Some(q)) => p.equivalent(&q),
+            _ => x == y,
+        },
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_equivalent(p, q)),
         (Value::Object(x), Value::Object(y)) => {
             let keys = |o: &serde_json::Map<String, Value>| o.keys().filter(|k| *k != "id").count();
-            keys(x) == keys(y)
-                && x.iter()
-                    .filter(|(k, _)| *k != "id")
-                    .all(|(k, v)| y.get(k).is_some_and(|w| json_equivalent(v, w)))
+            keys(x) == keys(y) && x.iter().filter(|(k, _)| *k != "id").all(|(k, v)| y.get(k).is_some_and(|w| json_equivalent(v, w)))
         }
         _ => a == b,
     }
@@ -155,12 +121,10 @@ pub(crate) fn item_compare(a: &Item<'_>, b: &Item<'_>) -> Result<Option<Ordering
     };
     Ok(match (x.as_ref(), y.as_ref()) {
         (Item::Integer(p), Item::Integer(q)) => Some(p.cmp(q)),
-        (Item::Integer(_) | Item::Decimal(_), Item::Integer(_) | Item::Decimal(_)) => {
-            match (numeric(&x), numeric(&y)) {
-                (Some(p), Some(q)) => Some(p.cmp_value(&q)),
-                _ => None,
-            }
-        }
+        (Item::Integer(_) | Item::Decimal(_), Item::Integer(_) | Item::Decimal(_)) => match (numeric(&x), numeric(&y)) {
+            (Some(p), Some(q)) => Some(p.cmp_value(&q)),
+            _ => None,
+        },
         (Item::String(p), Item::String(q)) => Some(p.cmp(q)),
         (Item::Date(p), Item::Date(q)) => p.compare(q),
         (Item::DateTime(p), Item::DateTime(q)) => p.compare(q),
@@ -168,13 +132,7 @@ pub(crate) fn item_compare(a: &Item<'_>, b: &Item<'_>) -> Result<Option<Ordering
         (Item::DateTime(p), Item::Date(q)) => p.compare(&q.to_datetime()),
         (Item::Time(p), Item::Time(q)) => p.compare(q),
         (Item::Quantity(p), Item::Quantity(q)) => p.compare(q),
-        _ => {
-            return Err(EvalError::type_error(format!(
-                "cannot compare {} with {}",
-                x.type_info().name,
-                y.type_info().name
-            )))
-        }
+        _ => return Err(EvalError::type_error(format!("cannot compare {} with {}", x.type_info().name, y.type_info().name))),
     })
 }
 
@@ -235,34 +193,22 @@ pub(crate) fn union_into<'a>(out: &mut Items<'a>, b: impl IntoIterator<Item = It
 
 /// The singleton-evaluation Boolean of a collection: empty → `None`, one Boolean → its value,
 /// one other item → true, several → error.
-pub(crate) fn to_boolean(
-    items: &[Item<'_>],
-    context: &'static str,
-) -> Result<Option<bool>, EvalError> {
+pub(crate) fn to_boolean(items: &[Item<'_>], context: &'static str) -> Result<Option<bool>, EvalError> {
     match items {
         [] => Ok(None),
         [one] => Ok(Some(match one.to_system().as_deref() {
             Some(Item::Boolean(b)) => *b,
             _ => true,
         })),
-        _ => Err(EvalError::NotSingleton {
-            context,
-            count: items.len(),
-        }),
+        _ => Err(EvalError::NotSingleton { context, count: items.len() }),
     }
 }
 
-fn single<'i, 'a>(
-    items: &'i [Item<'a>],
-    context: &'static str,
-) -> Result<Option<Cow<'i, Item<'a>>>, EvalError> {
+fn single<'i, 'a>(items: &'i [Item<'a>], context: &'static str) -> Result<Option<Cow<'i, Item<'a>>>, EvalError> {
     match items {
         [] => Ok(None),
         [one] => Ok(one.to_system()),
-        _ => Err(EvalError::NotSingleton {
-            context,
-            count: items.len(),
-        }),
+        _ => Err(EvalError::NotSingleton { context, count: items.len() }),
     }
 }
 
@@ -277,15 +223,8 @@ pub(crate) fn unary<'a>(op: UnaryOp, v: Items<'a>) -> Result<Items<'a>, EvalErro
             None => return Ok(Vec::new()),
         },
         (UnaryOp::Minus, Item::Decimal(d)) => Item::Decimal(d.neg()),
-        (UnaryOp::Minus, Item::Quantity(q)) => {
-            Item::Quantity(Quantity::new(q.value.neg(), q.unit.clone()))
-        }
-        (_, other) => {
-            return Err(EvalError::type_error(format!(
-                "unary sign cannot apply to {}",
-                other.type_info().name
-            )))
-        }
+        (UnaryOp::Minus, Item::Quantity(q)) => Item::Quantity(Quantity::new(q.value.neg(), q.unit.clone())),
+        (_, other) => return Err(EvalError::type_error(format!("unary sign cannot apply to {}", other.type_info().name))),
     };
     Ok(vec![r])
 }
@@ -294,13 +233,7 @@ fn boolean(b: Option<bool>) -> Items<'static> {
     b.map(Item::Boolean).into_iter().collect()
 }
 
-pub(crate) fn binary<'a>(
-    ev: &Evaluator<'a, '_>,
-    op: BinaryOp,
-    lhs: &Node,
-    rhs: &Node,
-    scope: Scope<'_, 'a>,
-) -> Result<Items<'a>, EvalError> {
+pub(crate) fn binary<'a>(ev: &Evaluator<'a, '_>, op: BinaryOp, lhs: &Node, rhs: &Node, scope: Scope<'_, 'a>) -> Result<Items<'a>, EvalError> {
     // The Boolean operators may not need their right operand.
     match op {
         BinaryOp::And | BinaryOp::Or | BinaryOp::Implies => {
@@ -355,10 +288,7 @@ pub(crate) fn apply<'a>(op: BinaryOp, l: Items<'a>, r: Items<'a>) -> Result<Item
             match needle.as_slice() {
                 [] => Ok(Vec::new()),
                 [one] => Ok(boolean(Some(contains_item(&hay, one)))),
-                _ => Err(EvalError::NotSingleton {
-                    context: "in/contains",
-                    count: needle.len(),
-                }),
+                _ => Err(EvalError::NotSingleton { context: "in/contains", count: needle.len() }),
             }
         }
         BinaryOp::Xor => {
@@ -370,8 +300,7 @@ pub(crate) fn apply<'a>(op: BinaryOp, l: Items<'a>, r: Items<'a>) -> Result<Item
             }))
         }
         BinaryOp::Lt | BinaryOp::Gt | BinaryOp::Le | BinaryOp::Ge => {
-            let (Some(a), Some(b)) = (single(&l, "a comparison")?, single(&r, "a comparison")?)
-            else {
+            let (Some(a), Some(b)) = (single(&l, "a comparison")?, single(&r, "a comparison")?) else {
                 return Ok(Vec::new());
             };
             let Some(ord) = item_compare(&a, &b)? else {
@@ -394,10 +323,7 @@ pub(crate) fn apply<'a>(op: BinaryOp, l: Items<'a>, r: Items<'a>) -> Result<Item
             Ok(vec![Item::String(text(&l)? + &text(&r)?)])
         }
         _ => {
-            let (Some(a), Some(b)) = (
-                single(&l, "an arithmetic operator")?,
-                single(&r, "an arithmetic operator")?,
-            ) else {
+            let (Some(a), Some(b)) = (single(&l, "an arithmetic operator")?, single(&r, "an arithmetic operator")?) else {
                 return Ok(Vec::new());
             };
             arithmetic(op, &a, &b)
@@ -406,22 +332,14 @@ pub(crate) fn apply<'a>(op: BinaryOp, l: Items<'a>, r: Items<'a>) -> Result<Item
 }
 
 fn arithmetic<'a>(op: BinaryOp, a: &Item<'a>, b: &Item<'a>) -> Result<Items<'a>, EvalError> {
-    let mismatch = || {
-        EvalError::type_error(format!(
-            "cannot apply {op:?} to {} and {}",
-            a.type_info().name,
-            b.type_info().name
-        ))
-    };
+    let mismatch = || EvalError::type_error(format!("cannot apply {op:?} to {} and {}", a.type_info().name, b.type_info().name));
     let some = |i: Option<Item<'a>>| Ok(i.into_iter().collect());
     match (a, b) {
         (Item::Integer(x), Item::Integer(y)) => some(match op {
             BinaryOp::Add => x.checked_add(*y).map(Item::Integer),
             BinaryOp::Sub => x.checked_sub(*y).map(Item::Integer),
             BinaryOp::Mul => x.checked_mul(*y).map(Item::Integer),
-            BinaryOp::Div => Decimal::from_i64(*x)
-                .checked_div(&Decimal::from_i64(*y))
-                .map(Item::Decimal),
+            BinaryOp::Div => Decimal::from_i64(*x).checked_div(&Decimal::from_i64(*y)).map(Item::Decimal),
             BinaryOp::IntDiv => x.checked_div(*y).map(Item::Integer),
             BinaryOp::Mod => x.checked_rem(*y).map(Item::Integer),
             _ => return Err(mismatch()),
@@ -443,9 +361,7 @@ fn arithmetic<'a>(op: BinaryOp, a: &Item<'a>, b: &Item<'a>) -> Result<Items<'a>,
                 .map(Item::Decimal),
             )
         }
-        (Item::String(x), Item::String(y)) if op == BinaryOp::Add => {
-            Ok(vec![Item::String(format!("{x}{y}"))])
-        }
+        (Item::String(x), Item::String(y)) if op == BinaryOp::Add => Ok(vec![Item::String(format!("{x}{y}"))]),
         (Item::Quantity(x), Item::Quantity(y)) => some(match op {
             BinaryOp::Add => x.add(y, false).map(Item::Quantity),
             BinaryOp::Sub => x.add(y, true).map(Item::Quantity),
@@ -453,37 +369,22 @@ fn arithmetic<'a>(op: BinaryOp, a: &Item<'a>, b: &Item<'a>) -> Result<Items<'a>,
             BinaryOp::Div => x.mul(y, true).map(Item::Quantity),
             _ => return Err(mismatch()),
         }),
-        (Item::Quantity(q), Item::Integer(_) | Item::Decimal(_))
-            if matches!(op, BinaryOp::Mul | BinaryOp::Div) =>
-        {
+        (Item::Quantity(q), Item::Integer(_) | Item::Decimal(_)) if matches!(op, BinaryOp::Mul | BinaryOp::Div) => {
             let Some(n) = numeric(b) else {
                 return Err(mismatch());
             };
-            let v = if op == BinaryOp::Mul {
-                q.value.checked_mul(&n)
-            } else {
-                q.value.checked_div(&n)
-            };
+            let v = if op == BinaryOp::Mul { q.value.checked_mul(&n) } else { q.value.checked_div(&n) };
             some(v.map(|v| Item::Quantity(Quantity::new(v, q.unit.clone()))))
         }
         (Item::Integer(_) | Item::Decimal(_), Item::Quantity(q)) if op == BinaryOp::Mul => {
             let Some(n) = numeric(a) else {
                 return Err(mismatch());
             };
-            some(
-                n.checked_mul(&q.value)
-                    .map(|v| Item::Quantity(Quantity::new(v, q.unit.clone()))),
-            )
+            some(n.checked_mul(&q.value).map(|v| Item::Quantity(Quantity::new(v, q.unit.clone()))))
         }
-        (Item::Date(_) | Item::DateTime(_) | Item::Time(_), Item::Quantity(q))
-            if matches!(op, BinaryOp::Add | BinaryOp::Sub) =>
-        {
-            let unit = calendar_unit(&q.unit).ok_or_else(|| {
-                EvalError::type_error(format!(
-                    "cannot add '{}' to a date or time: use a calendar duration",
-                    q.unit
-                ))
-            })?;
+        (Item::Date(_) | Item::DateTime(_) | Item::Time(_), Item::Quantity(q)) if matches!(op, BinaryOp::Add | BinaryOp::Sub) => {
+            let unit = calendar_unit(&q.unit)
+                .ok_or_else(|| EvalError::type_error(format!("cannot add '{}' to a date or time: use a calendar duration", q.unit)))?;
             let mut amount = q.value.truncate().to_i64().ok_or_else(mismatch)?;
             if op == BinaryOp::Sub {
                 amount = -amount;

@@ -19,11 +19,7 @@ const MAX_DEPTH: usize = 200;
 
 pub(crate) fn parse(src: &str) -> Result<Node, ParseError> {
     let toks = tokenize(src)?;
-    let mut p = Parser {
-        toks,
-        i: 0,
-        depth: 0,
-    };
+    let mut p = Parser { toks, i: 0, depth: 0 };
     let node = p.expr(0)?;
     match p.peek() {
         Tok::Eof => Ok(node),
@@ -121,10 +117,7 @@ impl Parser {
     fn enter(&mut self) -> Result<(), ParseError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(ParseError::syntax(
-                self.pos(),
-                "expression nested too deeply",
-            ));
+            return Err(ParseError::syntax(self.pos(), "expression nested too deeply"));
         }
         Ok(())
     }
@@ -173,14 +166,10 @@ impl Parser {
         // Fold a sign into a bare numeric literal.
         if let Node::Literal(lit) = &operand {
             let folded = match (op, lit) {
-                (UnaryOp::Plus, Item::Integer(_) | Item::Decimal(_) | Item::Quantity(_)) => {
-                    Some(lit.clone())
-                }
+                (UnaryOp::Plus, Item::Integer(_) | Item::Decimal(_) | Item::Quantity(_)) => Some(lit.clone()),
                 (UnaryOp::Minus, Item::Integer(v)) => v.checked_neg().map(Item::Integer),
                 (UnaryOp::Minus, Item::Decimal(d)) => Some(Item::Decimal(d.neg())),
-                (UnaryOp::Minus, Item::Quantity(q)) => {
-                    Some(Item::Quantity(Quantity::new(q.value.neg(), q.unit.clone())))
-                }
+                (UnaryOp::Minus, Item::Quantity(q)) => Some(Item::Quantity(Quantity::new(q.value.neg(), q.unit.clone()))),
                 _ => None,
             };
             if let Some(f) = folded {
@@ -224,12 +213,7 @@ impl Parser {
     }
 
     /// A member access or, when followed by `(`, a function call.
-    fn invocation(
-        &mut self,
-        base: Option<Node>,
-        name: String,
-        pos: usize,
-    ) -> Result<Node, ParseError> {
+    fn invocation(&mut self, base: Option<Node>, name: String, pos: usize) -> Result<Node, ParseError> {
         if *self.peek() != Tok::Sym("(") {
             return Ok(Node::Member(base.map(Box::new), name));
         }
@@ -253,32 +237,17 @@ impl Parser {
             return Err(ParseError::UnknownFunction { name, pos });
         };
         if args.len() < min || args.len() > max {
-            return Err(ParseError::Arity {
-                name,
-                pos,
-                min,
-                max,
-                got: args.len(),
-            });
+            return Err(ParseError::Arity { name, pos, min, max, got: args.len() });
         }
-        let mut call = Call {
-            func,
-            args,
-            type_arg: None,
-            regex: None,
-            descending: Vec::new(),
-        };
+        let mut call = Call { func, args, type_arg: None, regex: None, descending: Vec::new() };
         match func {
             Func::Is | Func::As | Func::OfType => {
-                let spec = type_from_node(&call.args[0])
-                    .ok_or_else(|| ParseError::syntax(pos, "expected a type name"))?;
+                let spec = type_from_node(&call.args[0]).ok_or_else(|| ParseError::syntax(pos, "expected a type name"))?;
                 call.type_arg = Some(resolve_type(&spec.0, &spec.1)?);
             }
             Func::Matches | Func::MatchesFull | Func::ReplaceMatches => {
                 if let Node::Literal(Item::String(pat)) = &call.args[0] {
-                    call.regex = Some(
-                        compile_regex(pat, func == Func::MatchesFull).map_err(ParseError::Regex)?,
-                    );
+                    call.regex = Some(compile_regex(pat, func == Func::MatchesFull).map_err(ParseError::Regex)?);
                 }
             }
             Func::Sort => {
@@ -340,15 +309,15 @@ impl Parser {
             }
             Tok::Str(s) => Ok(Node::Literal(Item::String(s))),
             Tok::Number { text, long } => self.number(text, long, pos),
-            Tok::Date(s) => Date::parse(&s)
-                .map(|d| Node::Literal(Item::Date(d)))
-                .ok_or_else(|| ParseError::syntax(pos, format!("invalid date @{s}"))),
+            Tok::Date(s) => {
+                Date::parse(&s).map(|d| Node::Literal(Item::Date(d))).ok_or_else(|| ParseError::syntax(pos, format!("invalid date @{s}")))
+            }
             Tok::DateTime(s) => DateTime::parse(&s)
                 .map(|d| Node::Literal(Item::DateTime(d)))
                 .ok_or_else(|| ParseError::syntax(pos, format!("invalid date-time @{s}"))),
-            Tok::Time(s) => Time::parse(&s)
-                .map(|t| Node::Literal(Item::Time(t)))
-                .ok_or_else(|| ParseError::syntax(pos, format!("invalid time @T{s}"))),
+            Tok::Time(s) => {
+                Time::parse(&s).map(|t| Node::Literal(Item::Time(t))).ok_or_else(|| ParseError::syntax(pos, format!("invalid time @T{s}")))
+            }
             Tok::Variable(v) => Ok(Node::Variable(v)),
             Tok::Dollar(d) => Ok(match d.as_str() {
                 "this" => Node::This,
@@ -360,9 +329,7 @@ impl Parser {
                 "true" => Ok(Node::Literal(Item::Boolean(true))),
                 "false" => Ok(Node::Literal(Item::Boolean(false))),
                 // Operator keywords cannot start a term, except as function names.
-                "and" | "or" | "xor" | "implies" | "div" | "mod"
-                    if *self.peek() != Tok::Sym("(") =>
-                {
+                "and" | "or" | "xor" | "implies" | "div" | "mod" if *self.peek() != Tok::Sym("(") => {
                     self.i -= 1;
                     Err(self.unexpected())
                 }
@@ -377,23 +344,12 @@ impl Parser {
 
     fn number(&mut self, text: String, long: bool, pos: usize) -> Result<Node, ParseError> {
         let value = if text.contains('.') {
-            Item::Decimal(
-                Decimal::parse(&text)
-                    .ok_or_else(|| ParseError::syntax(pos, format!("invalid number {text}")))?,
-            )
+            Item::Decimal(Decimal::parse(&text).ok_or_else(|| ParseError::syntax(pos, format!("invalid number {text}")))?)
         } else {
             match text.parse::<i64>() {
                 Ok(v) => Item::Integer(v),
-                Err(_) if !long => Item::Decimal(
-                    Decimal::parse(&text)
-                        .ok_or_else(|| ParseError::syntax(pos, format!("invalid number {text}")))?,
-                ),
-                Err(_) => {
-                    return Err(ParseError::syntax(
-                        pos,
-                        format!("integer {text} out of range"),
-                    ))
-                }
+                Err(_) if !long => Item::Decimal(Decimal::parse(&text).ok_or_else(|| ParseError::syntax(pos, format!("invalid number {text}")))?),
+                Err(_) => return Err(ParseError::syntax(pos, format!("integer {text} out of range"))),
             }
         };
         // A unit makes it a quantity: `4 'mg'`, `7 days`.
@@ -437,21 +393,10 @@ fn resolve_type(namespace: &Option<String>, name: &str) -> Result<TypeSpec, Pars
     let m = model();
     let spec = match namespace.as_deref() {
         // Nothing is of an unknown System type (`Patient.is(System.Patient)` is false).
-        Some("System") => {
-            return Ok(TypeSpec {
-                system: SystemType::from_name(name),
-                fhir: None,
-            })
-        }
-        Some("FHIR") => TypeSpec {
-            system: None,
-            fhir: Some(m.type_name(name).ok_or_else(unknown)?),
-        },
+        Some("System") => return Ok(TypeSpec { system: SystemType::from_name(name), fhir: None }),
+        Some("FHIR") => TypeSpec { system: None, fhir: Some(m.type_name(name).ok_or_else(unknown)?) },
         Some(_) => return Err(unknown()),
-        None => TypeSpec {
-            system: SystemType::from_name(name),
-            fhir: m.type_name(name),
-        },
+        None => TypeSpec { system: SystemType::from_name(name), fhir: m.type_name(name) },
     };
     if spec.system.is_none() && spec.fhir.is_none() {
         return Err(unknown());
@@ -461,15 +406,8 @@ fn resolve_type(namespace: &Option<String>, name: &str) -> Result<TypeSpec, Pars
 
 /// Compiles a FHIRPath regular expression: `.` matches newlines; `matchesFull` anchors it.
 pub(crate) fn compile_regex(pattern: &str, full: bool) -> Result<regex::Regex, String> {
-    let src = if full {
-        format!("(?s)^(?:{pattern})$")
-    } else {
-        format!("(?s){pattern}")
-    };
-    regex::RegexBuilder::new(&src)
-        .size_limit(1 << 20)
-        .build()
-        .map_err(|e| e.to_string())
+    let src = if full { format!("(?s)^(?:{pattern})$") } else { format!("(?s){pattern}") };
+    regex::RegexBuilder::new(&src).size_limit(1 << 20).build().map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -499,11 +437,7 @@ mod tests {
                     }
                 }
                 Node::Indexer(b, i) => format!("{}[{}]", show(b), show(i)),
-                Node::Unary(op, e) => format!(
-                    "({}{})",
-                    if *op == UnaryOp::Minus { "-" } else { "+" },
-                    show(e)
-                ),
+                Node::Unary(op, e) => format!("({}{})", if *op == UnaryOp::Minus { "-" } else { "+" }, show(e)),
                 Node::Binary(op, a, b) => format!("({} {:?} {})", show(a), op, show(b)),
                 Node::TypeOp(f, e, t) => {
                     format!("({} {:?} {:?}/{:?})", show(e), f, t.system, t.fhir)
@@ -519,38 +453,17 @@ mod tests {
     #[test]
     fn precedence() {
         assert_eq!(shape("1+2*3+4"), "((1 Add (2 Mul 3)) Add 4)");
-        assert_eq!(
-            shape("1 > 2 is Boolean"),
-            "(1 Gt (2 Is Some(Boolean)/None))"
-        );
-        assert_eq!(
-            shape("1 | 1 is Integer"),
-            "(1 Union (1 Is Some(Integer)/None))"
-        );
-        assert_eq!(
-            shape("true and '0215' in ('0215' | '0216')"),
-            "(true And ('0215' In ('0215' Union '0216')))"
-        );
-        assert_eq!(
-            shape("a or b and c implies d"),
-            "((a Or (b And c)) Implies d)"
-        );
+        assert_eq!(shape("1 > 2 is Boolean"), "(1 Gt (2 Is Some(Boolean)/None))");
+        assert_eq!(shape("1 | 1 is Integer"), "(1 Union (1 Is Some(Integer)/None))");
+        assert_eq!(shape("true and '0215' in ('0215' | '0216')"), "(true And ('0215' In ('0215' Union '0216')))");
+        assert_eq!(shape("a or b and c implies d"), "((a Or (b And c)) Implies d)");
         assert_eq!(shape("a = b xor c != d"), "((a Eq b) Xor (c Ne d))");
         assert_eq!(shape("-1.convertsToInteger()"), "(-1.convertsToInteger())");
-        assert_eq!(
-            shape("-Patient.name.count() = -5"),
-            "((-Patient.name.count()) Eq -5)"
-        );
+        assert_eq!(shape("-Patient.name.count() = -5"), "((-Patient.name.count()) Eq -5)");
         assert_eq!(shape("(-5.5 'mg').abs()"), "-5.5 'mg'.abs()");
         assert_eq!(shape("a.b[0].c"), "a.b[0].c");
-        assert_eq!(
-            shape("Observation.value as Quantity"),
-            "(Observation.value As Some(Quantity)/Some(\"Quantity\"))"
-        );
-        assert_eq!(
-            shape("x is FHIR.`Patient`"),
-            "(x Is None/Some(\"Patient\"))"
-        );
+        assert_eq!(shape("Observation.value as Quantity"), "(Observation.value As Some(Quantity)/Some(\"Quantity\"))");
+        assert_eq!(shape("x is FHIR.`Patient`"), "(x Is None/Some(\"Patient\"))");
         assert_eq!(shape("4 days + 1 'mg'"), "(4 days Add 1 'mg')");
         assert_eq!(shape("2 - -1"), "(2 Sub -1)");
         assert_eq!(shape("a - 1"), "(a Sub 1)");
@@ -558,10 +471,7 @@ mod tests {
 
     #[test]
     fn literals() {
-        assert_eq!(
-            shape("@2015-02-04T14:34:28.123+10:00"),
-            "@2015-02-04T14:34:28.123+10:00"
-        );
+        assert_eq!(shape("@2015-02-04T14:34:28.123+10:00"), "@2015-02-04T14:34:28.123+10:00");
         assert_eq!(shape("@T14:34"), "@T14:34");
         assert_eq!(shape("'a\\'b\\u0065'"), "'a'be'");
         assert_eq!(shape("`given`"), "given");

@@ -33,10 +33,7 @@ pub(crate) fn calendar_keyword(word: &str) -> Option<&'static str> {
 
 impl Quantity {
     pub fn new(value: Decimal, unit: impl Into<String>) -> Quantity {
-        Quantity {
-            value,
-            unit: unit.into(),
-        }
+        Quantity { value, unit: unit.into() }
     }
 
     /// The unit written as a calendar keyword (`week`), rather than as UCUM.
@@ -131,55 +128,27 @@ impl Quantity {
             }
             b.checked_div(&ca.factor)?
         };
-        let value = if subtract {
-            self.value.checked_sub(&rhs)?
-        } else {
-            self.value.checked_add(&rhs)?
-        };
-        Some(Quantity {
-            value,
-            unit: self.unit.clone(),
-        })
+        let value = if subtract { self.value.checked_sub(&rhs)? } else { self.value.checked_add(&rhs)? };
+        Some(Quantity { value, unit: self.unit.clone() })
     }
 
     /// `*`/`/` between quantities: the result is in base units.
     pub(crate) fn mul(&self, other: &Quantity, divide: bool) -> Option<Quantity> {
         if self.ucum_unit() == "1" && !divide {
-            return Some(Quantity {
-                value: self.value.checked_mul(&other.value)?,
-                unit: other.unit.clone(),
-            });
+            return Some(Quantity { value: self.value.checked_mul(&other.value)?, unit: other.unit.clone() });
         }
         if other.ucum_unit() == "1" {
-            let value = if divide {
-                self.value.checked_div(&other.value)?
-            } else {
-                self.value.checked_mul(&other.value)?
-            };
-            return Some(Quantity {
-                value,
-                unit: self.unit.clone(),
-            });
+            let value = if divide { self.value.checked_div(&other.value)? } else { self.value.checked_mul(&other.value)? };
+            return Some(Quantity { value, unit: self.unit.clone() });
         }
         let (a, ca) = self.canonical()?;
         let (b, cb) = other.canonical()?;
         let mut dims = ca.dims;
         for (i, v) in cb.dims.iter().enumerate() {
-            dims[i] = if divide {
-                dims[i].checked_sub(*v)?
-            } else {
-                dims[i].checked_add(*v)?
-            };
+            dims[i] = if divide { dims[i].checked_sub(*v)? } else { dims[i].checked_add(*v)? };
         }
-        let value = if divide {
-            a.checked_div(&b)?
-        } else {
-            a.checked_mul(&b)?
-        };
-        Some(Quantity {
-            value,
-            unit: ucum::unit_for(&dims),
-        })
+        let value = if divide { a.checked_div(&b)? } else { a.checked_mul(&b)? };
+        Some(Quantity { value, unit: ucum::unit_for(&dims) })
     }
 
     /// Parses the string form accepted by `toQuantity()`: `1.5 'mg'`, `4 days`, `10`.
@@ -187,9 +156,7 @@ impl Quantity {
         let s = s.trim();
         let end = s
             .char_indices()
-            .find(|(i, c)| {
-                !(c.is_ascii_digit() || *c == '.' || (*i == 0 && (*c == '-' || *c == '+')))
-            })
+            .find(|(i, c)| !(c.is_ascii_digit() || *c == '.' || (*i == 0 && (*c == '-' || *c == '+'))))
             .map(|(i, _)| i)
             .unwrap_or(s.len());
         let value = Decimal::parse(&s[..end])?;

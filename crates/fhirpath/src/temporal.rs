@@ -234,10 +234,7 @@ impl Moment {
     }
 
     fn time_ms(&self) -> i64 {
-        i64::from(self.hour) * 3_600_000
-            + i64::from(self.minute) * 60_000
-            + i64::from(self.second) * 1000
-            + i64::from(self.nanos) / NANOS_PER_MS
+        i64::from(self.hour) * 3_600_000 + i64::from(self.minute) * 60_000 + i64::from(self.second) * 1000 + i64::from(self.nanos) / NANOS_PER_MS
     }
 
     /// Milliseconds since the epoch of the local (un-offset) reading, plus sub-ms nanos.
@@ -297,11 +294,7 @@ impl Moment {
             let has_a = a.precision >= p;
             let has_b = b.precision >= p;
             if !has_a || !has_b {
-                return if has_a == has_b {
-                    Some(Ordering::Equal)
-                } else {
-                    None
-                };
+                return if has_a == has_b { Some(Ordering::Equal) } else { None };
             }
             if x != y {
                 return Some(x.cmp(&y));
@@ -310,11 +303,7 @@ impl Moment {
         let has_a = a.precision >= Precision::Second;
         let has_b = b.precision >= Precision::Second;
         if !has_a || !has_b {
-            return if has_a == has_b {
-                Some(Ordering::Equal)
-            } else {
-                None
-            };
+            return if has_a == has_b { Some(Ordering::Equal) } else { None };
         }
         let x = u64::from(a.second) * 1_000_000_000 + u64::from(a.nanos);
         let y = u64::from(b.second) * 1_000_000_000 + u64::from(b.nanos);
@@ -402,13 +391,8 @@ impl Moment {
                 if time_only {
                     return None;
                 }
-                let months = if unit == "year" {
-                    amount.checked_mul(12)?
-                } else {
-                    amount
-                };
-                let total =
-                    (i64::from(m.year) * 12 + i64::from(m.month) - 1).checked_add(months)?;
+                let months = if unit == "year" { amount.checked_mul(12)? } else { amount };
+                let total = (i64::from(m.year) * 12 + i64::from(m.month) - 1).checked_add(months)?;
                 m.year = i32::try_from(total.div_euclid(12)).ok()?;
                 m.month = (total.rem_euclid(12) + 1) as u8;
                 m.day = m.day.min(days_in_month(m.year, m.month));
@@ -530,11 +514,7 @@ impl Moment {
             m.month = if high { 12 } else { 1 };
         }
         if p < Precision::Day {
-            m.day = if high {
-                days_in_month(m.year, m.month)
-            } else {
-                1
-            };
+            m.day = if high { days_in_month(m.year, m.month) } else { 1 };
         }
         if p < Precision::Hour {
             m.hour = if high { 23 } else { 0 };
@@ -594,10 +574,7 @@ pub(crate) fn calendar_unit(unit: &str) -> Option<&'static str> {
 impl Date {
     /// Parses `YYYY`, `YYYY-MM` or `YYYY-MM-DD`.
     pub fn parse(s: &str) -> Option<Date> {
-        let mut c = Cursor {
-            s: s.as_bytes(),
-            i: 0,
-        };
+        let mut c = Cursor { s: s.as_bytes(), i: 0 };
         let mut m = EMPTY;
         Moment::parse_date_into(&mut c, &mut m)?;
         c.done().then_some(Date(m))
@@ -636,10 +613,7 @@ impl DateTime {
     /// Parses an ISO 8601 date-time as FHIR writes it, with any precision from the year on:
     /// `2015`, `2015-02-04T14:34:28.123+10:00`, `2015-02-04T` (the FHIRPath literal form).
     pub fn parse(s: &str) -> Option<DateTime> {
-        let mut c = Cursor {
-            s: s.as_bytes(),
-            i: 0,
-        };
+        let mut c = Cursor { s: s.as_bytes(), i: 0 };
         let mut m = EMPTY;
         Moment::parse_date_into(&mut c, &mut m)?;
         if c.eat(b'T') && !c.done() {
@@ -718,10 +692,7 @@ impl DateTime {
 impl Time {
     /// Parses `hh`, `hh:mm`, `hh:mm:ss` or `hh:mm:ss.fff`.
     pub fn parse(s: &str) -> Option<Time> {
-        let mut c = Cursor {
-            s: s.as_bytes(),
-            i: 0,
-        };
+        let mut c = Cursor { s: s.as_bytes(), i: 0 };
         let mut m = EMPTY;
         Moment::parse_time_into(&mut c, &mut m)?;
         c.done().then_some(Time(m))
@@ -783,66 +754,33 @@ mod tests {
 
     #[test]
     fn parse_and_print() {
-        assert_eq!(
-            dt("2015-02-04T14:34:28.123+10:00").to_string(),
-            "2015-02-04T14:34:28.123+10:00"
-        );
+        assert_eq!(dt("2015-02-04T14:34:28.123+10:00").to_string(), "2015-02-04T14:34:28.123+10:00");
         assert_eq!(dt("2015T").to_string(), "2015");
-        assert_eq!(
-            dt("2011-10-14T23:37:54Z").to_string(),
-            "2011-10-14T23:37:54Z"
-        );
+        assert_eq!(dt("2011-10-14T23:37:54Z").to_string(), "2011-10-14T23:37:54Z");
         assert!(DateTime::parse("2015-02-30").is_none());
         assert!(DateTime::parse("2015-02T10").is_none());
-        assert_eq!(
-            Time::parse("14:34").map(|t| t.to_string()),
-            Some("14:34".into())
-        );
+        assert_eq!(Time::parse("14:34").map(|t| t.to_string()), Some("14:34".into()));
         assert!(Time::parse("24:00").is_none());
     }
 
     #[test]
     fn comparison_knows_precision() {
-        assert_eq!(
-            dt("2012-04-15T15:30:31").compare(&dt("2012-04-15T15:30:31.0")),
-            Some(Ordering::Equal)
-        );
+        assert_eq!(dt("2012-04-15T15:30:31").compare(&dt("2012-04-15T15:30:31.0")), Some(Ordering::Equal));
         assert_eq!(dt("2018-03").compare(&dt("2018-03-01")), None);
-        assert_eq!(
-            dt("2018-02").compare(&dt("2018-03-01")),
-            Some(Ordering::Less)
-        );
-        assert_eq!(
-            dt("2012-04-15T15:00:00+02:00").compare(&dt("2012-04-15T16:00:00+03:00")),
-            Some(Ordering::Equal)
-        );
-        assert_eq!(
-            dt("2012-04-15T15:00:00Z").compare(&dt("2012-04-15T10:00:00")),
-            None
-        );
+        assert_eq!(dt("2018-02").compare(&dt("2018-03-01")), Some(Ordering::Less));
+        assert_eq!(dt("2012-04-15T15:00:00+02:00").compare(&dt("2012-04-15T16:00:00+03:00")), Some(Ordering::Equal));
+        assert_eq!(dt("2012-04-15T15:00:00Z").compare(&dt("2012-04-15T10:00:00")), None);
     }
 
     #[test]
     fn arithmetic() {
         let d = Date::parse("1973-12-25").expect("date");
-        assert_eq!(
-            d.add(7, "day").map(|x| x.to_string()),
-            Some("1974-01-01".into())
-        );
-        assert_eq!(
-            d.add(1, "month").map(|x| x.to_string()),
-            Some("1974-01-25".into())
-        );
+        assert_eq!(d.add(7, "day").map(|x| x.to_string()), Some("1974-01-01".into()));
+        assert_eq!(d.add(1, "month").map(|x| x.to_string()), Some("1974-01-25".into()));
         let jan31 = Date::parse("2024-01-31").expect("date");
-        assert_eq!(
-            jan31.add(1, "month").map(|x| x.to_string()),
-            Some("2024-02-29".into())
-        );
+        assert_eq!(jan31.add(1, "month").map(|x| x.to_string()), Some("2024-02-29".into()));
         let t = dt("1973-12-25T00:00:00.000+10:00");
-        assert_eq!(
-            t.add(10, "millisecond").map(|x| x.to_string()),
-            Some("1973-12-25T00:00:00.010+10:00".into())
-        );
+        assert_eq!(t.add(10, "millisecond").map(|x| x.to_string()), Some("1973-12-25T00:00:00.010+10:00".into()));
         assert_eq!(civil_from_days(days_from_civil(2000, 2, 29)), (2000, 2, 29));
     }
 }

@@ -58,12 +58,7 @@ const ATOMS: &[(&str, &str, Dims, bool)] = &[
     ("[gr]", "0.06479891", d(0, 1, 0), false),
     ("[stone_av]", "6350.29318", d(0, 1, 0), false),
     ("eq", "1", [0, 0, 0, 0, 1, 0, 0], true),
-    (
-        "U",
-        "0.000000016666666666666666667",
-        [0, 0, -1, 0, 1, 0, 0],
-        true,
-    ),
+    ("U", "0.000000016666666666666666667", [0, 0, -1, 0, 1, 0, 0], true),
     ("%", "0.01", d(0, 0, 0), false),
     ("10*", "10", d(0, 0, 0), false),
     ("10^", "10", d(0, 0, 0), false),
@@ -102,10 +97,7 @@ fn power_of_ten(e: i32) -> Decimal {
 fn atom(sym: &str) -> Option<Canonical> {
     for (a, f, dims, _) in ATOMS {
         if *a == sym {
-            return Some(Canonical {
-                factor: Decimal::parse(f)?,
-                dims: *dims,
-            });
+            return Some(Canonical { factor: Decimal::parse(f)?, dims: *dims });
         }
     }
     for (p, e) in PREFIXES {
@@ -113,10 +105,7 @@ fn atom(sym: &str) -> Option<Canonical> {
             for (a, f, dims, prefixable) in ATOMS {
                 if *prefixable && *a == rest {
                     let factor = Decimal::parse(f)?.checked_mul(&power_of_ten(*e))?;
-                    return Some(Canonical {
-                        factor,
-                        dims: *dims,
-                    });
+                    return Some(Canonical { factor, dims: *dims });
                 }
             }
         }
@@ -143,28 +132,17 @@ fn pow(c: Canonical, e: i32) -> Option<Canonical> {
 }
 
 fn combine(a: Canonical, b: Canonical, divide: bool) -> Option<Canonical> {
-    let factor = if divide {
-        a.factor.checked_div(&b.factor)?
-    } else {
-        a.factor.checked_mul(&b.factor)?
-    };
+    let factor = if divide { a.factor.checked_div(&b.factor)? } else { a.factor.checked_mul(&b.factor)? };
     let mut dims = a.dims;
     for (i, v) in b.dims.iter().enumerate() {
-        dims[i] = if divide {
-            dims[i].checked_sub(*v)?
-        } else {
-            dims[i].checked_add(*v)?
-        };
+        dims[i] = if divide { dims[i].checked_sub(*v)? } else { dims[i].checked_add(*v)? };
     }
     Some(Canonical { factor, dims })
 }
 
 /// Reduces a UCUM unit expression to base units; `None` for units outside the supported subset.
 pub(crate) fn canonical(unit: &str) -> Option<Canonical> {
-    let mut p = UnitParser {
-        s: unit.as_bytes(),
-        i: 0,
-    };
+    let mut p = UnitParser { s: unit.as_bytes(), i: 0 };
     let c = p.term()?;
     (p.i == p.s.len()).then_some(c)
 }
@@ -176,10 +154,7 @@ struct UnitParser<'s> {
 
 impl UnitParser<'_> {
     fn term(&mut self) -> Option<Canonical> {
-        let one = Canonical {
-            factor: Decimal::from_i64(1),
-            dims: [0; 7],
-        };
+        let one = Canonical { factor: Decimal::from_i64(1), dims: [0; 7] };
         let mut acc = if self.s.get(self.i) == Some(&b'/') {
             self.i += 1;
             combine(one, self.component()?, true)?
@@ -202,10 +177,7 @@ impl UnitParser<'_> {
     }
 
     fn component(&mut self) -> Option<Canonical> {
-        let one = Canonical {
-            factor: Decimal::from_i64(1),
-            dims: [0; 7],
-        };
+        let one = Canonical { factor: Decimal::from_i64(1), dims: [0; 7] };
         if self.s.get(self.i) == Some(&b'(') {
             self.i += 1;
             let t = self.term()?;
@@ -243,10 +215,7 @@ impl UnitParser<'_> {
         }
         if sym.bytes().all(|b| b.is_ascii_digit()) {
             let v: i64 = sym.parse().ok()?;
-            return Some(Canonical {
-                factor: Decimal::from_i64(v),
-                dims: [0; 7],
-            });
+            return Some(Canonical { factor: Decimal::from_i64(v), dims: [0; 7] });
         }
         // Split a trailing exponent: the longest [+-]?digits suffix after a non-digit.
         let bytes = sym.as_bytes();
@@ -281,11 +250,7 @@ pub(crate) fn unit_for(dims: &Dims) -> String {
             e => den.push(format!("{name}{}", -e)),
         }
     }
-    let mut s = if num.is_empty() {
-        "1".to_owned()
-    } else {
-        num.join(".")
-    };
+    let mut s = if num.is_empty() { "1".to_owned() } else { num.join(".") };
     for d in den {
         s.push('/');
         s.push_str(&d);

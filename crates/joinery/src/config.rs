@@ -166,12 +166,7 @@ impl Settings {
             pg.pool = flags.database_pool.or(file.database_pool).unwrap_or(pg.pool).max(1);
             pg.timeout_ms = flags.database_timeout_ms.or(file.database_timeout_ms).unwrap_or(pg.timeout_ms).max(1);
         }
-        let base_url = flags
-            .base_url
-            .or(file.base_url)
-            .unwrap_or_else(|| format!("http://{listen}/fhir"))
-            .trim_end_matches('/')
-            .to_owned();
+        let base_url = flags.base_url.or(file.base_url).unwrap_or_else(|| format!("http://{listen}/fhir")).trim_end_matches('/').to_owned();
         let log_format = flags.log_format.or(file.log_format).unwrap_or_else(|| "json".into());
         if log_format != "json" && log_format != "text" {
             return Err(format!("log format '{log_format}' is not one of json, text"));
@@ -188,10 +183,27 @@ impl Settings {
                 "request_timeout_ms" => request_timeout_ms = value.max(1),
                 "header_timeout_ms" => header_timeout_ms = value.max(1),
                 _ if limits.set(&key, value) => {}
-                _ => return Err(format!("[limits] has no key '{key}'; the keys are max_in_flight, request_timeout_ms, header_timeout_ms and {}", limit_keys())),
+                _ => {
+                    return Err(format!(
+                        "[limits] has no key '{key}'; the keys are max_in_flight, request_timeout_ms, header_timeout_ms and {}",
+                        limit_keys()
+                    ))
+                }
             }
         }
-        Ok(Settings { listen, database, base_url, log_format, max_body_bytes, limits, token_key, token_ttl, max_in_flight, request_timeout_ms, header_timeout_ms })
+        Ok(Settings {
+            listen,
+            database,
+            base_url,
+            log_format,
+            max_body_bytes,
+            limits,
+            token_key,
+            token_ttl,
+            max_in_flight,
+            request_timeout_ms,
+            header_timeout_ms,
+        })
     }
 }
 
@@ -256,7 +268,10 @@ mod tests {
         assert_eq!(Database::parse("sqlite:a.db"), Ok(Database::Sqlite("a.db".into())));
         assert_eq!(Database::parse("sqlite:///tmp/a.db"), Ok(Database::Sqlite("/tmp/a.db".into())));
         assert_eq!(Database::parse("dir/a.db"), Ok(Database::Sqlite("dir/a.db".into())));
-        assert_eq!(Database::parse("postgres://localhost/x"), Ok(Database::Postgres(PgDatabase { url: "postgres://localhost/x".into(), pool: 16, timeout_ms: 30_000 })));
+        assert_eq!(
+            Database::parse("postgres://localhost/x"),
+            Ok(Database::Postgres(PgDatabase { url: "postgres://localhost/x".into(), pool: 16, timeout_ms: 30_000 }))
+        );
         assert!(!format!("{:?}", Database::parse("postgres://u:secret@h/x")).contains("secret"), "the URL is never printed");
         assert!(Database::parse("sqlite:").is_err());
     }

@@ -57,7 +57,11 @@ const PEOPLE_PER_SECOND: usize = 350;
 /// How long loading `people` takes at that rate, in words.
 fn estimate(people: usize) -> String {
     let seconds = people / PEOPLE_PER_SECOND + 1;
-    if seconds < 90 { format!("{seconds} seconds") } else { format!("{} minutes", seconds.div_ceil(60)) }
+    if seconds < 90 {
+        format!("{seconds} seconds")
+    } else {
+        format!("{} minutes", seconds.div_ceil(60))
+    }
 }
 const NHS_NUMBER: &str = "https://fhir.nhs.uk/Id/nhs-number";
 
@@ -84,9 +88,8 @@ pub fn run(args: DemoArgs, file: FileConfig) -> Outcome {
         return Err(Failure::Usage("the demo runs on the embedded SQLite database; use `serve` for PostgreSQL".into()));
     };
     let database = db_path.display().to_string();
-    let existing = read_marker(&marker_path).filter(|m| {
-        m.preset == preset.name() && m.people == options.people as u64 && m.seed == args.seed && db_path.is_file()
-    });
+    let existing = read_marker(&marker_path)
+        .filter(|m| m.preset == preset.name() && m.people == options.people as u64 && m.seed == args.seed && db_path.is_file());
     block_on(async move {
         let app = app::App::new(open_store(&settings.database)?, settings.app_config());
         let marker = match existing {
@@ -103,7 +106,12 @@ pub fn run(args: DemoArgs, file: FileConfig) -> Outcome {
             },
         };
         // A system client for trying the API (its token lasts as long as configured, an hour by default).
-        let client = app::auth::NewAccount { username: "demo".into(), role: care::access::Role::IntegrationSystem, acts_as: app::auth::ActsAs::System, password: None };
+        let client = app::auth::NewAccount {
+            username: "demo".into(),
+            role: care::access::Role::IntegrationSystem,
+            acts_as: app::auth::ActsAs::System,
+            password: None,
+        };
         match app.add_account(client).await {
             Ok(_) | Err(app::AppError::Conflict(_)) => {}
             Err(e) => return Err(Failure::Run(format!("cannot make the demo's client account: {e}"))),

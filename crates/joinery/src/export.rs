@@ -42,8 +42,8 @@ pub fn run(args: &ExportArgs, file: &FileConfig) -> Outcome {
         params.push(("_since".to_owned(), s.clone()));
     }
     let query = form_query(&params);
-    let request = ExportRequest::from_params(level, &params, format!("joinery export: {path}{query}"))
-        .map_err(|e| Failure::Usage(app_message(&e)))?;
+    let request =
+        ExportRequest::from_params(level, &params, format!("joinery export: {path}{query}")).map_err(|e| Failure::Usage(app_message(&e)))?;
     block_on(async move {
         let app = app::App::new(open_store(&database)?, app::Config::new("http://127.0.0.1:8080/fhir"));
         let outcome = app.export_to_dir(&request, &args.out, None).await;

@@ -89,7 +89,11 @@ pub fn print_report(report: &ImportReport, show_failures: usize) {
     }
     if report.failure_count > 0 {
         let shown = report.failures.len().min(show_failures);
-        println!("{} lines or entries were not imported{}:", thousands(report.failure_count), if shown < report.failure_count as usize { format!(" (the first {shown})") } else { String::new() });
+        println!(
+            "{} lines or entries were not imported{}:",
+            thousands(report.failure_count),
+            if shown < report.failure_count as usize { format!(" (the first {shown})") } else { String::new() }
+        );
         for f in report.failures.iter().take(shown) {
             println!("  {f}");
         }

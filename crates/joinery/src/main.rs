@@ -192,9 +192,8 @@ async fn serve(settings: Settings, prepared: Option<(app::App, String)>) -> Outc
         .map_err(|e| Failure::Run(format!("cannot install the metrics recorder: {e}")))?;
     let render: api::MetricsRender = std::sync::Arc::new(move || metrics.render());
     let router = api::router(app.clone(), settings.http(Some(render)));
-    let listener = tokio::net::TcpListener::bind(&settings.listen)
-        .await
-        .map_err(|e| Failure::Run(format!("cannot listen on {}: {e}", settings.listen)))?;
+    let listener =
+        tokio::net::TcpListener::bind(&settings.listen).await.map_err(|e| Failure::Run(format!("cannot listen on {}: {e}", settings.listen)))?;
     tracing::info!(listen = %settings.listen, startup_ms = started.elapsed().as_millis() as u64, "serving");
     println!("Joinery is serving the FHIR API at {}", settings.base_url);
     if let Some(b) = banner {

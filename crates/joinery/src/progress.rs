@@ -21,13 +21,7 @@ impl Watch {
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
             .name("joinery-progress".into())
-            .spawn(move || {
-                if std::io::stderr().is_terminal() {
-                    bar(&progress, &flag)
-                } else {
-                    lines(&progress, &flag)
-                }
-            })
+            .spawn(move || if std::io::stderr().is_terminal() { bar(&progress, &flag) } else { lines(&progress, &flag) })
             .ok();
         Watch { stop, thread }
     }

@@ -112,7 +112,12 @@ pub fn user(command: UserCommand, file: &FileConfig) -> Outcome {
                 let added = app.add_account(NewAccount { username: args.username.clone(), role, acts_as, password }).await;
                 let _ = app.shutdown().await;
                 let account = added.map_err(|e| Failure::Run(message(&e)))?;
-                println!("Added {} ({}{})", account.username, account.role, account.organisation.map(|o| format!(" at Organization/{o}")).unwrap_or_default());
+                println!(
+                    "Added {} ({}{})",
+                    account.username,
+                    account.role,
+                    account.organisation.map(|o| format!(" at Organization/{o}")).unwrap_or_default()
+                );
                 Ok(ExitCode::SUCCESS)
             })
         }

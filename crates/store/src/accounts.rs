@@ -128,8 +128,10 @@ impl SqliteStore {
 
     async fn set_account_disabled(&self, username: &str, disabled: bool) -> Result<bool, StoreError> {
         let username = username.to_owned();
-        self.admin_write(move |c| Ok(c.execute("UPDATE user_account SET disabled = ? WHERE username = ?", rusqlite::params![i64::from(disabled), username])? > 0))
-            .await
+        self.admin_write(move |c| {
+            Ok(c.execute("UPDATE user_account SET disabled = ? WHERE username = ?", rusqlite::params![i64::from(disabled), username])? > 0)
+        })
+        .await
     }
 
     async fn secret(&self, name: &str, value: Vec<u8>) -> Result<Vec<u8>, StoreError> {
@@ -161,7 +163,18 @@ impl PgStore {
         let inserted = c
             .execute(
                 &format!("INSERT INTO user_account ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (username) DO NOTHING"),
-                &[&a.username, &a.role, &a.practitioner_role, &a.practitioner, &a.organisation, &a.patient, &a.related_person, &a.password_hash, &disabled, &a.created],
+                &[
+                    &a.username,
+                    &a.role,
+                    &a.practitioner_role,
+                    &a.practitioner,
+                    &a.organisation,
+                    &a.patient,
+                    &a.related_person,
+                    &a.password_hash,
+                    &disabled,
+                    &a.created,
+                ],
             )
             .await
             .map_err(pg)?;

@@ -68,32 +68,75 @@ pub enum UriMode {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Test {
     /// `:missing=true` (no value at all) or `false` (some value). `table` names the parameter's index.
-    Missing { missing: bool, table: IndexTable },
+    Missing {
+        missing: bool,
+        table: IndexTable,
+    },
     /// `_id`.
     Id(String),
     /// `system` is `None` for any system, `Some(None)` for no system; `code` is `None` for any code of the
     /// system (`system|`). `negate` is `:not`.
-    Token { system: Option<Option<String>>, code: Option<String>, negate: bool },
+    Token {
+        system: Option<Option<String>>,
+        code: Option<String>,
+        negate: bool,
+    },
     /// Prefix match on normalised display text (`:text`).
     TokenText(String),
     /// `value` is normalised for StartsWith and Contains, as given for Exact.
-    String { value: String, mode: StringMode },
+    String {
+        value: String,
+        mode: StringMode,
+    },
     /// A local reference; `target_type` `None` matches any type.
-    Reference { target_type: Option<String>, target_id: String },
+    Reference {
+        target_type: Option<String>,
+        target_id: String,
+    },
     /// An absolute or canonical reference.
     ReferenceUrl(String),
     /// Milliseconds, inclusive.
-    Date { op: RangeOp, low: i64, high: i64 },
+    Date {
+        op: RangeOp,
+        low: i64,
+        high: i64,
+    },
     /// The search value, and its precision range.
-    Number { op: RangeOp, value: f64, low: f64, high: f64 },
-    Quantity { op: RangeOp, value: f64, low: f64, high: f64, system: Option<String>, code: Option<String> },
-    Uri { value: String, mode: UriMode },
+    Number {
+        op: RangeOp,
+        value: f64,
+        low: f64,
+        high: f64,
+    },
+    Quantity {
+        op: RangeOp,
+        value: f64,
+        low: f64,
+        high: f64,
+        system: Option<String>,
+        code: Option<String>,
+    },
+    Uri {
+        value: String,
+        mode: UriMode,
+    },
     /// A token and a second value from the same element: `second` is a Token or a Quantity test.
-    Composite { system: Option<Option<String>>, code: String, second: Box<Test> },
+    Composite {
+        system: Option<Option<String>>,
+        code: String,
+        second: Box<Test>,
+    },
     /// The parameter is a reference whose target (of one of `target_types`) matches `inner`.
-    Chain { target_types: Vec<String>, inner: Box<Predicate> },
+    Chain {
+        target_types: Vec<String>,
+        inner: Box<Predicate>,
+    },
     /// `_has`: some `source_type` resource whose `reference_param` points here matches `inner`.
-    Has { source_type: String, reference_param: String, inner: Box<Predicate> },
+    Has {
+        source_type: String,
+        reference_param: String,
+        inner: Box<Predicate>,
+    },
 }
 
 /// The index table that holds a parameter's values.

@@ -54,9 +54,7 @@ fn run() -> Result<(), String> {
             "counts": summary.counts,
         })
     );
-    if dir.starts_with(std::env::temp_dir())
-        && dir.file_name().is_some_and(|name| name.to_string_lossy().starts_with("synth-bench-"))
-    {
+    if dir.starts_with(std::env::temp_dir()) && dir.file_name().is_some_and(|name| name.to_string_lossy().starts_with("synth-bench-")) {
         let _ = std::fs::remove_dir_all(&dir);
     }
     Ok(())

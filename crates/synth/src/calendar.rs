@@ -64,14 +64,6 @@ pub(crate) struct IsoInstant {
 
 impl std::fmt::Display for IsoInstant {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:00Z",
-            self.date.year(),
-            self.date.month(),
-            self.date.day(),
-            self.minute / 60,
-            self.minute % 60
-        )
+        write!(f, "{:04}-{:02}-{:02}T{:02}:{:02}:00Z", self.date.year(), self.date.month(), self.date.day(), self.minute / 60, self.minute % 60)
     }
 }

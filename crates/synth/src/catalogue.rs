@@ -238,30 +238,10 @@ pub static CONDITIONS: [Condition; CONDITION_COUNT] = [
     Condition {
         key: "chronic-kidney-disease",
         variants: &[
-            Variant {
-                code: "700378005",
-                display: "Chronic kidney disease stage 3A",
-                weight_female: 0.60,
-                weight_male: 0.60,
-            },
-            Variant {
-                code: "700379002",
-                display: "Chronic kidney disease stage 3B",
-                weight_female: 0.25,
-                weight_male: 0.25,
-            },
-            Variant {
-                code: "431857002",
-                display: "Chronic kidney disease stage 4",
-                weight_female: 0.12,
-                weight_male: 0.12,
-            },
-            Variant {
-                code: "433146000",
-                display: "Chronic kidney disease stage 5",
-                weight_female: 0.03,
-                weight_male: 0.03,
-            },
+            Variant { code: "700378005", display: "Chronic kidney disease stage 3A", weight_female: 0.60, weight_male: 0.60 },
+            Variant { code: "700379002", display: "Chronic kidney disease stage 3B", weight_female: 0.25, weight_male: 0.25 },
+            Variant { code: "431857002", display: "Chronic kidney disease stage 4", weight_female: 0.12, weight_male: 0.12 },
+            Variant { code: "433146000", display: "Chronic kidney disease stage 5", weight_female: 0.03, weight_male: 0.03 },
         ],
         percent_by_band: [0.0, 0.4, 2.2, 8.0, 18.0, 32.0],
         long_term: true,
@@ -317,25 +297,10 @@ pub static CONDITIONS: [Condition; CONDITION_COUNT] = [
     Condition {
         key: "cancer",
         variants: &[
-            Variant {
-                code: "254837009",
-                display: "Malignant neoplasm of breast",
-                weight_female: 0.45,
-                weight_male: 0.0,
-            },
+            Variant { code: "254837009", display: "Malignant neoplasm of breast", weight_female: 0.45, weight_male: 0.0 },
             Variant { code: "399068003", display: "Malignant tumor of prostate", weight_female: 0.0, weight_male: 0.4 },
-            Variant {
-                code: "363406005",
-                display: "Malignant neoplasm of colon",
-                weight_female: 0.3,
-                weight_male: 0.35,
-            },
-            Variant {
-                code: "93880001",
-                display: "Primary malignant neoplasm of lung",
-                weight_female: 0.25,
-                weight_male: 0.25,
-            },
+            Variant { code: "363406005", display: "Malignant neoplasm of colon", weight_female: 0.3, weight_male: 0.35 },
+            Variant { code: "93880001", display: "Primary malignant neoplasm of lung", weight_female: 0.25, weight_male: 0.25 },
         ],
         percent_by_band: [0.1, 0.6, 3.0, 8.0, 12.0, 13.0],
         long_term: true,

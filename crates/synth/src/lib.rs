@@ -141,14 +141,7 @@ impl Model {
             person::draw_health(&morbidity, random, age, sex).risk_factors()
         });
         let nhs_numbers = NhsNumbers::new(&mut Random::stream(options.seed, NHS_NUMBER_STREAM));
-        Model {
-            seed: options.seed,
-            calendar: Calendar::new(options.reference_date),
-            network,
-            morbidity,
-            utilisation,
-            nhs_numbers,
-        }
+        Model { seed: options.seed, calendar: Calendar::new(options.reference_date), network, morbidity, utilisation, nhs_numbers }
     }
 
     fn chunk(&self, chunk: usize, people: usize) -> Chunk {

@@ -48,11 +48,7 @@ pub static MEDICINES: [Medicine; MEDICINE_COUNT] = [
     Medicine { code: "325278007", display: "Metformin 500mg tablets", dose: "One tablet twice a day with food" },
     Medicine { code: "703896005", display: "Empagliflozin 10mg tablets", dose: "One tablet once a day" },
     Medicine { code: "320176004", display: "Salbutamol 100micrograms/dose inhaler", dose: "Two puffs when required" },
-    Medicine {
-        code: "322236009",
-        display: "Paracetamol 500mg tablets",
-        dose: "Two tablets up to four times a day when required",
-    },
+    Medicine { code: "322236009", display: "Paracetamol 500mg tablets", dose: "Two tablets up to four times a day when required" },
 ];
 
 /// A reason to prescribe: people with `condition` are prescribed `drug` with this probability.
@@ -93,12 +89,7 @@ pub(crate) static RULES: &[Rule] = &[
     rule(Id::StrokeTia, Drug::Simvastatin, 0.80),
     Rule { condition: Id::StrokeTia, drug: Drug::Aspirin, probability: 0.50, unless: Some(Drug::Apixaban) },
     rule(Id::PeripheralArterialDisease, Drug::Simvastatin, 0.80),
-    Rule {
-        condition: Id::PeripheralArterialDisease,
-        drug: Drug::Aspirin,
-        probability: 0.70,
-        unless: Some(Drug::Apixaban),
-    },
+    Rule { condition: Id::PeripheralArterialDisease, drug: Drug::Aspirin, probability: 0.70, unless: Some(Drug::Apixaban) },
     rule(Id::ChronicKidneyDisease, Drug::Ramipril, 0.40),
     rule(Id::ChronicKidneyDisease, Drug::Simvastatin, 0.50),
     rule(Id::Asthma, Drug::Salbutamol, 0.90),

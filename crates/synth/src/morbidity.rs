@@ -125,17 +125,12 @@ pub(crate) fn prevalence_by_age(percent_by_band: &[f64; 6], min_age: u32, people
         } else if age_f >= middles[middles.len() - 1] {
             logits[logits.len() - 1]
         } else {
-            let upper =
-                middles.iter().position(|middle| *middle >= age_f).expect("invariant: age lies below the last middle");
+            let upper = middles.iter().position(|middle| *middle >= age_f).expect("invariant: age lies below the last middle");
             let lower = upper - 1;
             let t = (age_f - middles[lower]) / (middles[upper] - middles[lower]);
             logits[lower] + t * (logits[upper] - logits[lower])
         };
-        *value = if (age as u32) < min_age || percent_by_band[band_of(age as u32)] <= 0.0 {
-            0.0
-        } else {
-            inverse_logit(logit_here)
-        };
+        *value = if (age as u32) < min_age || percent_by_band[band_of(age as u32)] <= 0.0 { 0.0 } else { inverse_logit(logit_here) };
     }
     let mut result = [0.0; AGES];
     for (band_index, band) in AGE_BANDS.iter().enumerate() {

@@ -34,9 +34,9 @@ pub(crate) const OLDER_FEMALE: &[&str] = &[
     "Hazel",
 ];
 pub(crate) const OLDER_MALE: &[&str] = &[
-    "John", "David", "Michael", "Peter", "Robert", "Anthony", "Brian", "Alan", "William", "James", "Kenneth", "Roger",
-    "Keith", "Terence", "Dennis", "Derek", "Raymond", "Colin", "Barry", "Geoffrey", "Ronald", "Malcolm", "Graham",
-    "Trevor", "George", "Frank", "Ernest", "Leonard", "Stanley", "Patrick",
+    "John", "David", "Michael", "Peter", "Robert", "Anthony", "Brian", "Alan", "William", "James", "Kenneth", "Roger", "Keith", "Terence", "Dennis",
+    "Derek", "Raymond", "Colin", "Barry", "Geoffrey", "Ronald", "Malcolm", "Graham", "Trevor", "George", "Frank", "Ernest", "Leonard", "Stanley",
+    "Patrick",
 ];
 /// Given names common among people born from 1960 on.
 pub(crate) const YOUNGER_FEMALE: &[&str] = &[
@@ -106,13 +106,11 @@ pub(crate) const YOUNGER_MALE: &[&str] = &[
 
 /// Surnames common in London.
 pub(crate) const SURNAMES: &[&str] = &[
-    "Smith", "Jones", "Williams", "Brown", "Taylor", "Davies", "Wilson", "Evans", "Thomas", "Johnson", "Roberts",
-    "Walker", "Wright", "Robinson", "Thompson", "White", "Hughes", "Edwards", "Green", "Hall", "Wood", "Harris",
-    "Lewis", "Martin", "Jackson", "Clarke", "Turner", "Hill", "Scott", "Cooper", "Morris", "Ward", "Moore", "King",
-    "Watson", "Baker", "Harrison", "Morgan", "Patel", "Shah", "Singh", "Kaur", "Khan", "Ali", "Ahmed", "Hussain",
-    "Begum", "Rahman", "Mohamed", "Ibrahim", "Murphy", "Kelly", "Walsh", "Silva", "Santos", "Nowak", "Kowalski",
-    "Mensah", "Okafor", "Osei", "Campbell", "Stewart", "Young", "Allen", "Mitchell", "Chen", "Wong", "Nguyen", "Costa",
-    "Ferreira",
+    "Smith", "Jones", "Williams", "Brown", "Taylor", "Davies", "Wilson", "Evans", "Thomas", "Johnson", "Roberts", "Walker", "Wright", "Robinson",
+    "Thompson", "White", "Hughes", "Edwards", "Green", "Hall", "Wood", "Harris", "Lewis", "Martin", "Jackson", "Clarke", "Turner", "Hill", "Scott",
+    "Cooper", "Morris", "Ward", "Moore", "King", "Watson", "Baker", "Harrison", "Morgan", "Patel", "Shah", "Singh", "Kaur", "Khan", "Ali", "Ahmed",
+    "Hussain", "Begum", "Rahman", "Mohamed", "Ibrahim", "Murphy", "Kelly", "Walsh", "Silva", "Santos", "Nowak", "Kowalski", "Mensah", "Okafor",
+    "Osei", "Campbell", "Stewart", "Young", "Allen", "Mitchell", "Chen", "Wong", "Nguyen", "Costa", "Ferreira",
 ];
 
 /// Street names found in many English towns.
@@ -192,5 +190,4 @@ pub(crate) const PRACTICE_WORDS: &[&str] = &[
     "Vale",
     "Priory",
 ];
-pub(crate) const PRACTICE_KINDS: &[&str] =
-    &["Medical Centre", "Surgery", "Health Centre", "Practice", "Group Practice"];
+pub(crate) const PRACTICE_KINDS: &[&str] = &["Medical Centre", "Surgery", "Health Centre", "Practice", "Group Practice"];

@@ -27,21 +27,9 @@ struct Geography {
 
 const NORTH_WEST_LONDON: Geography = Geography {
     region: "North West London",
-    boroughs: &[
-        "Brent",
-        "Ealing",
-        "Hammersmith and Fulham",
-        "Harrow",
-        "Hillingdon",
-        "Hounslow",
-        "Kensington and Chelsea",
-        "Westminster",
-    ],
+    boroughs: &["Brent", "Ealing", "Hammersmith and Fulham", "Harrow", "Hillingdon", "Hounslow", "Kensington and Chelsea", "Westminster"],
     trusts: &[
-        TrustPlan {
-            name: "Inner West London Hospitals NHS Trust",
-            boroughs: &["Westminster", "Kensington and Chelsea", "Hammersmith and Fulham"],
-        },
+        TrustPlan { name: "Inner West London Hospitals NHS Trust", boroughs: &["Westminster", "Kensington and Chelsea", "Hammersmith and Fulham"] },
         TrustPlan { name: "Brent and Harrow Hospitals NHS Trust", boroughs: &["Brent", "Harrow"] },
         TrustPlan { name: "Ealing and Hounslow Hospitals NHS Trust", boroughs: &["Ealing", "Hounslow"] },
         TrustPlan { name: "Hillingdon and Uxbridge Hospitals NHS Trust", boroughs: &["Hillingdon"] },
@@ -80,8 +68,7 @@ pub(crate) fn practices_for(preset: Preset, people: usize) -> usize {
     if people == geography.people {
         geography.practices
     } else {
-        ((people as f64 * geography.practices as f64 / geography.people as f64).round() as usize)
-            .max(geography.boroughs.len())
+        ((people as f64 * geography.practices as f64 / geography.people as f64).round() as usize).max(geography.boroughs.len())
     }
 }
 
@@ -168,16 +155,12 @@ impl Role {
         const PSYCHIATRY: Option<Code> = Some(("394587001", "Psychiatry"));
         let codes = |hl7, occupation, specialty, title| RoleCodes { hl7, occupation, specialty, title };
         match self {
-            Role::GeneralPractitioner => {
-                codes(DOCTOR, Some(("62247001", "General practitioner")), GENERAL_PRACTICE, "General practitioner")
-            }
+            Role::GeneralPractitioner => codes(DOCTOR, Some(("62247001", "General practitioner")), GENERAL_PRACTICE, "General practitioner"),
             Role::PracticeNurse => codes(NURSE, REGISTERED_NURSE, GENERAL_PRACTICE, "Practice nurse"),
             Role::Consultant(specialty) => codes(DOCTOR, PHYSICIAN, Some(specialty.coding()), "Consultant"),
             Role::Psychiatrist => codes(DOCTOR, PHYSICIAN, PSYCHIATRY, "Consultant psychiatrist"),
             Role::MentalHealthNurse => codes(NURSE, REGISTERED_NURSE, PSYCHIATRY, "Community mental health nurse"),
-            Role::DistrictNurse => {
-                codes(NURSE, REGISTERED_NURSE, Some(("394581000", "Community medicine")), "District nurse")
-            }
+            Role::DistrictNurse => codes(NURSE, REGISTERED_NURSE, Some(("394581000", "Community medicine")), "District nurse"),
             Role::SocialWorker => codes(None, Some(("106328005", "Social worker")), None, "Social worker"),
             Role::VolunteerCoordinator => codes(None, None, None, "Volunteer coordinator"),
         }
@@ -308,11 +291,7 @@ impl Staffing<'_> {
             .map(|_| {
                 let index = self.professionals.len();
                 let female = self.random.chance(0.55);
-                let given = if female {
-                    self.random.pick(crate::names::YOUNGER_FEMALE)
-                } else {
-                    self.random.pick(crate::names::YOUNGER_MALE)
-                };
+                let given = if female { self.random.pick(crate::names::YOUNGER_FEMALE) } else { self.random.pick(crate::names::YOUNGER_MALE) };
                 let family = self.random.pick(crate::names::SURNAMES);
                 self.professionals.push(Professional {
                     id: format!("prac-{index}"),
@@ -341,8 +320,7 @@ impl Network {
         let onss: Vec<&'static OnsBorough> = geography.boroughs.iter().map(|name| ons_borough(name)).collect();
         let ons_total: f64 = onss.iter().map(|ons| f64::from(ons.total)).sum();
         let practice_total = practices_for(preset, people);
-        let per_borough =
-            largest_remainder(&onss.iter().map(|ons| f64::from(ons.total)).collect::<Vec<_>>(), practice_total, 1);
+        let per_borough = largest_remainder(&onss.iter().map(|ons| f64::from(ons.total)).collect::<Vec<_>>(), practice_total, 1);
 
         let mut organisations: Vec<Organisation> = Vec::new();
         let mut staffing = Staffing { random, professionals: Vec::new() };
@@ -465,8 +443,7 @@ impl Network {
             trusts.push(Trust { organisation, consultants });
         }
         for borough in &mut boroughs {
-            let serving: Vec<usize> =
-                (0..geography.trusts.len()).filter(|t| geography.trusts[*t].boroughs.contains(&borough.name)).collect();
+            let serving: Vec<usize> = (0..geography.trusts.len()).filter(|t| geography.trusts[*t].boroughs.contains(&borough.name)).collect();
             // Most people use a trust that serves their borough (split 60/40 where two do); some go further afield.
             let others = geography.trusts.len() - serving.len();
             let local = if others == 0 { 1.0 } else { 0.85 };
@@ -493,8 +470,7 @@ impl Network {
             address: Some(Address::generate(staffing.random, geography.boroughs[0])),
             phone: Some(landline(staffing.random)),
         });
-        let district_nurses =
-            staffing.hire(community_trust, Role::DistrictNurse, scaled(people as f64, 8_000.0, 4, 2_000));
+        let district_nurses = staffing.hire(community_trust, Role::DistrictNurse, scaled(people as f64, 8_000.0, 4, 2_000));
         let mental_health_trust = organisations.len();
         organisations.push(Organisation {
             id: "org-mental-health-trust".to_owned(),
@@ -506,8 +482,7 @@ impl Network {
             phone: Some(landline(staffing.random)),
         });
         staffing.hire(mental_health_trust, Role::Psychiatrist, scaled(people as f64, 40_000.0, 2, 200));
-        let mental_health_nurses =
-            staffing.hire(mental_health_trust, Role::MentalHealthNurse, scaled(people as f64, 10_000.0, 3, 800));
+        let mental_health_nurses = staffing.hire(mental_health_trust, Role::MentalHealthNurse, scaled(people as f64, 10_000.0, 3, 800));
 
         let borough_weights = running(&onss.iter().map(|ons| f64::from(ons.total)).collect::<Vec<_>>());
         Network {

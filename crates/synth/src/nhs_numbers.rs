@@ -17,8 +17,7 @@ pub(crate) struct NhsNumbers {
 
 impl NhsNumbers {
     pub fn new(random: &mut Random) -> NhsNumbers {
-        let bases: Vec<u32> =
-            (FIRST_TEST_BASE..=LAST_TEST_BASE).filter(|base| NhsNumber::from_base(*base).is_some()).collect();
+        let bases: Vec<u32> = (FIRST_TEST_BASE..=LAST_TEST_BASE).filter(|base| NhsNumber::from_base(*base).is_some()).collect();
         let n = bases.len() as u64;
         let multiplier = loop {
             let candidate = 1 + random.below(n - 1);
@@ -41,8 +40,7 @@ impl NhsNumbers {
         if index >= n {
             return None;
         }
-        let position =
-            ((u128::from(self.multiplier) * u128::from(index) + u128::from(self.offset)) % u128::from(n)) as usize;
+        let position = ((u128::from(self.multiplier) * u128::from(index) + u128::from(self.offset)) % u128::from(n)) as usize;
         NhsNumber::from_base(self.bases[position])
     }
 }
@@ -73,10 +71,7 @@ mod tests {
         let first: Vec<NhsNumber> = (0..50_000).filter_map(|index| numbers.for_person(index)).collect();
         assert_eq!(first.len(), 50_000);
         assert_eq!(first.iter().collect::<HashSet<_>>().len(), 50_000);
-        assert!(
-            first.windows(2).filter(|pair| pair[0] < pair[1]).count() < 40_000,
-            "numbers should not follow person order"
-        );
+        assert!(first.windows(2).filter(|pair| pair[0] < pair[1]).count() < 40_000, "numbers should not follow person order");
         let tail: HashSet<NhsNumber> = (859_091..909_091).filter_map(|index| numbers.for_person(index)).collect();
         assert!(first.iter().all(|number| !tail.contains(number)));
     }

@@ -74,13 +74,7 @@ pub(crate) struct Chunk {
 
 impl Chunk {
     pub fn new() -> Chunk {
-        Chunk {
-            buffers: std::array::from_fn(|_| Vec::new()),
-            counts: [0; RESOURCE_TYPES],
-            people: 0,
-            deceased: 0,
-            without_nhs_number: 0,
-        }
+        Chunk { buffers: std::array::from_fn(|_| Vec::new()), counts: [0; RESOURCE_TYPES], people: 0, deceased: 0, without_nhs_number: 0 }
     }
 
     /// Appends one resource, written field by field after its `resourceType`, as a line of compact JSON.
@@ -146,15 +140,7 @@ impl Files {
             writers.push(BufWriter::with_capacity(1 << 20, file));
             paths.push(path);
         }
-        Ok(Files {
-            writers,
-            paths,
-            counts: [0; RESOURCE_TYPES],
-            bytes: 0,
-            people: 0,
-            deceased: 0,
-            without_nhs_number: 0,
-        })
+        Ok(Files { writers, paths, counts: [0; RESOURCE_TYPES], bytes: 0, people: 0, deceased: 0, without_nhs_number: 0 })
     }
 
     pub fn write(&mut self, chunk: &Chunk) -> Result<(), GenerateError> {
@@ -162,9 +148,7 @@ impl Files {
             if buffer.is_empty() {
                 continue;
             }
-            self.writers[index]
-                .write_all(buffer)
-                .map_err(|source| GenerateError::Io { path: self.paths[index].clone(), source })?;
+            self.writers[index].write_all(buffer).map_err(|source| GenerateError::Io { path: self.paths[index].clone(), source })?;
             self.counts[index] += chunk.counts[index];
             self.bytes += buffer.len() as u64;
         }
@@ -178,12 +162,9 @@ impl Files {
     pub fn finish(self) -> Result<Summary, GenerateError> {
         for (writer, path) in self.writers.into_iter().zip(&self.paths) {
             // Flushed to the operating system; not forced to disk, which would only slow the run.
-            writer
-                .into_inner()
-                .map_err(|error| GenerateError::Io { path: path.clone(), source: error.into_error() })?;
+            writer.into_inner().map_err(|error| GenerateError::Io { path: path.clone(), source: error.into_error() })?;
         }
-        let counts: BTreeMap<String, u64> =
-            ResourceType::ALL.iter().map(|kind| (kind.name().to_owned(), self.counts[*kind as usize])).collect();
+        let counts: BTreeMap<String, u64> = ResourceType::ALL.iter().map(|kind| (kind.name().to_owned(), self.counts[*kind as usize])).collect();
         Ok(Summary {
             total: self.counts.iter().sum(),
             counts,
@@ -222,9 +203,7 @@ where
             });
         }
         for chunk in 0..chunks {
-            let made = receivers[chunk % workers]
-                .recv()
-                .expect("invariant: each worker sends every chunk it owns unless it panicked");
+            let made = receivers[chunk % workers].recv().expect("invariant: each worker sends every chunk it owns unless it panicked");
             files.write(&made)?;
         }
         Ok(())

@@ -9,9 +9,7 @@ use crate::names::{OLDER_FEMALE, OLDER_MALE, SURNAMES, YOUNGER_FEMALE, YOUNGER_M
 use crate::network::{landline, mobile, Address, Specialty};
 use crate::population::{band_of, female_share};
 use crate::random::Random;
-use crate::utilisation::{
-    RiskFactors, ADMISSIONS_VIA_AE, DEATHS_IN_HOSPITAL, GP_APPOINTMENTS_PER_YEAR, OUTPATIENT_ATTENDANCES_PER_YEAR,
-};
+use crate::utilisation::{RiskFactors, ADMISSIONS_VIA_AE, DEATHS_IN_HOSPITAL, GP_APPOINTMENTS_PER_YEAR, OUTPATIENT_ATTENDANCES_PER_YEAR};
 use crate::vocabulary::episode_type;
 use crate::Model;
 use care::nhs_number::NhsNumber;
@@ -346,9 +344,7 @@ fn prescribe(random: &mut Random, person: &mut Person, health: &Health, end: Day
         let reason = RULES
             .iter()
             .filter(|rule| rule.drug as usize == drug)
-            .find_map(|rule| {
-                person.diagnoses.iter().position(|diagnosis| diagnosis.condition == rule.condition.index())
-            })
+            .find_map(|rule| person.diagnoses.iter().position(|diagnosis| diagnosis.condition == rule.condition.index()))
             .expect("invariant: a drug is only prescribed for a condition the person has");
         let onset = person.diagnoses[reason].onset;
         let issued = (end - 1 - random.between(0, 84) as Day).max(onset);
@@ -387,13 +383,8 @@ fn measure(model: &Model, random: &mut Random, person: &mut Person, health: &Hea
         + 6.0 * random.normal();
     for _ in 0..readings {
         let systolic = (usual_systolic + 11.0 * random.normal()).clamp(85.0, 220.0);
-        let diastolic = (48.0 + 0.3 * systolic - 0.15 * (age - 60.0).max(0.0) + 5.0 * random.normal())
-            .clamp(40.0, 130.0)
-            .min(systolic - 15.0);
-        record(
-            random,
-            Measurement::BloodPressure { systolic: systolic.round() as u32, diastolic: diastolic.round() as u32 },
-        );
+        let diastolic = (48.0 + 0.3 * systolic - 0.15 * (age - 60.0).max(0.0) + 5.0 * random.normal()).clamp(40.0, 130.0).min(systolic - 15.0);
+        record(random, Measurement::BloodPressure { systolic: systolic.round() as u32, diastolic: diastolic.round() as u32 });
     }
 
     if diabetic {
@@ -407,8 +398,7 @@ fn measure(model: &Model, random: &mut Random, person: &mut Person, health: &Hea
         record(random, Measurement::HbA1c(value.round() as u32));
     }
 
-    if let Some(ckd) = person.diagnoses.iter().find(|diagnosis| diagnosis.condition == Id::ChronicKidneyDisease.index())
-    {
+    if let Some(ckd) = person.diagnoses.iter().find(|diagnosis| diagnosis.condition == Id::ChronicKidneyDisease.index()) {
         // Stages 3a, 3b, 4 and 5, in the order of the catalogue's codes.
         let (low, high) = [(45.0, 59.0), (30.0, 44.0), (15.0, 29.0), (6.0, 14.0)][ckd.variant];
         let usual = low + random.unit() * (high - low);
@@ -444,19 +434,10 @@ fn round1(value: f64) -> f64 {
     (value * 10.0).round() / 10.0
 }
 
-fn visit_gp(
-    model: &Model,
-    random: &mut Random,
-    person: &mut Person,
-    health: &Health,
-    propensity: f64,
-    birth_day: Day,
-    end: Day,
-) {
+fn visit_gp(model: &Model, random: &mut Random, person: &mut Person, health: &Health, propensity: f64, birth_day: Day, end: Day) {
     let practice = &model.network.practices[person.practice];
-    let rate = GP_APPOINTMENTS_PER_YEAR[band_of(person.age)]
-        * (1.0 + 0.25 * f64::from(health.long_term) + 0.1 * health.deficits as f64)
-        * propensity.sqrt();
+    let rate =
+        GP_APPOINTMENTS_PER_YEAR[band_of(person.age)] * (1.0 + 0.25 * f64::from(health.long_term) + 0.1 * health.deficits as f64) * propensity.sqrt();
     let from = birth_day.max(-365);
     let past = random.poisson(rate * f64::from(end - from).max(0.0) / 365.0);
     let future = if person.death.is_none() { random.poisson(rate * 28.0 / 365.0) } else { 0 };
@@ -508,10 +489,7 @@ fn specialties(person: &Person, health: &Health) -> Vec<Specialty> {
     need(health.has(Id::Copd) || (health.has(Id::Asthma) && person.age >= 18), Specialty::RespiratoryMedicine);
     need(health.has(Id::Type2Diabetes) || health.has(Id::Type1Diabetes), Specialty::DiabeticMedicine);
     need(health.has(Id::Cancer), Specialty::MedicalOncology);
-    let severe_kidney = person
-        .diagnoses
-        .iter()
-        .any(|diagnosis| diagnosis.condition == Id::ChronicKidneyDisease.index() && diagnosis.variant >= 2);
+    let severe_kidney = person.diagnoses.iter().any(|diagnosis| diagnosis.condition == Id::ChronicKidneyDisease.index() && diagnosis.variant >= 2);
     need(severe_kidney, Specialty::Nephrology);
     need(health.has(Id::RheumatoidArthritis), Specialty::Rheumatology);
     need(health.has(Id::Parkinsons) || health.has(Id::Epilepsy), Specialty::Neurology);
@@ -532,8 +510,7 @@ fn visit_outpatients(
 ) {
     let network = &model.network;
     let needed = specialties(person, health);
-    let rate =
-        OUTPATIENT_ATTENDANCES_PER_YEAR[band_of(person.age)] * (1.0 + 0.8 * needed.len() as f64) * propensity.sqrt();
+    let rate = OUTPATIENT_ATTENDANCES_PER_YEAR[band_of(person.age)] * (1.0 + 0.8 * needed.len() as f64) * propensity.sqrt();
     let from = birth_day.max(-HISTORY_DAYS);
     let past = random.poisson(rate * f64::from(end - from).max(0.0) / 365.0);
     let future = if person.death.is_none() { random.poisson(rate * 90.0 / 365.0) } else { 0 };
@@ -661,11 +638,8 @@ fn emergencies(
         };
         let via_attendance = random.chance(ADMISSIONS_VIA_AE);
         let attendance_minutes = random.between(60, 420);
-        let (attendance, admitted_at) = if via_attendance {
-            (Some(Stay { start, end: Some(start + attendance_minutes) }), start + attendance_minutes)
-        } else {
-            (None, start)
-        };
+        let (attendance, admitted_at) =
+            if via_attendance { (Some(Stay { start, end: Some(start + attendance_minutes) }), start + attendance_minutes) } else { (None, start) };
         let discharge = discharge.max(admitted_at + 60);
         let (end_of_stay, died) = if final_stay {
             let last_minute = end_minute + DAY_MINUTES - 1; // the end of the day of death
@@ -740,9 +714,7 @@ fn enrol(model: &Model, random: &mut Random, person: &mut Person, health: &Healt
         let earliest = (birth_day + earliest_age as Day * 365).max(-4 * 365);
         day_between(random, earliest, end)
     };
-    if (health.has(Id::SeriousMentalIllness) && random.chance(0.65))
-        || (health.has(Id::Depression) && adult && random.chance(0.08))
-    {
+    if (health.has(Id::SeriousMentalIllness) && random.chance(0.65)) || (health.has(Id::Depression) && adult && random.chance(0.08)) {
         let begun = start(random, 14);
         person.episodes.push(Episode {
             kind: episode_type::MENTAL_HEALTH,

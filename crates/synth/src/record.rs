@@ -111,9 +111,7 @@ impl PersonWriter<'_> {
                     }
                 });
             }
-            resource
-                .string("gender", gender(person.sex))
-                .formatted("birthDate", format_args!("{}", IsoDate(person.birth)));
+            resource.string("gender", gender(person.sex)).formatted("birthDate", format_args!("{}", IsoDate(person.birth)));
             if let Some(death) = person.death {
                 self.date(resource, "deceasedDateTime", death);
             }
@@ -121,8 +119,7 @@ impl PersonWriter<'_> {
                 addresses.object(|address| write_address(address, &person.address, "home"));
             });
             resource.array("generalPractitioner", |practitioners| {
-                practitioners
-                    .reference(format_args!("Organization/{}", self.model.network.organisation_id(self.practice())));
+                practitioners.reference(format_args!("Organization/{}", self.model.network.organisation_id(self.practice())));
             });
             self.organisation(resource, "managingOrganization", self.practice());
         });
@@ -137,11 +134,7 @@ impl PersonWriter<'_> {
                 .array("relationship", |relationships| {
                     relationships.object(|relationship| {
                         relationship.array("coding", |codings| {
-                            codings.coding(vocab::CONTACT_ROLE, "N", "Next-of-Kin").coding(
-                                vocab::ROLE_CODE,
-                                kin.relationship.0,
-                                kin.relationship.1,
-                            );
+                            codings.coding(vocab::CONTACT_ROLE, "N", "Next-of-Kin").coding(vocab::ROLE_CODE, kin.relationship.0, kin.relationship.1);
                         });
                     });
                 })
@@ -186,8 +179,7 @@ impl PersonWriter<'_> {
     fn conditions(&self, chunk: &mut Chunk) {
         for (k, diagnosis) in self.person.diagnoses.iter().enumerate() {
             let variant = &CONDITIONS[diagnosis.condition].variants[diagnosis.variant];
-            let (status, status_display) =
-                if diagnosis.abated.is_some() { ("resolved", "Resolved") } else { ("active", "Active") };
+            let (status, status_display) = if diagnosis.abated.is_some() { ("resolved", "Resolved") } else { ("active", "Active") };
             chunk.write(ResourceType::Condition, |resource| {
                 resource
                     .formatted("id", format_args!("con-{}-{k}", self.index))
@@ -227,12 +219,7 @@ impl PersonWriter<'_> {
                     .array("reasonReference", |reasons| {
                         reasons.reference(format_args!("Condition/con-{}-{}", self.index, prescription.reason));
                     })
-                    .concept(
-                        "courseOfTherapyType",
-                        vocab::COURSE_OF_THERAPY,
-                        "continuous",
-                        "Continuous long term therapy",
-                    )
+                    .concept("courseOfTherapyType", vocab::COURSE_OF_THERAPY, "continuous", "Continuous long term therapy")
                     .array("dosageInstruction", |dosages| {
                         dosages.object(|dosage| {
                             dosage.string("text", medicine.dose);
@@ -245,34 +232,30 @@ impl PersonWriter<'_> {
     fn observations(&self, chunk: &mut Chunk) {
         let mut k = 0;
         for measured in &self.person.measurements {
-            let mut observation =
-                |category: (&str, &str), codes: &[(&str, &str, &str)], value: &dyn Fn(&mut Object<'_>)| {
-                    chunk.write(ResourceType::Observation, |resource| {
-                        resource
-                            .formatted("id", format_args!("obs-{}-{k}", self.index))
-                            .string("status", "final")
-                            .array("category", |categories| {
-                                categories.concept(vocab::OBSERVATION_CATEGORY, category.0, category.1);
-                            })
-                            .object("code", |code| {
-                                code.array("coding", |codings| {
-                                    for (system, code, display) in codes {
-                                        codings.coding(system, code, display);
-                                    }
-                                });
+            let mut observation = |category: (&str, &str), codes: &[(&str, &str, &str)], value: &dyn Fn(&mut Object<'_>)| {
+                chunk.write(ResourceType::Observation, |resource| {
+                    resource
+                        .formatted("id", format_args!("obs-{}-{k}", self.index))
+                        .string("status", "final")
+                        .array("category", |categories| {
+                            categories.concept(vocab::OBSERVATION_CATEGORY, category.0, category.1);
+                        })
+                        .object("code", |code| {
+                            code.array("coding", |codings| {
+                                for (system, code, display) in codes {
+                                    codings.coding(system, code, display);
+                                }
                             });
-                        self.subject(resource, "subject");
-                        self.instant(resource, "effectiveDateTime", measured.time);
-                        resource.array("performer", |performers| {
-                            performers.reference(format_args!(
-                                "Practitioner/{}",
-                                self.model.network.professional_id(measured.by)
-                            ));
                         });
-                        value(resource);
+                    self.subject(resource, "subject");
+                    self.instant(resource, "effectiveDateTime", measured.time);
+                    resource.array("performer", |performers| {
+                        performers.reference(format_args!("Practitioner/{}", self.model.network.professional_id(measured.by)));
                     });
-                    k += 1;
-                };
+                    value(resource);
+                });
+                k += 1;
+            };
             const VITAL: (&str, &str) = ("vital-signs", "Vital Signs");
             const LABORATORY: (&str, &str) = ("laboratory", "Laboratory");
             match &measured.what {
@@ -411,8 +394,7 @@ impl PersonWriter<'_> {
                     .concept("priority", vocab::ACT_PRIORITY, "EM", "emergency");
                 self.subject(resource, "subject");
                 resource.array("participant", |participants| {
-                    participants
-                        .object(|participant| self.practitioner(participant, "individual", emergency.emergency_doctor));
+                    participants.object(|participant| self.practitioner(participant, "individual", emergency.emergency_doctor));
                 });
                 resource.object("period", |period| {
                     self.instant(period, "start", attendance.start);
@@ -424,11 +406,8 @@ impl PersonWriter<'_> {
             *encounter += 1;
         }
         if let Some(stay) = &emergency.admission {
-            let (source, source_display) = if emergency.attendance.is_some() {
-                ("emd", "From accident/emergency department")
-            } else {
-                ("gp", "General Practitioner referral")
-            };
+            let (source, source_display) =
+                if emergency.attendance.is_some() { ("emd", "From accident/emergency department") } else { ("gp", "General Practitioner referral") };
             chunk.write(ResourceType::Encounter, |resource| {
                 resource
                     .formatted("id", format_args!("enc-{}-{}", self.index, *encounter))
@@ -440,8 +419,7 @@ impl PersonWriter<'_> {
                     .concept("priority", vocab::ACT_PRIORITY, "EM", "emergency");
                 self.subject(resource, "subject");
                 resource.array("participant", |participants| {
-                    participants
-                        .object(|participant| self.practitioner(participant, "individual", emergency.consultant));
+                    participants.object(|participant| self.practitioner(participant, "individual", emergency.consultant));
                 });
                 resource.object("period", |period| {
                     self.instant(period, "start", stay.start);

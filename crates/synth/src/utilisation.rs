@@ -74,11 +74,7 @@ impl RiskFactors {
         frailty * condition(self.heart_failure) * condition(self.cancer) * condition(self.dementia)
     }
 
-    pub fn of(
-        conditions: crate::morbidity::ConditionSet,
-        long_term_conditions: u32,
-        frailty: FrailtyBand,
-    ) -> RiskFactors {
+    pub fn of(conditions: crate::morbidity::ConditionSet, long_term_conditions: u32, frailty: FrailtyBand) -> RiskFactors {
         RiskFactors {
             long_term_conditions,
             frailty,
@@ -101,11 +97,7 @@ impl Utilisation {
     /// Calibrates against `sample_per_band` people per band drawn by `draw(random, age)`, which
     /// returns their risk factors. The sample uses a fixed seed of its own, so the base rates
     /// are the same for every seed and every run.
-    pub fn calibrate(
-        people_by_age: &[f64; AGES],
-        sample_per_band: usize,
-        draw: impl Fn(&mut Random, u32) -> RiskFactors,
-    ) -> Utilisation {
+    pub fn calibrate(people_by_age: &[f64; AGES], sample_per_band: usize, draw: impl Fn(&mut Random, u32) -> RiskFactors) -> Utilisation {
         const CALIBRATION_SEED: u64 = 0x4A6F_696E_6572_7921;
         let mut admission_base = [0.0; 6];
         let mut attendance_base = [0.0; 6];
@@ -138,8 +130,7 @@ impl Utilisation {
             let dying_admissions = 0.5 * DEATHS_IN_HOSPITAL * mortality / n;
             let admissions = (ADMISSIONS_PER_1000[band_index] / 1000.0 - dying_admissions).max(0.0);
             admission_base[band_index] = admissions / (admission / n);
-            let attendance_only =
-                AE_ATTENDANCES_PER_1000[band_index] - ADMISSIONS_VIA_AE * ADMISSIONS_PER_1000[band_index];
+            let attendance_only = AE_ATTENDANCES_PER_1000[band_index] - ADMISSIONS_VIA_AE * ADMISSIONS_PER_1000[band_index];
             attendance_base[band_index] = attendance_only.max(0.0) / 1000.0 / (attendance / n);
         }
         Utilisation { admission_base, attendance_base, death_base_scale }
@@ -157,8 +148,7 @@ impl Utilisation {
 
     /// The probability of dying within the two years before the reference date.
     pub fn death_within_two_years(&self, age: u32, factors: &RiskFactors) -> f64 {
-        let yearly =
-            (annual_mortality(age) * factors.death_multiplier() * self.death_base_scale[band_of(age)]).min(0.6);
+        let yearly = (annual_mortality(age) * factors.death_multiplier() * self.death_base_scale[band_of(age)]).min(0.6);
         1.0 - (1.0 - yearly).powi(2)
     }
 }

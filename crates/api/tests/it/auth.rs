@@ -29,7 +29,12 @@ async fn clinician(s: &Server) {
         let path = format!("/fhir/{}/{}", v["resourceType"].as_str().expect("type"), v["id"].as_str().expect("id"));
         assert!(s.put(&path, &v).await.status < 300);
     }
-    let new = NewAccount { username: "gp".into(), role: Role::Clinician, acts_as: ActsAs::PractitionerRole("prr1".into()), password: Some("correct horse battery".into()) };
+    let new = NewAccount {
+        username: "gp".into(),
+        role: Role::Clinician,
+        acts_as: ActsAs::PractitionerRole("prr1".into()),
+        password: Some("correct horse battery".into()),
+    };
     s.app().add_account(new).await.expect("account");
 }
 
@@ -152,10 +157,22 @@ async fn sign_in_with_a_password_or_client_credentials() {
     }
 
     // A system client signs in with client credentials, as HTTP Basic or in the body.
-    let client = NewAccount { username: "feed".into(), role: Role::IntegrationSystem, acts_as: ActsAs::System, password: Some("a client secret value".into()) };
+    let client = NewAccount {
+        username: "feed".into(),
+        role: Role::IntegrationSystem,
+        acts_as: ActsAs::System,
+        password: Some("a client secret value".into()),
+    };
     s.app().add_account(client).await.expect("client");
     let basic = format!("Basic {}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "feed:a client secret value"));
-    let r = s.send("POST", "/auth/token", &[("content-type", "application/x-www-form-urlencoded"), ("authorization", &basic)], Some(b"grant_type=client_credentials")).await;
+    let r = s
+        .send(
+            "POST",
+            "/auth/token",
+            &[("content-type", "application/x-www-form-urlencoded"), ("authorization", &basic)],
+            Some(b"grant_type=client_credentials"),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["scope"], "system/*.cruds");
     let r = sign_in(&s, "grant_type=client_credentials&client_id=feed&client_secret=a+client+secret+value").await;
@@ -231,7 +248,8 @@ async fn access_answers_whether_and_why_for_the_caller() {
     let a = ask(hosp, "p1").await;
     let basis = &parameter(&a, "basis")[0]["part"];
     assert_eq!(basis[0]["valueCode"], "recent-encounter", "{a}");
-    let until = basis.as_array().expect("parts").iter().find(|p| p["name"] == "until").expect("until")["valueDateTime"].as_str().expect("text").to_owned();
+    let until =
+        basis.as_array().expect("parts").iter().find(|p| p["name"] == "until").expect("until")["valueDateTime"].as_str().expect("text").to_owned();
     assert!(until.starts_with(&iso(now + 80 * day)[..10]), "ninety days after the encounter ended: {until}");
 
     let denied = ask(other.clone(), "p1").await;
@@ -242,7 +260,10 @@ async fn access_answers_whether_and_why_for_the_caller() {
 
     assert_eq!(parameter(&ask(analyst, "p1").await, "reason")[0]["valueCode"], "role-sees-no-records");
     let own = ask(me.clone(), "p1").await;
-    assert_eq!((parameter(&own, "basis")[0]["part"][0]["valueCode"].as_str(), parameter(&own, "view")[0]["valueString"].as_str()), (Some("own-record"), Some("everything")));
+    assert_eq!(
+        (parameter(&own, "basis")[0]["part"][0]["valueCode"].as_str(), parameter(&own, "view")[0]["valueString"].as_str()),
+        (Some("own-record"), Some("everything"))
+    );
     assert_eq!(parameter(&ask(me, "p2").await, "reason")[0]["valueCode"], "not-their-record");
     let system = ask(bearer(&s.token().await), "p2").await;
     assert_eq!(parameter(&system, "basis")[0]["part"][0]["valueCode"], "integration-system");

@@ -120,7 +120,9 @@ async fn patient_and_group_level_exports_hold_only_patient_compartments() {
     assert_eq!(files.keys().collect::<Vec<_>>(), ["Observation", "Patient"], "no Organization: it is in no compartment");
     assert_eq!(ids(files.get("Patient")).len(), 2);
 
-    let group = s.create(json!({"resourceType": "Group", "type": "person", "actual": true, "member": [{"entity": {"reference": format!("Patient/{p1}")}}]})).await;
+    let group = s
+        .create(json!({"resourceType": "Group", "type": "person", "actual": true, "member": [{"entity": {"reference": format!("Patient/{p1}")}}]}))
+        .await;
     let files = download(&s, &finish(&s, &kickoff(&s, &format!("/fhir/Group/{group}/$export")).await).await).await;
     assert_eq!(ids(files.get("Patient")), [p1.clone()]);
     let observations = files.get("Observation").expect("observations");

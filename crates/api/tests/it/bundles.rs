@@ -113,7 +113,14 @@ async fn a_failing_transaction_leaves_nothing_behind() {
             "Bundle.entry[2].resource.gender",
         ),
         // a reference to nothing
-        (vec![entry("urn:uuid:1", patient("9990000344"), "POST", "Patient"), entry("urn:uuid:3", observation("ghost", "1"), "POST", "Observation")], 422, "Bundle.entry[1].resource.subject.reference"),
+        (
+            vec![
+                entry("urn:uuid:1", patient("9990000344"), "POST", "Patient"),
+                entry("urn:uuid:3", observation("ghost", "1"), "POST", "Observation"),
+            ],
+            422,
+            "Bundle.entry[1].resource.subject.reference",
+        ),
         // a stale If-Match
         (
             vec![entry("urn:uuid:1", patient("9990000344"), "POST", "Patient"), {
@@ -139,7 +146,10 @@ async fn a_failing_transaction_leaves_nothing_behind() {
         (vec![json!({ "resource": patient("9990000344") })], 400, "Bundle.entry[0].request"),
         // pointing a new resource at one the same transaction deletes
         (
-            vec![entry("urn:uuid:o", observation(&keep, "1"), "POST", "Observation"), json!({ "request": { "method": "DELETE", "url": format!("Patient/{keep}") } })],
+            vec![
+                entry("urn:uuid:o", observation(&keep, "1"), "POST", "Observation"),
+                json!({ "request": { "method": "DELETE", "url": format!("Patient/{keep}") } }),
+            ],
             422,
             "Bundle.entry[0].resource.subject.reference",
         ),

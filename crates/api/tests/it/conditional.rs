@@ -71,7 +71,8 @@ async fn token_search_forms_and_paging() {
     nosys["identifier"][0].as_object_mut().expect("identifier").remove("system");
     let c = s.create(nosys).await;
     let ids = |v: serde_json::Value| -> Vec<String> {
-        let mut out: Vec<String> = v["entry"].as_array().map(|e| e.iter().filter_map(|x| x["resource"]["id"].as_str().map(str::to_owned)).collect()).unwrap_or_default();
+        let mut out: Vec<String> =
+            v["entry"].as_array().map(|e| e.iter().filter_map(|x| x["resource"]["id"].as_str().map(str::to_owned)).collect()).unwrap_or_default();
         out.sort();
         out
     };
@@ -90,7 +91,8 @@ async fn token_search_forms_and_paging() {
     loop {
         let page = s.get(&url).await.json();
         seen.extend(ids(page.clone()));
-        let next = page["link"].as_array().and_then(|l| l.iter().find(|x| x["relation"] == "next")).and_then(|x| x["url"].as_str()).map(str::to_owned);
+        let next =
+            page["link"].as_array().and_then(|l| l.iter().find(|x| x["relation"] == "next")).and_then(|x| x["url"].as_str()).map(str::to_owned);
         match next {
             Some(n) => url = n.replace(crate::BASE, "/fhir"),
             None => break,

@@ -182,7 +182,8 @@ async fn json_patch_applies_and_validates() {
     let p = r.json();
     assert_eq!((p["gender"].clone(), p["active"].clone(), p["meta"]["versionId"].clone()), (json!("male"), json!(true), json!("2")));
     // A failing test op applies nothing.
-    let failing = json!([{ "op": "replace", "path": "/gender", "value": "female" }, { "op": "test", "path": "/gender", "value": "male" }]).to_string();
+    let failing =
+        json!([{ "op": "replace", "path": "/gender", "value": "female" }, { "op": "test", "path": "/gender", "value": "male" }]).to_string();
     s.send("PATCH", &uri, &[ct], Some(failing.as_bytes())).await.assert_outcome(422, "processing", None);
     assert_eq!(s.get(&uri).await.json()["meta"]["versionId"], "2");
     // A patch that makes the resource invalid is refused with the element at fault.

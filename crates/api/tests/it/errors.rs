@@ -12,10 +12,18 @@ async fn malformed_and_invalid_bodies() {
     s.post("/fhir/Patient", &json!({"gender": "male"})).await.assert_outcome(400, "required", Some("resourceType"));
     s.post("/fhir/Patient", &json!({"resourceType": "Observation"})).await.assert_outcome(400, "invalid", Some("resourceType"));
     s.post("/fhir/Patient", &json!({"resourceType": "Patient", "gender": "mail"})).await.assert_outcome(400, "code-invalid", Some("Patient.gender"));
-    s.post("/fhir/Patient", &json!({"resourceType": "Patient", "birthDate": "1970-13-45"})).await.assert_outcome(400, "value", Some("Patient.birthDate"));
+    s.post("/fhir/Patient", &json!({"resourceType": "Patient", "birthDate": "1970-13-45"})).await.assert_outcome(
+        400,
+        "value",
+        Some("Patient.birthDate"),
+    );
     s.post("/fhir/Patient", &json!({"resourceType": "Patient", "nickname": "x"})).await.assert_outcome(400, "structure", Some("Patient.nickname"));
     s.post("/fhir/Patient", &json!({"resourceType": "Patient", "active": "true"})).await.assert_outcome(400, "value", Some("Patient.active"));
-    s.post("/fhir/Observation", &json!({"resourceType": "Observation", "code": {"text": "x"}})).await.assert_outcome(400, "required", Some("Observation.status"));
+    s.post("/fhir/Observation", &json!({"resourceType": "Observation", "code": {"text": "x"}})).await.assert_outcome(
+        400,
+        "required",
+        Some("Observation.status"),
+    );
     // Several faults are all reported.
     let r = s.post("/fhir/Patient", &json!({"resourceType": "Patient", "gender": "mail", "birthDate": "x"})).await;
     assert_eq!(r.json()["issue"].as_array().map(Vec::len), Some(2), "{}", r.text());
@@ -69,8 +77,16 @@ async fn search_parameters_we_cannot_evaluate_never_match_everything() {
     assert_eq!(entries.len(), 2, "one match and the outcome that says what was ignored: {b}");
     assert_eq!(entries[1]["search"]["mode"], "outcome");
     assert_eq!(entries[1]["resource"]["issue"][0]["code"], "not-supported");
-    s.send("GET", "/fhir/Patient?nickname=Nobody", &[("prefer", "handling=strict")], None).await.assert_outcome(400, "not-supported", Some("nickname"));
-    s.send("GET", "/fhir/Patient?family:sounds-like=x", &[("prefer", "handling=strict")], None).await.assert_outcome(400, "not-supported", Some("family:sounds-like"));
+    s.send("GET", "/fhir/Patient?nickname=Nobody", &[("prefer", "handling=strict")], None).await.assert_outcome(
+        400,
+        "not-supported",
+        Some("nickname"),
+    );
+    s.send("GET", "/fhir/Patient?family:sounds-like=x", &[("prefer", "handling=strict")], None).await.assert_outcome(
+        400,
+        "not-supported",
+        Some("family:sounds-like"),
+    );
     // Values that cannot be parsed are refused whatever the handling.
     s.get("/fhir/Patient?identifier=").await.assert_outcome(400, "value", Some("identifier"));
     s.get("/fhir/Patient?_count=many").await.assert_outcome(400, "value", Some("_count"));

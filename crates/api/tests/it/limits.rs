@@ -136,10 +136,14 @@ async fn bundles_with_too_many_entries_are_refused() {
 
 #[tokio::test]
 async fn a_batch_shares_one_budget_of_resources() {
-    let s = Server::build(api::Options::default(), limits(|l| {
-        l.max_materialised = 10;
-        l.batch_concurrency = 1;
-    }), |_| {});
+    let s = Server::build(
+        api::Options::default(),
+        limits(|l| {
+            l.max_materialised = 10;
+            l.batch_concurrency = 1;
+        }),
+        |_| {},
+    );
     for i in 0..4 {
         s.create(patient(&format!("900000001{i}"))).await;
     }
@@ -150,7 +154,8 @@ async fn a_batch_shares_one_budget_of_resources() {
     let b = r.json();
     let statuses: Vec<&str> = b["entry"].as_array().expect("entries").iter().map(|e| e["response"]["status"].as_str().unwrap_or("")).collect();
     assert_eq!(statuses.iter().filter(|s| s.starts_with("200")).count(), 3, "{statuses:?}");
-    let refused: Vec<&Value> = b["entry"].as_array().expect("entries").iter().filter(|e| e["response"]["status"].as_str().is_some_and(|s| s.starts_with("400"))).collect();
+    let refused: Vec<&Value> =
+        b["entry"].as_array().expect("entries").iter().filter(|e| e["response"]["status"].as_str().is_some_and(|s| s.starts_with("400"))).collect();
     assert_eq!(refused.len(), 3, "{statuses:?}");
     for e in refused {
         let oo = &e["response"]["outcome"];
@@ -187,7 +192,13 @@ async fn overload_is_shed_with_503_and_slow_requests_time_out() {
     let s = Server::with_options(options);
     let (body, _writer) = endless_body().await;
     let token = format!("Bearer {}", s.token().await);
-    let slow = Request::builder().method("POST").uri("/fhir/Patient").header("content-type", "application/fhir+json").header("authorization", &token).body(body).expect("request");
+    let slow = Request::builder()
+        .method("POST")
+        .uri("/fhir/Patient")
+        .header("content-type", "application/fhir+json")
+        .header("authorization", &token)
+        .body(body)
+        .expect("request");
     let router = s.router();
     let held = tokio::spawn(async move { router.oneshot(slow).await });
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -213,8 +224,10 @@ async fn a_query_past_its_time_limit_is_stopped_with_503() {
     }
     let s = Server::build(api::Options::default(), app::Limits::default(), |o| o.query_timeout = Duration::from_millis(1));
     let entries: Vec<Value> = (0..3000)
-        .map(|i| json!({ "request": { "method": "POST", "url": "Patient" }, "resource": {
-            "resourceType": "Patient", "name": [{ "family": format!("Family{i}"), "given": ["A", "B"] }], "birthDate": "1950-01-01" } }))
+        .map(|i| {
+            json!({ "request": { "method": "POST", "url": "Patient" }, "resource": {
+            "resourceType": "Patient", "name": [{ "family": format!("Family{i}"), "given": ["A", "B"] }], "birthDate": "1950-01-01" } })
+        })
         .collect();
     let r = s.post("/fhir", &json!({ "resourceType": "Bundle", "type": "transaction", "entry": entries })).await;
     assert_eq!(r.status, 200, "{}", r.text());
@@ -233,7 +246,13 @@ async fn a_batch_stops_when_its_client_goes_away() {
         .collect();
     let body = json!({ "resourceType": "Bundle", "type": "batch", "entry": entries }).to_string();
     let token = format!("Bearer {}", s.token().await);
-    let req = Request::builder().method("POST").uri("/fhir").header("content-type", "application/fhir+json").header("authorization", &token).body(Body::from(body)).expect("request");
+    let req = Request::builder()
+        .method("POST")
+        .uri("/fhir")
+        .header("content-type", "application/fhir+json")
+        .header("authorization", &token)
+        .body(Body::from(body))
+        .expect("request");
     let router = s.router();
     let client = tokio::spawn(async move { router.oneshot(req).await });
     // Let some entries be written, then hang up: the request's future is dropped, as hyper drops it when

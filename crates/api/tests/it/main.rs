@@ -14,8 +14,8 @@ mod history;
 mod limits;
 mod search;
 mod sharding;
-mod validate;
 mod synthea;
+mod validate;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request};
@@ -101,7 +101,12 @@ impl Server {
     pub async fn token(&self) -> String {
         self.token
             .get_or_init(|| async {
-                let client = app::auth::NewAccount { username: "tests".into(), role: care::access::Role::IntegrationSystem, acts_as: app::auth::ActsAs::System, password: None };
+                let client = app::auth::NewAccount {
+                    username: "tests".into(),
+                    role: care::access::Role::IntegrationSystem,
+                    acts_as: app::auth::ActsAs::System,
+                    password: None,
+                };
                 self.app.add_account(client).await.expect("the tests' system account");
                 self.app.issue_token("tests", None).await.expect("a token").token
             })
@@ -175,7 +180,11 @@ impl Res {
     /// The body as text, cut to a length that keeps failure messages readable.
     pub fn text(&self) -> String {
         let t = String::from_utf8_lossy(&self.body);
-        if t.len() > 1500 { format!("{}… ({} bytes)", &t[..t.floor_char_boundary(1500)], t.len()) } else { t.into_owned() }
+        if t.len() > 1500 {
+            format!("{}… ({} bytes)", &t[..t.floor_char_boundary(1500)], t.len())
+        } else {
+            t.into_owned()
+        }
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -188,10 +197,9 @@ impl Res {
         let oo = self.json();
         assert_eq!(oo["resourceType"], "OperationOutcome", "{oo}");
         let issues = oo["issue"].as_array().expect("issues");
-        let hit = issues.iter().any(|i| {
-            i["code"] == code
-                && expression.is_none_or(|e| i["expression"].as_array().is_some_and(|x| x.iter().any(|p| p == e)))
-        });
+        let hit = issues
+            .iter()
+            .any(|i| i["code"] == code && expression.is_none_or(|e| i["expression"].as_array().is_some_and(|x| x.iter().any(|p| p == e))));
         assert!(hit, "expected issue {code} at {expression:?} in {oo}");
     }
 }

@@ -262,12 +262,14 @@ async fn totals_summaries_and_elements() {
     assert_eq!(b["total"], 3, "the whole result on one page: its total is free");
     let b = s.get("/fhir/Observation?code=29463-7&_count=1").await.json();
     assert!(b.get("total").is_none(), "no total unless asked or free");
-    let links: Vec<(&str, &str)> = b["link"].as_array().expect("links").iter().map(|l| (l["relation"].as_str().unwrap_or(""), l["url"].as_str().unwrap_or(""))).collect();
+    let links: Vec<(&str, &str)> =
+        b["link"].as_array().expect("links").iter().map(|l| (l["relation"].as_str().unwrap_or(""), l["url"].as_str().unwrap_or(""))).collect();
     let first = links.iter().find(|(r, _)| *r == "first").expect("a first link on a paged result").1;
     assert_eq!(first, "http://joinery.test/fhir/Observation?code=29463-7&_count=1");
     let next = links.iter().find(|(r, _)| *r == "next").expect("next").1.replace("http://joinery.test", "");
     let page2 = s.get(&next).await.json();
-    let self_link = page2["link"].as_array().expect("links").iter().find(|l| l["relation"] == "self").expect("self")["url"].as_str().unwrap_or("").to_owned();
+    let self_link =
+        page2["link"].as_array().expect("links").iter().find(|l| l["relation"] == "self").expect("self")["url"].as_str().unwrap_or("").to_owned();
     assert!(self_link.contains("_cursor="), "self names the page it is: {self_link}");
     let b = s.get("/fhir/Patient?_id=p1&_elements=gender").await.json();
     let p = &b["entry"][0]["resource"];

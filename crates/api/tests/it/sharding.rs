@@ -89,8 +89,11 @@ async fn pages(s: &Server, first: &str) -> Vec<Value> {
 }
 
 fn ids(pages: &[Value]) -> Vec<String> {
-    let mut out: Vec<String> =
-        pages.iter().flat_map(|b| b["entry"].as_array().cloned().unwrap_or_default()).filter_map(|e| e["resource"]["id"].as_str().map(str::to_owned)).collect();
+    let mut out: Vec<String> = pages
+        .iter()
+        .flat_map(|b| b["entry"].as_array().cloned().unwrap_or_default())
+        .filter_map(|e| e["resource"]["id"].as_str().map(str::to_owned))
+        .collect();
     out.sort();
     out.dedup(); // `$everything` includes what a page refers to on every page that refers to it
     out
@@ -105,8 +108,12 @@ async fn every_statement_serving_one_persons_record_filters_on_the_person_key() 
     };
     put(&s, json!({"resourceType": "Organization", "id": "org1", "name": "Riverside Practice"})).await;
     for p in ["p1", "p2"] {
-        put(&s, json!({"resourceType": "Patient", "id": p, "gender": "female", "birthDate": "1950-03-01",
-            "generalPractitioner": [{"reference": "Organization/org1"}]})).await;
+        put(
+            &s,
+            json!({"resourceType": "Patient", "id": p, "gender": "female", "birthDate": "1950-03-01",
+            "generalPractitioner": [{"reference": "Organization/org1"}]}),
+        )
+        .await;
     }
     put(&s, observation("o1", "p1", "2024-01-10", "72.5")).await;
     put(&s, observation("o2", "p1", "2024-03-10", "80")).await;
@@ -115,7 +122,10 @@ async fn every_statement_serving_one_persons_record_filters_on_the_person_key() 
     pg.take_statements();
 
     assert_eq!(ids(&pages(&s, "/fhir/Patient/p1/Observation").await), ["o1", "o2", "o3"]);
-    assert_eq!(ids(&pages(&s, "/fhir/Patient/p1/Observation?date=ge2024-02&_sort=-date,value-quantity&_count=1&_total=accurate").await), ["o2", "o3"]);
+    assert_eq!(
+        ids(&pages(&s, "/fhir/Patient/p1/Observation?date=ge2024-02&_sort=-date,value-quantity&_count=1&_total=accurate").await),
+        ["o2", "o3"]
+    );
     assert_eq!(ids(&pages(&s, "/fhir/Patient/p1/Observation?code=http://loinc.org|29463-7&value-quantity=gt75").await), ["o2", "o3"]);
     assert_eq!(ids(&pages(&s, "/fhir/Patient/p1/Patient").await), ["p1"]);
     let everything = pages(&s, "/fhir/Patient/p1/$everything?_count=2").await;

@@ -39,7 +39,12 @@ async fn every_issue_of_an_invalid_resource_is_named_with_its_path() {
     let r = s.post("/fhir/Patient/$validate", &bad).await;
     assert_eq!(r.status, 200, "validation ran: {}", r.text());
     let found = issues(&r.json());
-    for (code, at) in [("code-invalid", "Patient.gender"), ("value", "Patient.birthDate"), ("structure", "Patient.colour"), ("not-found", "Patient.generalPractitioner[0]")] {
+    for (code, at) in [
+        ("code-invalid", "Patient.gender"),
+        ("value", "Patient.birthDate"),
+        ("structure", "Patient.colour"),
+        ("not-found", "Patient.generalPractitioner[0]"),
+    ] {
         assert!(found.iter().any(|(sev, c, p)| sev == "error" && c == code && p.starts_with(at)), "{code} at {at} in {found:?}");
     }
     let r = s.post("/fhir/Patient/$validate", &observation("x", "70")).await;
@@ -70,8 +75,10 @@ async fn modes_parameters_and_profiles() {
     assert!(issues(&r.json()).iter().any(|(_, c, _)| c == "not-found"), "{}", r.text());
 
     // A Parameters body, with a profile: the base definition is known, others are not.
-    let params = |profile: &str| json!({ "resourceType": "Parameters", "parameter": [
-        { "name": "resource", "resource": patient("9000000063") }, { "name": "mode", "valueCode": "create" }, { "name": "profile", "valueUri": profile } ] });
+    let params = |profile: &str| {
+        json!({ "resourceType": "Parameters", "parameter": [
+        { "name": "resource", "resource": patient("9000000063") }, { "name": "mode", "valueCode": "create" }, { "name": "profile", "valueUri": profile } ] })
+    };
     let r = s.post("/fhir/Patient/$validate", &params("http://hl7.org/fhir/StructureDefinition/Patient")).await;
     assert_eq!(issues(&r.json())[0].0, "information", "{}", r.text());
     let r = s.post("/fhir/Patient/$validate", &params("https://fhir.hl7.org.uk/StructureDefinition/UKCore-Patient")).await;

@@ -53,7 +53,11 @@ impl ExportRequest {
             match name.as_str() {
                 "_outputFormat" => {
                     if !OUTPUT_FORMATS.contains(&value.as_str()) {
-                        return Err(bad(IssueCode::NotSupported, format!("_outputFormat '{value}' is not supported; use application/fhir+ndjson"), "_outputFormat"));
+                        return Err(bad(
+                            IssueCode::NotSupported,
+                            format!("_outputFormat '{value}' is not supported; use application/fhir+ndjson"),
+                            "_outputFormat",
+                        ));
                     }
                 }
                 "_type" => {
@@ -74,7 +78,11 @@ impl ExportRequest {
                 }
                 "_format" => {}
                 other => {
-                    return Err(bad(IssueCode::NotSupported, format!("the export parameter '{other}' is not supported (supported: _type, _since, _outputFormat)"), other));
+                    return Err(bad(
+                        IssueCode::NotSupported,
+                        format!("the export parameter '{other}' is not supported (supported: _type, _since, _outputFormat)"),
+                        other,
+                    ));
                 }
             }
         }
@@ -277,7 +285,8 @@ impl App {
                     None
                 }
                 Ok(summary) => {
-                    let manifest = ExportManifest { transaction_time: summary.transaction_time, request: request.request_url.clone(), outputs: summary.outputs };
+                    let manifest =
+                        ExportManifest { transaction_time: summary.transaction_time, request: request.request_url.clone(), outputs: summary.outputs };
                     match std::fs::write(dir.join(JOB_RECORD), manifest.to_record().to_string()) {
                         Ok(()) => {
                             tracing::info!(resources = summary.resources, seconds = started.elapsed().as_secs_f64(), "export finished");
@@ -358,7 +367,13 @@ impl App {
     /// Opens one file of a finished job, with its length.
     pub async fn export_file(&self, job: &str, file: &str) -> Result<(std::fs::File, u64), AppError> {
         self.authorize_export(None)?;
-        let missing = || AppError::NotFound(format!("export job '{}' has no file '{}'", job.chars().take(64).collect::<String>(), file.chars().take(64).collect::<String>()));
+        let missing = || {
+            AppError::NotFound(format!(
+                "export job '{}' has no file '{}'",
+                job.chars().take(64).collect::<String>(),
+                file.chars().take(64).collect::<String>()
+            ))
+        };
         match self.export_status(job).await? {
             ExportStatus::Complete(m) if m.outputs.iter().any(|o| o.file == file) => {}
             _ => return Err(missing()),
@@ -379,7 +394,11 @@ impl App {
         std::fs::create_dir_all(dir).map_err(|source| ExportError::Io { path: dir.to_path_buf(), source })?;
         let done = progress.unwrap_or_default();
         let summary = self.write_export(request, persons, dir, &AtomicBool::new(false), &done, &AtomicU64::new(0)).await?;
-        let manifest = ExportManifest { transaction_time: summary.transaction_time.clone(), request: request.request_url.clone(), outputs: summary.outputs.clone() };
+        let manifest = ExportManifest {
+            transaction_time: summary.transaction_time.clone(),
+            request: request.request_url.clone(),
+            outputs: summary.outputs.clone(),
+        };
         let path = dir.join(JOB_RECORD);
         std::fs::write(&path, manifest.to_record().to_string()).map_err(|source| ExportError::Io { path, source })?;
         Ok(summary)
@@ -508,8 +527,12 @@ mod tests {
 
     #[test]
     fn kickoff_parameters() {
-        let r = ExportRequest::from_params(ExportLevel::System, &params(&[("_type", "Patient,Observation"), ("_since", "2024-01-01T00:00:00Z"), ("_outputFormat", "application/fhir+ndjson")]), "u")
-            .expect("valid");
+        let r = ExportRequest::from_params(
+            ExportLevel::System,
+            &params(&[("_type", "Patient,Observation"), ("_since", "2024-01-01T00:00:00Z"), ("_outputFormat", "application/fhir+ndjson")]),
+            "u",
+        )
+        .expect("valid");
         assert_eq!(r.types, Some(vec!["Patient".to_owned(), "Observation".to_owned()]));
         assert_eq!(r.since.as_deref(), Some("2024-01-01T00:00:00.000Z"));
         assert!(ExportRequest::from_params(ExportLevel::System, &params(&[("_type", "Patient,Nope")]), "u").is_err());

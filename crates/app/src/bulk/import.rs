@@ -387,16 +387,25 @@ impl App {
 
     /// Starts one unit without waiting for it, so that several units share a commit (SQLite) or run on
     /// several connections (PostgreSQL).
-    async fn submit(&self, items: Vec<Item>, stamp: String, atomic: bool, seen: Option<Arc<Mutex<Seen>>>, keys: Keys, in_order: bool) -> InFlight<'_> {
+    async fn submit(
+        &self,
+        items: Vec<Item>,
+        stamp: String,
+        atomic: bool,
+        seen: Option<Arc<Mutex<Seen>>>,
+        keys: Keys,
+        in_order: bool,
+    ) -> InFlight<'_> {
         let unit = move |tx: &mut dyn Tx| write_unit(tx, items, &stamp, atomic, seen.as_deref());
         if !in_order {
             // A task of its own, so that the unit progresses (connects, waits for a connection, commits)
             // while the importer waits for others; a future polled once and parked would not.
             let store = self.store.clone();
             let task = tokio::spawn(async move { store.write(unit).await });
-            let fut = Box::pin(async move {
-                task.await.unwrap_or_else(|e| Err(UnitFailure { error: AppError::Internal(Box::new(e)), items: Vec::new() }))
-            });
+            let fut =
+                Box::pin(
+                    async move { task.await.unwrap_or_else(|e| Err(UnitFailure { error: AppError::Internal(Box::new(e)), items: Vec::new() })) },
+                );
             return InFlight { state: UnitState::Pending(fut), atomic, keys };
         }
         let mut fut: Pin<Box<dyn Future<Output = UnitResult> + Send + '_>> = Box::pin(self.store.write(unit));
@@ -571,8 +580,8 @@ fn read_sources(sources: Vec<Source>, batch_size: usize, work: &mpsc::SyncSender
                         }
                         Ok(None) => break,
                         Err(e) => {
-                            let failure =
-                                Origin { file: file.clone(), line: Some(number + 1), entry: None }.failure(file_type.as_deref(), format!("cannot read the file: {e}"));
+                            let failure = Origin { file: file.clone(), line: Some(number + 1), entry: None }
+                                .failure(file_type.as_deref(), format!("cannot read the file: {e}"));
                             if !send(Work::Failed { seq, failure }) {
                                 return;
                             }
@@ -620,15 +629,9 @@ fn work(rx: &Mutex<mpsc::Receiver<Work>>, tx: &tokio::sync::mpsc::Sender<Batch>,
         let batch = match w {
             Work::Lines { seq, file, file_type, lines, stamp } => prepare_lines(seq, &file, file_type.as_deref(), lines, stamp),
             Work::Document { seq, file, stamp } => prepare_document(seq, &file, stamp, progress),
-            Work::Failed { seq, failure } => Batch {
-                seq,
-                atomic: false,
-                items: Vec::new(),
-                read: Vec::new(),
-                failures: vec![failure],
-                skipped: None,
-                stamp: String::new(),
-            },
+            Work::Failed { seq, failure } => {
+                Batch { seq, atomic: false, items: Vec::new(), read: Vec::new(), failures: vec![failure], skipped: None, stamp: String::new() }
+            }
         };
         if tx.blocking_send(batch).is_err() {
             return;
@@ -637,7 +640,8 @@ fn work(rx: &Mutex<mpsc::Receiver<Work>>, tx: &tokio::sync::mpsc::Sender<Batch>,
 }
 
 fn prepare_lines(seq: u64, file: &Arc<Path>, file_type: Option<&str>, lines: Vec<(u64, Line)>, stamp: String) -> Batch {
-    let mut batch = Batch { seq, atomic: false, items: Vec::with_capacity(lines.len()), failures: Vec::new(), read: Vec::new(), skipped: None, stamp };
+    let mut batch =
+        Batch { seq, atomic: false, items: Vec::with_capacity(lines.len()), failures: Vec::new(), read: Vec::new(), skipped: None, stamp };
     let mut read: HashMap<String, u64> = HashMap::new();
     for (number, line) in lines {
         let origin = Origin { file: file.clone(), line: Some(number), entry: None };
@@ -755,7 +759,8 @@ fn prepare_bundle(mut bundle: Value, file: &Arc<Path>, batch: &mut Batch) {
             batch.failures.push(origin.failure(None, "only entries that carry a resource are imported"));
             continue;
         };
-        let Some(t) = resource.get("resourceType").and_then(Value::as_str).filter(|t| fhir::definitions::is_resource_type(t)).map(str::to_owned) else {
+        let Some(t) = resource.get("resourceType").and_then(Value::as_str).filter(|t| fhir::definitions::is_resource_type(t)).map(str::to_owned)
+        else {
             *read.entry(UNKNOWN_TYPE.to_owned()).or_default() += 1;
             batch.failures.push(origin.failure(None, "the entry's resource has no known resourceType"));
             continue;
@@ -930,11 +935,7 @@ fn write_unit(tx: &mut dyn Tx, mut items: Vec<Item>, stamp: &str, atomic: bool, 
         };
         outcomes.push(outcome);
     }
-    Ok(outcomes
-        .into_iter()
-        .zip(items)
-        .map(|(outcome, item)| Written { resource_type: item.resource_type, origin: item.origin, outcome })
-        .collect())
+    Ok(outcomes.into_iter().zip(items).map(|(outcome, item)| Written { resource_type: item.resource_type, origin: item.origin, outcome }).collect())
 }
 
 /// Prepares an item again on the writer: under its decided id, with renamed and conditional references resolved.
@@ -973,7 +974,8 @@ fn write_item(tx: &mut dyn Tx, item: &Item, stamp: &str, seen: Option<&Mutex<See
         return Ok(Outcome::Unchanged);
     }
     let version = current.version + 1;
-    let body = restamp_version(&item.prepared.body, version).ok_or_else(|| AppError::Internal("invariant: a prepared body starts with its server meta".into()))?;
+    let body = restamp_version(&item.prepared.body, version)
+        .ok_or_else(|| AppError::Internal("invariant: a prepared body starts with its server meta".into()))?;
     tx.put(NewVersion { version, body: Some(&body), ..item.prepared.new_version(t, id, version, Method::Put, stamp) })?;
     Ok(if current.deleted { Outcome::Created } else { Outcome::Updated })
 }
@@ -1059,11 +1061,20 @@ mod tests {
         let a = prepare::stamp(json!({"resourceType": "Patient", "id": "p", "gender": "male"}), "p", 1, "2026-01-01T00:00:00.000Z").to_string();
         let b = prepare::stamp(json!({"resourceType": "Patient", "gender": "male"}), "p", 7, "2027-05-01T10:00:00.000Z").to_string();
         let c = prepare::stamp(json!({"resourceType": "Patient", "gender": "female"}), "p", 1, "2026-01-01T00:00:00.000Z").to_string();
-        let d = prepare::stamp(json!({"resourceType": "Patient", "meta": {"tag": [{"code": "x"}]}, "gender": "male"}), "p", 1, "2026-01-01T00:00:00.000Z").to_string();
+        let d = prepare::stamp(
+            json!({"resourceType": "Patient", "meta": {"tag": [{"code": "x"}]}, "gender": "male"}),
+            "p",
+            1,
+            "2026-01-01T00:00:00.000Z",
+        )
+        .to_string();
         assert!(same_content(&a, &b));
         assert!(!same_content(&a, &c));
         assert!(!same_content(&a, &d));
-        assert_eq!(split_server_meta(&d).map(|(x, y)| format!("{x}|{y}")).as_deref(), Some(r#"{"resourceType":"Patient","id":"p","meta":{|,"tag":[{"code":"x"}]},"gender":"male"}"#));
+        assert_eq!(
+            split_server_meta(&d).map(|(x, y)| format!("{x}|{y}")).as_deref(),
+            Some(r#"{"resourceType":"Patient","id":"p","meta":{|,"tag":[{"code":"x"}]},"gender":"male"}"#)
+        );
     }
 
     #[test]

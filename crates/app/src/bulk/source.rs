@@ -191,11 +191,16 @@ mod tests {
     #[test]
     fn folders_are_ordered_by_type_dependencies() {
         let dir = tempfile::tempdir().expect("temp dir");
-        for name in ["Observation.ndjson", "Patient.ndjson", "Organization.ndjson", "Encounter.ndjson", "zeta.json", "hospitalInformation1.json", "notes.txt"] {
+        for name in
+            ["Observation.ndjson", "Patient.ndjson", "Organization.ndjson", "Encounter.ndjson", "zeta.json", "hospitalInformation1.json", "notes.txt"]
+        {
             std::fs::write(dir.path().join(name), "").expect("write");
         }
         let found = list_sources(&[dir.path().to_path_buf()]).expect("list");
         let names: Vec<String> = found.iter().map(|s| s.path.file_name().expect("name").to_string_lossy().into_owned()).collect();
-        assert_eq!(names, ["Organization.ndjson", "Patient.ndjson", "Encounter.ndjson", "Observation.ndjson", "hospitalInformation1.json", "zeta.json"]);
+        assert_eq!(
+            names,
+            ["Organization.ndjson", "Patient.ndjson", "Encounter.ndjson", "Observation.ndjson", "hospitalInformation1.json", "zeta.json"]
+        );
     }
 }

@@ -28,7 +28,11 @@ pub fn subset_of_read(stored: &Stored, params: &[(String, String)]) -> Result<Op
         match k.as_str() {
             "_summary" => {
                 summary = parse::summary(v).filter(|s| *s != Summary::Count).ok_or_else(|| {
-                    AppError::bad_request(IssueCode::Value, format!("_summary on a read takes true, false, text or data, not '{v}'"), Some("_summary"))
+                    AppError::bad_request(
+                        IssueCode::Value,
+                        format!("_summary on a read takes true, false, text or data, not '{v}'"),
+                        Some("_summary"),
+                    )
                 })?
             }
             "_elements" => elements = Some(parse::elements(v)),
@@ -64,12 +68,7 @@ pub struct SearchPage {
 
 impl App {
     fn context(&self, handling: Handling) -> Context<'_> {
-        Context {
-            base_url: &self.config.base_url,
-            handling,
-            limits: &self.config.limits,
-            now_ms: chrono::Utc::now().timestamp_millis(),
-        }
+        Context { base_url: &self.config.base_url, handling, limits: &self.config.limits, now_ms: chrono::Utc::now().timestamp_millis() }
     }
 
     /// `GET [base]/[type]?…`
@@ -154,7 +153,10 @@ impl App {
         let patient = self.read("Patient", patient_id).await?;
         let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
         let since = get("_since")
-            .map(|s| crate::instant::parse_lower_bound(s).ok_or_else(|| AppError::bad_request(IssueCode::Value, format!("_since '{s}' is not a valid instant"), Some("_since"))))
+            .map(|s| {
+                crate::instant::parse_lower_bound(s)
+                    .ok_or_else(|| AppError::bad_request(IssueCode::Value, format!("_since '{s}' is not a valid instant"), Some("_since")))
+            })
             .transpose()?;
         let types: Option<Vec<String>> = get("_type").map(|t| t.split(',').map(str::to_owned).collect());
         if let Some(t) = types.iter().flatten().find(|t| !fhir::definitions::is_resource_type(t)) {
@@ -162,11 +164,16 @@ impl App {
         }
         let count = match get("_count") {
             None => self.config.limits.default_count,
-            Some(c) => c.parse::<usize>().map_err(|_| AppError::bad_request(IssueCode::Value, "_count is not a whole number", Some("_count")))?.min(self.config.limits.max_count),
+            Some(c) => c
+                .parse::<usize>()
+                .map_err(|_| AppError::bad_request(IssueCode::Value, "_count is not a whole number", Some("_count")))?
+                .min(self.config.limits.max_count),
         };
         let after: Option<(String, String)> = match get("_cursor") {
             None => None,
-            Some(c) => Some(serde_json::from_str(c).map_err(|_| AppError::bad_request(IssueCode::Value, "the paging cursor is not valid", Some("_cursor")))?),
+            Some(c) => Some(
+                serde_json::from_str(c).map_err(|_| AppError::bad_request(IssueCode::Value, "the paging cursor is not valid", Some("_cursor")))?,
+            ),
         };
         // Members: the person's record as the store keeps it, the resources whose person key is the patient
         // (the patient, and what its compartment parameters first name them in), read on that key alone.
@@ -252,7 +259,10 @@ impl App {
             let (included, truncated) = self.includes(&page.matches, &parsed.includes, &parsed.revincludes).await?;
             page.included = included;
             if truncated {
-                page.warnings.push(Issue::warning(IssueCode::TooCostly, format!("only the first {} included resources are returned (the limit max_included)", self.config.limits.max_included)));
+                page.warnings.push(Issue::warning(
+                    IssueCode::TooCostly,
+                    format!("only the first {} included resources are returned (the limit max_included)", self.config.limits.max_included),
+                ));
             }
         }
         Ok(page)

@@ -194,7 +194,12 @@ fn check_size(params: &[(String, String)], limits: &Limits) -> Result<(), AppErr
     let is_include = |k: &str| k.starts_with("_include") || k.starts_with("_revinclude");
     let includes = params.iter().filter(|(k, _)| is_include(k)).count();
     if includes > limits.max_include_params {
-        return Err(exceeded("max_include_params", limits.max_include_params, format!("the search has {includes} _include and _revinclude parameters"), None));
+        return Err(exceeded(
+            "max_include_params",
+            limits.max_include_params,
+            format!("the search has {includes} _include and _revinclude parameters"),
+            None,
+        ));
     }
     let filters = params.iter().filter(|(k, _)| !RESULT_PARAMS.contains(&k.as_str()) && !is_include(k)).count();
     if filters > limits.max_search_params {
@@ -203,7 +208,12 @@ fn check_size(params: &[(String, String)], limits: &Limits) -> Result<(), AppErr
     for (name, _) in params {
         let depth = name.matches('.').count() + name.matches("_has:").count();
         if depth > limits.max_chain_depth {
-            return Err(exceeded("max_chain_depth", limits.max_chain_depth, format!("the parameter chains {depth} deep"), Some(&name[..name.len().min(64)])));
+            return Err(exceeded(
+                "max_chain_depth",
+                limits.max_chain_depth,
+                format!("the parameter chains {depth} deep"),
+                Some(&name[..name.len().min(64)]),
+            ));
         }
     }
     Ok(())
@@ -425,7 +435,9 @@ fn one(compiled: &fhir::search::Compiled, code: &str, modifier: Option<&str>, v:
             )
         }
         (SearchParamKind::String, None) => param(code.to_owned(), Test::String { value: normalize(&unescape(v)), mode: StringMode::StartsWith }),
-        (SearchParamKind::String, Some("contains")) => param(code.to_owned(), Test::String { value: normalize(&unescape(v)), mode: StringMode::Contains }),
+        (SearchParamKind::String, Some("contains")) => {
+            param(code.to_owned(), Test::String { value: normalize(&unescape(v)), mode: StringMode::Contains })
+        }
         (SearchParamKind::String, Some("exact")) => param(code.to_owned(), Test::String { value: unescape(v), mode: StringMode::Exact }),
         (SearchParamKind::Reference, Some("identifier")) => {
             let Test::Token { system, code: c, .. } = token(v)? else { return Err("invariant".into()) };

@@ -24,11 +24,11 @@ fn record() -> Vec<Value> {
                "participant": [{"individual": {"reference": "PractitionerRole/sw1"}}, {"individual": {"reference": "RelatedPerson/x"}}],
                "period": {"start": "2025-03-10T14:00:00Z", "end": "2025-03-10T15:00:00Z"}}),
         json!({"resourceType": "CareTeam", "status": "active", "period": {"start": "2025-01-01"},
-               "participant": [
-                   {"member": {"reference": "Practitioner/dn1"}, "period": {"end": "2025-04-30"}},
-                   {"member": {"reference": "PractitionerRole/cc2"}, "role": [{"coding": [{"system": CARE_COORDINATOR.0, "code": CARE_COORDINATOR.1}]}]},
-                   {"member": {"reference": "Patient/p1"}}
-               ]}),
+        "participant": [
+            {"member": {"reference": "Practitioner/dn1"}, "period": {"end": "2025-04-30"}},
+            {"member": {"reference": "PractitionerRole/cc2"}, "role": [{"coding": [{"system": CARE_COORDINATOR.0, "code": CARE_COORDINATOR.1}]}]},
+            {"member": {"reference": "Patient/p1"}}
+        ]}),
         json!({"resourceType": "Consent", "status": "active",
                "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
                "dateTime": "2025-05-01", "organization": [{"reference": "Organization/gp1"}], "provision": {"type": "deny"}}),

@@ -9,7 +9,9 @@ use care::scope::Perm;
 use serde_json::json;
 
 async fn record(h: &Harness) {
-    let create = |v: serde_json::Value| async move { h.app.update(v["resourceType"].as_str().expect("type"), v["id"].as_str().expect("id"), v.clone(), None).await.expect("write") };
+    let create = |v: serde_json::Value| async move {
+        h.app.update(v["resourceType"].as_str().expect("type"), v["id"].as_str().expect("id"), v.clone(), None).await.expect("write")
+    };
     create(json!({ "resourceType": "Organization", "id": "gp1", "name": "A practice" })).await;
     create(json!({ "resourceType": "Practitioner", "id": "pr1" })).await;
     create(json!({ "resourceType": "PractitionerRole", "id": "prr1", "practitioner": { "reference": "Practitioner/pr1" }, "organization": { "reference": "Organization/gp1" } })).await;
@@ -55,7 +57,10 @@ async fn accounts_are_checked_when_made() {
     let h = harness();
     record(&h).await;
     let refused = |r: Result<store::Account, AppError>| matches!(r, Err(AppError::BadRequest(_)) | Err(AppError::NotFound(_)));
-    assert!(refused(h.app.add_account(new("x", Role::Clinician, ActsAs::Patient("pat1".into()), None)).await), "a clinician acts as a PractitionerRole");
+    assert!(
+        refused(h.app.add_account(new("x", Role::Clinician, ActsAs::Patient("pat1".into()), None)).await),
+        "a clinician acts as a PractitionerRole"
+    );
     assert!(refused(h.app.add_account(new("x", Role::Clinician, ActsAs::PractitionerRole("nope".into()), None)).await), "it must exist");
     assert!(refused(h.app.add_account(new("x", Role::Person, ActsAs::Patient("pat1".into()), Some("short"))).await), "passwords are long");
     assert!(refused(h.app.add_account(new("bad name", Role::Person, ActsAs::Patient("pat1".into()), None)).await));

@@ -123,7 +123,9 @@ async fn synthea_bundles_import_with_every_reference_resolved_and_twice_creates_
                 continue;
             }
             let target = r.split('/').next().unwrap_or("");
-            if ["Patient", "Organization", "Practitioner", "Encounter", "Claim", "ExplanationOfBenefit", "Observation", "DiagnosticReport"].contains(&target) {
+            if ["Patient", "Organization", "Practitioner", "Encounter", "Claim", "ExplanationOfBenefit", "Observation", "DiagnosticReport"]
+                .contains(&target)
+            {
                 assert!(known.contains(r), "{t} points at {r}, which is not stored");
                 checked += 1;
             }
@@ -201,8 +203,11 @@ async fn identifiers_decide_for_resources_without_ids_and_changes_make_new_versi
 
     // NDJSON with the same identifier and a change: a new version of the same Patient.
     let second = h.dir.path().join("Patient.ndjson");
-    std::fs::write(&second, r#"{"resourceType":"Patient","identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9990000018"}],"gender":"female"}"#)
-        .expect("write NDJSON");
+    std::fs::write(
+        &second,
+        r#"{"resourceType":"Patient","identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9990000018"}],"gender":"female"}"#,
+    )
+    .expect("write NDJSON");
     let r3 = import(&h, &[second]).await;
     assert_eq!((r3.total().created, r3.total().updated), (0, 1), "{:?}", counts(&r3));
     let stored = h.app.read("Patient", patient["id"].as_str().expect("id")).await.expect("read");
@@ -225,10 +230,9 @@ async fn a_generated_population_imports_with_no_failure_and_no_dangling_referenc
         assert_eq!(report.types.get(t).map(|c| c.created).unwrap_or(0), *n, "{t}");
     }
     // Indexes are those of REST writes: the Patient is found by NHS number.
-    let first: Value = serde_json::from_str(
-        std::fs::read_to_string(out.join("Patient.ndjson")).expect("patients").lines().next().expect("a patient"),
-    )
-    .expect("patient JSON");
+    let first: Value =
+        serde_json::from_str(std::fs::read_to_string(out.join("Patient.ndjson")).expect("patients").lines().next().expect("a patient"))
+            .expect("patient JSON");
     let nhs = first["identifier"][0]["value"].as_str().expect("NHS number");
     let params = vec![("identifier".to_owned(), format!("https://fhir.nhs.uk/Id/nhs-number|{nhs}"))];
     let page = h.app.search("Patient", &params, Default::default()).await.expect("search");
@@ -252,7 +256,13 @@ async fn units_in_flight_progress_while_others_commit() {
     });
     let path = h.dir.path().join("Patient.ndjson");
     let lines: Vec<String> = (0..8000)
-        .map(|i| format!(r#"{{"resourceType":"Patient","id":"p{i}","gender":"{}","birthDate":"19{:02}-01-01"}}"#, if i % 2 == 0 { "female" } else { "male" }, i % 100))
+        .map(|i| {
+            format!(
+                r#"{{"resourceType":"Patient","id":"p{i}","gender":"{}","birthDate":"19{:02}-01-01"}}"#,
+                if i % 2 == 0 { "female" } else { "male" },
+                i % 100
+            )
+        })
         .collect();
     std::fs::write(&path, lines.join("\n")).expect("write");
     let sources = app::bulk::list_sources(&[path.clone()]).expect("list sources");

@@ -44,12 +44,7 @@ fn registered_practice_allows_its_staff_and_no_one_else() {
 #[test]
 fn an_episode_counts_only_while_active_and_current() {
     let mut f = PersonFacts::new("p1");
-    f.episodes.push(Episode {
-        organisation: "mh".into(),
-        active: true,
-        period: Period::between(T0, T0.plus(Span::days(10))),
-        care_manager: None,
-    });
+    f.episodes.push(Episode { organisation: "mh".into(), active: true, period: Period::between(T0, T0.plus(Span::days(10))), care_manager: None });
     assert_eq!(basis_codes(&at(&clinician("mh"), &f, T0)), ["episode-of-care"]);
     assert!(!at(&clinician("mh"), &f, T0.minus(SECOND)).allowed());
     assert!(at(&clinician("mh"), &f, T0.plus(Span::days(10)).minus(SECOND)).allowed());
@@ -268,8 +263,12 @@ fn facts() -> impl Strategy<Value = PersonFacts> {
     (
         proptest::collection::vec(org(), 0..2),
         proptest::collection::vec(
-            (org(), any::<bool>(), period(), proptest::option::of(party()))
-                .prop_map(|(organisation, active, period, care_manager)| Episode { organisation, active, period, care_manager }),
+            (org(), any::<bool>(), period(), proptest::option::of(party())).prop_map(|(organisation, active, period, care_manager)| Episode {
+                organisation,
+                active,
+                period,
+                care_manager,
+            }),
             0..3,
         ),
         proptest::collection::vec((org(), period()).prop_map(|(organisation, period)| Visit { organisation, period }), 0..3),
@@ -279,8 +278,11 @@ fn facts() -> impl Strategy<Value = PersonFacts> {
             0..2,
         ),
         proptest::collection::vec(
-            (proptest::collection::vec(party(), 0..3), moment(), 0i64..5)
-                .prop_map(|(attendees, start, h)| Conference { attendees, start, end: start.plus(Span::hours(h)) }),
+            (proptest::collection::vec(party(), 0..3), moment(), 0i64..5).prop_map(|(attendees, start, h)| Conference {
+                attendees,
+                start,
+                end: start.plus(Span::hours(h)),
+            }),
             0..2,
         ),
         proptest::collection::vec(

@@ -38,18 +38,15 @@ struct RawSearchParam {
 
 /// Parses the embedded file. It was written by our own build script, so a failure is a bug.
 pub(super) fn load(text: &str) -> Definitions {
-    let condensed: Condensed =
-        serde_json::from_str(text).expect("invariant: build.rs writes valid condensed definitions");
+    let condensed: Condensed = serde_json::from_str(text).expect("invariant: build.rs writes valid condensed definitions");
     let resource_types: Vec<String> = condensed.resources.iter().map(|(name, _)| name.clone()).collect();
-    let value_sets: Vec<ValueSet> =
-        condensed.value_sets.into_iter().map(|vs| ValueSet::new(vs.url, vs.systems)).collect();
+    let value_sets: Vec<ValueSet> = condensed.value_sets.into_iter().map(|vs| ValueSet::new(vs.url, vs.systems)).collect();
     let structures = Structures::build(condensed.structures, &resource_types, &value_sets);
     let params = condensed
         .search_params
         .into_iter()
         .map(|p| SearchParam {
-            kind: SearchParamKind::from_code(&p.kind)
-                .unwrap_or_else(|| panic!("invariant: search parameter type {} is known", p.kind)),
+            kind: SearchParamKind::from_code(&p.kind).unwrap_or_else(|| panic!("invariant: search parameter type {} is known", p.kind)),
             code: p.code,
             base: p.base,
             expression: p.expression,

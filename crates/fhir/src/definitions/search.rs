@@ -76,16 +76,11 @@ impl SearchIndex {
     /// Indexes `params` for every resource type; `resources` gives each concrete type with the type it specialises.
     pub fn new(params: Vec<SearchParam>, resources: &[(String, String)]) -> SearchIndex {
         let mut by_type: HashMap<String, Vec<usize>> = HashMap::new();
-        let types = resources
-            .iter()
-            .map(|(name, base)| (name.as_str(), base.as_str()))
-            .chain([("Resource", ""), ("DomainResource", "Resource")]);
+        let types = resources.iter().map(|(name, base)| (name.as_str(), base.as_str())).chain([("Resource", ""), ("DomainResource", "Resource")]);
         for (name, base) in types {
             let domain = base == "DomainResource" || name == "DomainResource";
             let mut applicable: Vec<usize> = (0..params.len())
-                .filter(|&i| {
-                    params[i].base.iter().any(|b| b == name || b == "Resource" || (domain && b == "DomainResource"))
-                })
+                .filter(|&i| params[i].base.iter().any(|b| b == name || b == "Resource" || (domain && b == "DomainResource")))
                 .collect();
             applicable.sort_by(|&a, &b| params[a].code.cmp(&params[b].code));
             by_type.insert(name.to_string(), applicable);

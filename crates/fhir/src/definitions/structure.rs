@@ -190,16 +190,10 @@ impl Structures {
 
     /// Builds the structures from the condensed ones, resolving type codes and value-set urls.
     pub fn build(raw: Vec<RawStructure>, resource_types: &[String], value_sets: &[ValueSet]) -> Structures {
-        let by_name: HashMap<String, StructureId> = raw
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.name.clone(), StructureId::try_from(i).expect("invariant: fewer than 2^32 structures")))
-            .collect();
-        let value_set_ids: HashMap<&str, u32> = value_sets
-            .iter()
-            .enumerate()
-            .map(|(i, vs)| (vs.url.as_str(), u32::try_from(i).expect("invariant: few value sets")))
-            .collect();
+        let by_name: HashMap<String, StructureId> =
+            raw.iter().enumerate().map(|(i, s)| (s.name.clone(), StructureId::try_from(i).expect("invariant: fewer than 2^32 structures"))).collect();
+        let value_set_ids: HashMap<&str, u32> =
+            value_sets.iter().enumerate().map(|(i, vs)| (vs.url.as_str(), u32::try_from(i).expect("invariant: few value sets"))).collect();
         let resolve = |code: &str| -> ElementType {
             if let Some(primitive) = Primitive::from_code(code) {
                 return ElementType::Primitive(primitive);
@@ -207,9 +201,7 @@ impl Structures {
             if code == "Resource" {
                 return ElementType::Resource(None);
             }
-            let id = *by_name
-                .get(code)
-                .unwrap_or_else(|| panic!("invariant: the definitions define every type they use ({code})"));
+            let id = *by_name.get(code).unwrap_or_else(|| panic!("invariant: the definitions define every type they use ({code})"));
             if resource_types.binary_search_by(|t| t.as_str().cmp(code)).is_ok() {
                 ElementType::Resource(Some(id))
             } else {
@@ -225,10 +217,8 @@ impl Structures {
                     .into_iter()
                     .map(|(name, min, max, type_codes, binding)| {
                         let types: Vec<ElementType> = type_codes.iter().map(|c| resolve(c)).collect();
-                        let bindable =
-                            type_codes.iter().any(|c| matches!(c.as_str(), "code" | "Coding" | "CodeableConcept"));
-                        let binding =
-                            binding.filter(|_| bindable).and_then(|url| value_set_ids.get(url.as_str()).copied());
+                        let bindable = type_codes.iter().any(|c| matches!(c.as_str(), "code" | "Coding" | "CodeableConcept"));
+                        let binding = binding.filter(|_| bindable).and_then(|url| value_set_ids.get(url.as_str()).copied());
                         element(name, min, &max, types, type_codes, binding)
                     })
                     .collect();
@@ -241,13 +231,7 @@ impl Structures {
             })
             .collect();
         let id_of = |name: &str| *by_name.get(name).unwrap_or_else(|| panic!("invariant: {name} is defined"));
-        Structures {
-            primitive_extension: id_of("Element"),
-            coding: id_of("Coding"),
-            codeable_concept: id_of("CodeableConcept"),
-            all,
-            by_name,
-        }
+        Structures { primitive_extension: id_of("Element"), coding: id_of("Coding"), codeable_concept: id_of("CodeableConcept"), all, by_name }
     }
 }
 
@@ -277,14 +261,7 @@ pub(crate) struct RawStructure {
 /// An element as the condensed file gives it: (name, min, max, type codes, required binding's value set).
 type RawElement = (String, u32, String, Vec<String>, Option<String>);
 
-fn element(
-    name: String,
-    min: u32,
-    max: &str,
-    types: Vec<ElementType>,
-    type_codes: Vec<String>,
-    binding: Option<u32>,
-) -> Element {
+fn element(name: String, min: u32, max: &str, types: Vec<ElementType>, type_codes: Vec<String>, binding: Option<u32>) -> Element {
     let (name, choice) = match name.strip_suffix("[x]") {
         Some(base) => (base.to_string(), true),
         None => (name, false),
@@ -295,11 +272,7 @@ fn element(
         assert_eq!(types.len(), 1, "invariant: only choice elements have several types ({name})");
         vec![name.clone()]
     };
-    let extension_keys = keys
-        .iter()
-        .zip(&types)
-        .map(|(key, ty)| matches!(ty, ElementType::Primitive(_)).then(|| format!("_{key}")))
-        .collect();
+    let extension_keys = keys.iter().zip(&types).map(|(key, ty)| matches!(ty, ElementType::Primitive(_)).then(|| format!("_{key}"))).collect();
     Element {
         name,
         choice,

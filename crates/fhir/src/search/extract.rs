@@ -20,18 +20,46 @@ pub struct IndexEntry {
 #[derive(Debug, Clone, PartialEq)]
 pub enum IndexValue {
     /// `norm` is lower case without accents (prefix and contains matching); `exact` as written.
-    String { norm: String, exact: String },
+    String {
+        norm: String,
+        exact: String,
+    },
     /// A code with its system (`None`: no system).
-    Token { system: Option<String>, code: String },
+    Token {
+        system: Option<String>,
+        code: String,
+    },
     /// A local reference (`Type/id`) or, for absolute and canonical references, the URL.
-    Reference { target_type: Option<String>, target_id: Option<String>, url: Option<String> },
+    Reference {
+        target_type: Option<String>,
+        target_id: Option<String>,
+        url: Option<String>,
+    },
     /// Inclusive millisecond range (UTC).
-    Date { low: i64, high: i64 },
-    Number { value: f64, low: f64, high: f64 },
-    Quantity { value: f64, low: f64, high: f64, system: Option<String>, code: Option<String>, unit: Option<String> },
+    Date {
+        low: i64,
+        high: i64,
+    },
+    Number {
+        value: f64,
+        low: f64,
+        high: f64,
+    },
+    Quantity {
+        value: f64,
+        low: f64,
+        high: f64,
+        system: Option<String>,
+        code: Option<String>,
+        unit: Option<String>,
+    },
     Uri(String),
     /// A token paired with a second value taken from the same element (composite parameters).
-    Composite { system: Option<String>, code: String, second: Box<IndexValue> },
+    Composite {
+        system: Option<String>,
+        code: String,
+        second: Box<IndexValue>,
+    },
 }
 
 /// A parameter compiled for one resource type.
@@ -225,11 +253,9 @@ fn collect(kind: SearchParamKind, item: &Item<'_>, emit: &mut dyn FnMut(IndexVal
             ("Reference", Some(v)) => {
                 if let Some(r) = v.get("reference").and_then(Value::as_str) {
                     match reference::parse(r, None) {
-                        Target::Local { resource_type, id, .. } => emit(IndexValue::Reference {
-                            target_type: Some(resource_type.to_owned()),
-                            target_id: Some(id.to_owned()),
-                            url: None,
-                        }),
+                        Target::Local { resource_type, id, .. } => {
+                            emit(IndexValue::Reference { target_type: Some(resource_type.to_owned()), target_id: Some(id.to_owned()), url: None })
+                        }
                         Target::External(url) => emit(IndexValue::Reference { target_type: None, target_id: None, url: Some(url.to_owned()) }),
                         Target::Contained(_) | Target::Urn(_) | Target::Conditional { .. } => {}
                     }
@@ -252,7 +278,8 @@ fn collect(kind: SearchParamKind, item: &Item<'_>, emit: &mut dyn FnMut(IndexVal
                 }
             }
             ("Timing", Some(v)) => {
-                let ranges: Vec<(i64, i64)> = v.get("event").and_then(Value::as_array).into_iter().flatten().filter_map(|e| e.as_str().and_then(date_range)).collect();
+                let ranges: Vec<(i64, i64)> =
+                    v.get("event").and_then(Value::as_array).into_iter().flatten().filter_map(|e| e.as_str().and_then(date_range)).collect();
                 if let (Some(low), Some(high)) = (ranges.iter().map(|r| r.0).min(), ranges.iter().map(|r| r.1).max()) {
                     emit(IndexValue::Date { low, high });
                 }
@@ -274,11 +301,8 @@ fn collect(kind: SearchParamKind, item: &Item<'_>, emit: &mut dyn FnMut(IndexVal
         SearchParamKind::Quantity => {
             if let Some(v) = node {
                 if let Some((value, low, high)) = v.get("value").and_then(Value::as_number).and_then(|n| decimal_range(&n.to_string())) {
-                    let (system, code) = if ty == "Money" {
-                        (Some("urn:iso:std:iso:4217".to_owned()), s(v, "currency"))
-                    } else {
-                        (s(v, "system"), s(v, "code"))
-                    };
+                    let (system, code) =
+                        if ty == "Money" { (Some("urn:iso:std:iso:4217".to_owned()), s(v, "currency")) } else { (s(v, "system"), s(v, "code")) };
                     emit(IndexValue::Quantity { value, low, high, system, code, unit: s(v, "unit") });
                 }
             }
@@ -354,12 +378,12 @@ mod tests {
     #[test]
     fn observation_values_and_composites_keep_pairs() {
         let o = json!({"resourceType": "Observation", "status": "final",
-            "code": {"coding": [{"system": "http://loinc.org", "code": "85354-9", "display": "Blood pressure"}]},
-            "subject": {"reference": "Patient/p"}, "effectiveDateTime": "2024-03-01",
-            "component": [
-                {"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]}, "valueQuantity": {"value": 140, "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}},
-                {"code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}]}, "valueQuantity": {"value": 90, "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}}
-            ]});
+        "code": {"coding": [{"system": "http://loinc.org", "code": "85354-9", "display": "Blood pressure"}]},
+        "subject": {"reference": "Patient/p"}, "effectiveDateTime": "2024-03-01",
+        "component": [
+            {"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]}, "valueQuantity": {"value": 140, "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}},
+            {"code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}]}, "valueQuantity": {"value": 90, "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}}
+        ]});
         let e = extract(&o);
         assert_eq!(of(&e, "patient"), vec![&IndexValue::Reference { target_type: Some("Patient".into()), target_id: Some("p".into()), url: None }]);
         assert_eq!(of(&e, "code:text"), vec![&IndexValue::Token { system: None, code: "blood pressure".into() }]);

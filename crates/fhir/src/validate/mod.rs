@@ -63,9 +63,7 @@ impl Checker {
             None => return self.report(IssueCode::Required, &type_path, "resourceType is missing"),
             Some(Value::String(name)) => match self.definitions.resource(name) {
                 Some(id) => id,
-                None => {
-                    return self.report(IssueCode::Invalid, &type_path, format!("'{name}' is not an R4 resource type"))
-                }
+                None => return self.report(IssueCode::Invalid, &type_path, format!("'{name}' is not an R4 resource type")),
             },
             Some(_) => return self.report(IssueCode::Invalid, &type_path, "resourceType must be a string"),
         };
@@ -125,11 +123,9 @@ impl Checker {
         }
         for &index in &structure.required {
             let element = &structure.elements[usize::from(index)];
-            let present =
-                element.keys.iter().chain(element.extension_keys.iter().flatten()).any(|k| object.contains_key(k));
+            let present = element.keys.iter().chain(element.extension_keys.iter().flatten()).any(|k| object.contains_key(k));
             if !present {
-                let message =
-                    format!("{} is required (minimum cardinality {})", element.definition_name(), element.min);
+                let message = format!("{} is required (minimum cardinality {})", element.definition_name(), element.min);
                 self.report(IssueCode::Required, &at.member(&element.name), message);
             }
         }
@@ -140,14 +136,8 @@ impl Checker {
         let known = |k: &str| structure.field(k).map(|f| structure.element(f));
         let message = if let Some(element) = key.strip_prefix('_').and_then(known) {
             format!("{} is not a primitive element, so it has no '{key}'", element.name)
-        } else if let Some(element) =
-            structure.elements.iter().find(|e| e.choice && key.len() > e.name.len() && key.starts_with(e.name.as_str()))
-        {
-            format!(
-                "{key} is not an allowed type of {}; allowed: {}",
-                element.definition_name(),
-                element.type_codes.join(", ")
-            )
+        } else if let Some(element) = structure.elements.iter().find(|e| e.choice && key.len() > e.name.len() && key.starts_with(e.name.as_str())) {
+            format!("{key} is not an allowed type of {}; allowed: {}", element.definition_name(), element.type_codes.join(", "))
         } else {
             format!("unknown element '{key}' in {}", structure.name)
         };
@@ -211,14 +201,7 @@ impl Checker {
     }
 
     /// A primitive element: its values (`name`) and/or their ids and extensions (`_name`).
-    fn primitive_element(
-        &mut self,
-        element: &Element,
-        primitive: Primitive,
-        value: Option<&Value>,
-        extension: Option<&Value>,
-        at: &Path<'_>,
-    ) {
+    fn primitive_element(&mut self, element: &Element, primitive: Primitive, value: Option<&Value>, extension: Option<&Value>, at: &Path<'_>) {
         let values = match value {
             Some(v) => match self.items(element, v, at) {
                 Some(items) => items,
@@ -247,8 +230,7 @@ impl Checker {
             };
             let value = values.get(i).filter(|v| !v.is_null());
             let extension = extensions.get(i).filter(|e| !e.is_null());
-            let single_null =
-                !element.array && (values.len() > value.iter().len() || extensions.len() > extension.iter().len());
+            let single_null = !element.array && (values.len() > value.iter().len() || extensions.len() > extension.iter().len());
             if single_null || (value.is_none() && extension.is_none()) {
                 self.report(IssueCode::Structure, path, "null is not allowed here");
                 continue;
@@ -269,11 +251,7 @@ impl Checker {
 
     fn primitive_value(&mut self, element: &Element, primitive: Primitive, value: &Value, at: &Path<'_>) {
         if matches!(value, Value::Array(_) | Value::Object(_)) {
-            let message = format!(
-                "{} is a primitive ({}), so it must be a JSON string, number or boolean",
-                element.name,
-                primitive.code()
-            );
+            let message = format!("{} is a primitive ({}), so it must be a JSON string, number or boolean", element.name, primitive.code());
             return self.report(IssueCode::Structure, at, message);
         }
         if let Err(reason) = check_primitive(primitive, value) {

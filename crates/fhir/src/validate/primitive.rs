@@ -40,8 +40,7 @@ fn integer(value: &Value, min: i64) -> Result<(), &'static str> {
     let Value::Number(number) = value else { return Err(WHOLE) };
     let text = number.as_str();
     let digits = if min < 0 { text.strip_prefix('-').unwrap_or(text) } else { text };
-    let lexical =
-        !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && (digits == "0" || !digits.starts_with('0'));
+    let lexical = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && (digits == "0" || !digits.starts_with('0'));
     if !lexical {
         return Err(if min < 0 { WHOLE } else { UNSIGNED });
     }
@@ -74,11 +73,7 @@ fn check_text(kind: Primitive, text: &str) -> Result<(), &'static str> {
         Primitive::Time => return time(text.as_bytes()).filter(|&end| end == text.len()).map(|_| ()).ok_or(BAD_TIME),
         Primitive::Base64Binary => is_base64(text),
         Primitive::Xhtml => text.starts_with("<div"),
-        Primitive::Boolean
-        | Primitive::Integer
-        | Primitive::UnsignedInt
-        | Primitive::PositiveInt
-        | Primitive::Decimal => {
+        Primitive::Boolean | Primitive::Integer | Primitive::UnsignedInt | Primitive::PositiveInt | Primitive::Decimal => {
             unreachable!("invariant: non-string primitives are checked before")
         }
     };
@@ -136,9 +131,8 @@ fn is_uuid(text: &str) -> bool {
     let Some(rest) = text.strip_prefix("urn:uuid:") else { return false };
     let groups = [8, 4, 4, 4, 12];
     let mut parts = rest.split('-');
-    let shape_ok = groups.iter().all(|&len| {
-        parts.next().is_some_and(|p| p.len() == len && p.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-    });
+    let shape_ok =
+        groups.iter().all(|&len| parts.next().is_some_and(|p| p.len() == len && p.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))));
     shape_ok && parts.next().is_none()
 }
 
@@ -165,8 +159,7 @@ fn is_base64(text: &str) -> bool {
 const BAD_DATE: &str = "must be a date YYYY, YYYY-MM or YYYY-MM-DD that exists in the calendar";
 const BAD_DATE_TIME: &str =
     "must be a dateTime: YYYY, YYYY-MM, YYYY-MM-DD, or YYYY-MM-DDThh:mm:ss[.fff] with a timezone (Z or ±hh:mm), that exists in the calendar";
-const BAD_INSTANT: &str =
-    "must be an instant YYYY-MM-DDThh:mm:ss[.fff] with a timezone (Z or ±hh:mm), that exists in the calendar";
+const BAD_INSTANT: &str = "must be an instant YYYY-MM-DDThh:mm:ss[.fff] with a timezone (Z or ±hh:mm), that exists in the calendar";
 const BAD_TIME: &str = "must be a time hh:mm:ss[.fff]";
 
 fn date(text: &str) -> Result<(), &'static str> {
@@ -225,12 +218,10 @@ fn time_and_zone(b: &[u8]) -> bool {
     let Some(end) = time(&b[1..]) else { return false };
     match &b[1 + end..] {
         [b'Z'] => true,
-        [sign, zone @ ..] if matches!(sign, b'+' | b'-') && zone.len() == 5 && zone[2] == b':' => {
-            match (digits(zone, 0, 2), digits(zone, 3, 2)) {
-                (Some(h), Some(m)) => (h <= 13 && m <= 59) || (h == 14 && m == 0),
-                _ => false,
-            }
-        }
+        [sign, zone @ ..] if matches!(sign, b'+' | b'-') && zone.len() == 5 && zone[2] == b':' => match (digits(zone, 0, 2), digits(zone, 3, 2)) {
+            (Some(h), Some(m)) => (h <= 13 && m <= 59) || (h == 14 && m == 0),
+            _ => false,
+        },
         _ => false,
     }
 }

@@ -2,8 +2,7 @@
 
 use crate::data;
 use fhir::definitions::{
-    is_resource_type, patient_compartment_params, resource_types, search_param, search_params, unexpanded_value_sets,
-    SearchParamKind,
+    is_resource_type, patient_compartment_params, resource_types, search_param, search_params, unexpanded_value_sets, SearchParamKind,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -39,9 +38,7 @@ fn resource_types_are_the_concrete_r4_ones() {
         assert!(is_resource_type(name), "{name}");
     }
     // Abstract types, data types, R4B additions and near misses are not R4 resource types.
-    for name in
-        ["Resource", "DomainResource", "MetadataResource", "SubscriptionStatus", "Quantity", "patient", "", "Patient "]
-    {
+    for name in ["Resource", "DomainResource", "MetadataResource", "SubscriptionStatus", "Quantity", "patient", "", "Patient "] {
         assert!(!is_resource_type(name), "{name}");
     }
 }
@@ -56,12 +53,13 @@ fn search_params_match_the_specification_for_every_type() {
     assert_eq!(params.len(), 1375);
     for (resource_type, base) in spec_resource_types() {
         let applies = |p: &&&Value| {
-            p["base"].as_array().expect("base").iter().any(|b| {
-                b == resource_type.as_str() || b == "Resource" || (b == "DomainResource" && base == "DomainResource")
-            })
+            p["base"]
+                .as_array()
+                .expect("base")
+                .iter()
+                .any(|b| b == resource_type.as_str() || b == "Resource" || (b == "DomainResource" && base == "DomainResource"))
         };
-        let expected: BTreeSet<&str> =
-            params.iter().filter(applies).map(|p| p["code"].as_str().expect("code")).collect();
+        let expected: BTreeSet<&str> = params.iter().filter(applies).map(|p| p["code"].as_str().expect("code")).collect();
         let ours: Vec<&str> = search_params(&resource_type).map(|p| p.code.as_str()).collect();
         assert!(ours.windows(2).all(|w| w[0] < w[1]), "{resource_type}: sorted by code, no duplicates");
         assert_eq!(ours.iter().copied().collect::<BTreeSet<_>>(), expected, "{resource_type}");
@@ -89,10 +87,7 @@ fn search_param_details_are_faithful() {
         composite.components,
         [
             ("http://hl7.org/fhir/SearchParameter/clinical-code".to_string(), "code".to_string()),
-            (
-                "http://hl7.org/fhir/SearchParameter/Observation-value-quantity".to_string(),
-                "value.as(Quantity)".to_string()
-            ),
+            ("http://hl7.org/fhir/SearchParameter/Observation-value-quantity".to_string(), "value.as(Quantity)".to_string()),
         ]
     );
 
@@ -123,8 +118,7 @@ fn patient_compartment_follows_the_definition() {
 
     let definition = data::read_json("fhir-r4/compartmentdefinition-patient.json");
     for entry in definition["resource"].as_array().expect("resources") {
-        let expected: Vec<&str> =
-            entry["param"].as_array().into_iter().flatten().map(|p| p.as_str().expect("code")).collect();
+        let expected: Vec<&str> = entry["param"].as_array().into_iter().flatten().map(|p| p.as_str().expect("code")).collect();
         let code = entry["code"].as_str().expect("code");
         assert_eq!(patient_compartment_params(code), expected, "{code}");
     }

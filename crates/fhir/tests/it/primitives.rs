@@ -37,19 +37,11 @@ fn seeds(kind: Primitive) -> (&'static [&'static str], &'static str) {
             (&["0", "1", "-1", "42", "2147483647", "-2147483648", "72.50", "0.010", "1e3", "-0"], DIGITS)
         }
         Primitive::Date => (&["2024-02-29", "1970-01-01", "2023-12", "1999", "2000-02-29", "2023-01-31"], TEMPORAL),
-        Primitive::DateTime => (
-            &["2024-02-29T13:28:17.239+02:00", "2015-02-07T13:28:17Z", "2023-01-31T23:59:60-14:00", "2017-01", "2018"],
-            TEMPORAL,
-        ),
-        Primitive::Instant => {
-            (&["2024-02-29T13:28:17.239+02:00", "2015-02-07T13:28:17Z", "1999-12-31T23:59:59-13:59"], TEMPORAL)
-        }
+        Primitive::DateTime => (&["2024-02-29T13:28:17.239+02:00", "2015-02-07T13:28:17Z", "2023-01-31T23:59:60-14:00", "2017-01", "2018"], TEMPORAL),
+        Primitive::Instant => (&["2024-02-29T13:28:17.239+02:00", "2015-02-07T13:28:17Z", "1999-12-31T23:59:59-13:59"], TEMPORAL),
         Primitive::Time => (&["13:28:17", "00:00:00.5", "23:59:60"], TEMPORAL),
         Primitive::Code => (&["male", "a b", "urn:x", "ab-c"], "ab \t\n-:é\u{a0}"),
-        Primitive::Id => (
-            &["example", "a.b-c", "A1", "0123456789012345678901234567890123456789012345678901234567890123"],
-            "aZ9.-_ /é",
-        ),
+        Primitive::Id => (&["example", "a.b-c", "A1", "0123456789012345678901234567890123456789012345678901234567890123"], "aZ9.-_ /é"),
         Primitive::Uri | Primitive::Url | Primitive::Canonical => {
             (&["http://example.org/fhir", "urn:uuid:x", "#p1", "Patient/1|2"], "a/: \t#é\u{a0}")
         }
@@ -106,9 +98,7 @@ fn spec_accepts(kind: Primitive, regex: &Regex, text: &str) -> bool {
         return false;
     }
     match kind {
-        Primitive::Integer | Primitive::UnsignedInt | Primitive::PositiveInt => {
-            text.parse::<i64>().is_ok_and(|n| i32::try_from(n).is_ok())
-        }
+        Primitive::Integer | Primitive::UnsignedInt | Primitive::PositiveInt => text.parse::<i64>().is_ok_and(|n| i32::try_from(n).is_ok()),
         Primitive::Date | Primitive::DateTime | Primitive::Instant => calendar_day_exists(text),
         _ => true,
     }
@@ -191,11 +181,7 @@ fn json_kinds_and_empty_values() {
         assert!(check_primitive(kind, &Value::Null).is_err(), "{} null", kind.code());
         assert!(check_primitive(kind, &Value::String(String::new())).is_err(), "{} empty", kind.code());
     }
-    assert!(check_primitive(
-        Primitive::Xhtml,
-        &Value::String("<div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>".into())
-    )
-    .is_ok());
+    assert!(check_primitive(Primitive::Xhtml, &Value::String("<div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>".into())).is_ok());
     assert!(check_primitive(Primitive::Xhtml, &Value::String("<p>x</p>".into())).is_err());
 }
 

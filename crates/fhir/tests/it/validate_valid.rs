@@ -80,25 +80,14 @@ fn fhir_test_case_examples() {
                 (Required, "ExplanationOfBenefit.insurance"),
             ],
         ),
-        (
-            "observation-example.json",
-            &[(Structure, "Observation.code.coding[0].display"), (Structure, "Observation.code.coding[1].display")],
-        ),
+        ("observation-example.json", &[(Structure, "Observation.code.coding[0].display"), (Structure, "Observation.code.coding[1].display")]),
         (
             "patient-example-period.json",
-            &[
-                (Structure, "Patient.name[2].use"),
-                (Structure, "Patient.gender"),
-                (Structure, "Patient.contact[0].period.start"),
-            ],
+            &[(Structure, "Patient.name[2].use"), (Structure, "Patient.gender"), (Structure, "Patient.contact[0].period.start")],
         ),
         (
             "patient-example.json",
-            &[
-                (Structure, "Patient.name[2].use"),
-                (Structure, "Patient.gender"),
-                (Structure, "Patient.contact[0].period.start"),
-            ],
+            &[(Structure, "Patient.name[2].use"), (Structure, "Patient.gender"), (Structure, "Patient.contact[0].period.start")],
         ),
         ("patient-name-extensions.json", &[(Structure, "Patient.name[0].given")]),
         (
@@ -217,14 +206,7 @@ fn mutate_everywhere(resource: &mut Value) -> (usize, Vec<String>) {
             }
             Value::Array(items) => attempts.push((items[0].clone(), Structure, path.clone())),
             Value::String(text) if is_type => {
-                let wrong = [
-                    json!(""),
-                    Value::Null,
-                    json!([text]),
-                    json!({ "value": text }),
-                    json!("Resource"),
-                    json!(text.to_lowercase()),
-                ];
+                let wrong = [json!(""), Value::Null, json!([text]), json!({ "value": text }), json!("Resource"), json!(text.to_lowercase())];
                 // The top-level resource's type is reported as `resourceType`: the type is what is unknown.
                 let type_path = if steps.len() == 1 { "resourceType".to_string() } else { path.clone() };
                 attempts.extend(wrong.into_iter().map(|w| (w, IssueCode::Invalid, type_path.clone())));
@@ -256,8 +238,7 @@ fn mutate_everywhere(resource: &mut Value) -> (usize, Vec<String>) {
                 Err(issues) => issues.into_iter().map(|i| (i.code, i.expression.join(" | "))).collect(),
             };
             if found != [(code, expected_path.clone())] {
-                mismatches
-                    .push(format!("{at} := {replacement}: expected {code:?} at {expected_path}, found {found:?}"));
+                mismatches.push(format!("{at} := {replacement}: expected {code:?} at {expected_path}, found {found:?}"));
             }
             mutations += 1;
         }
@@ -293,10 +274,5 @@ fn mutations_of_synthea_resources_are_caught_where_they_are() {
     }
     eprintln!("{mutations} mutations of {resources} resources of {} types", per_type.len());
     assert!(per_type.len() >= 16 && mutations > 10_000, "{mutations} mutations of {} types", per_type.len());
-    assert!(
-        mismatches.is_empty(),
-        "{} mismatches, e.g.:\n{}",
-        mismatches.len(),
-        mismatches[..mismatches.len().min(10)].join("\n")
-    );
+    assert!(mismatches.is_empty(), "{} mismatches, e.g.:\n{}", mismatches.len(), mismatches[..mismatches.len().min(10)].join("\n"));
 }

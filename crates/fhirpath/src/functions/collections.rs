@@ -54,17 +54,12 @@ pub(super) fn call<'a>(cx: &Ctx<'_, 'a, '_>) -> Result<Items<'a>, EvalError> {
                 for r in cx.lambda(0, &item, next - 1)? {
                     if dedupe {
                         let fresh = match &r {
-                            Item::Node { value, info, .. } => seen_nodes.insert((
-                                *value as *const Value,
-                                info.ext.map(|e| e as *const Value),
-                            )),
+                            Item::Node { value, info, .. } => seen_nodes.insert((*value as *const Value, info.ext.map(|e| e as *const Value))),
                             other => {
                                 // Values are compared one by one: keep that quadratic work bounded.
                                 values += 1;
                                 if values > MAX_REPEATED_VALUES {
-                                    return Err(EvalError::Unsupported(
-                                        "repeat() produced too many values".into(),
-                                    ));
+                                    return Err(EvalError::Unsupported("repeat() produced too many values".into()));
                                 }
                                 !contains_item(&out, other)
                             }
@@ -74,9 +69,7 @@ pub(super) fn call<'a>(cx: &Ctx<'_, 'a, '_>) -> Result<Items<'a>, EvalError> {
                         }
                     }
                     if out.len() >= MAX_ITEMS {
-                        return Err(EvalError::Unsupported(
-                            "repeat() produced too many items".into(),
-                        ));
+                        return Err(EvalError::Unsupported("repeat() produced too many items".into()));
                     }
                     out.push(r.clone());
                     queue.push(r);
@@ -85,11 +78,7 @@ pub(super) fn call<'a>(cx: &Ctx<'_, 'a, '_>) -> Result<Items<'a>, EvalError> {
             out
         }
         Func::OfType | Func::Is | Func::As => {
-            let spec = cx
-                .call
-                .type_arg
-                .as_ref()
-                .ok_or_else(|| EvalError::type_error("missing type argument"))?;
+            let spec = cx.call.type_arg.as_ref().ok_or_else(|| EvalError::type_error("missing type argument"))?;
             let f = match cx.call.func {
                 Func::OfType => TypeFn::OfType,
                 Func::Is => TypeFn::Is,
@@ -100,48 +89,28 @@ pub(super) fn call<'a>(cx: &Ctx<'_, 'a, '_>) -> Result<Items<'a>, EvalError> {
         Func::Single => match input {
             [] => Vec::new(),
             [one] => vec![one.clone()],
-            _ => {
-                return Err(EvalError::NotSingleton {
-                    context: "single()",
-                    count: input.len(),
-                })
-            }
+            _ => return Err(EvalError::NotSingleton { context: "single()", count: input.len() }),
         },
         Func::First => input.first().cloned().into_iter().collect(),
         Func::Last => input.last().cloned().into_iter().collect(),
         Func::Tail => input.iter().skip(1).cloned().collect(),
         Func::Skip => match cx.arg_integer(0)? {
-            Some(n) => input
-                .iter()
-                .skip(usize::try_from(n).unwrap_or(0))
-                .cloned()
-                .collect(),
+            Some(n) => input.iter().skip(usize::try_from(n).unwrap_or(0)).cloned().collect(),
             None => Vec::new(),
         },
         Func::Take => match cx.arg_integer(0)? {
-            Some(n) => input
-                .iter()
-                .take(usize::try_from(n).unwrap_or(0))
-                .cloned()
-                .collect(),
+            Some(n) => input.iter().take(usize::try_from(n).unwrap_or(0)).cloned().collect(),
             None => Vec::new(),
         },
         Func::Intersect => {
             let other = cx.arg(0)?;
             let mut out = Vec::new();
-            union_into(
-                &mut out,
-                input.iter().filter(|i| contains_item(&other, i)).cloned(),
-            );
+            union_into(&mut out, input.iter().filter(|i| contains_item(&other, i)).cloned());
             out
         }
         Func::Exclude => {
             let other = cx.arg(0)?;
-            input
-                .iter()
-                .filter(|i| !contains_item(&other, i))
-                .cloned()
-                .collect()
+            input.iter().filter(|i| !contains_item(&other, i)).cloned().collect()
         }
         Func::Union => {
             let other = cx.arg(0)?;
@@ -157,11 +126,7 @@ pub(super) fn call<'a>(cx: &Ctx<'_, 'a, '_>) -> Result<Items<'a>, EvalError> {
         }
         Func::Iif => iif(cx)?,
         Func::Aggregate => {
-            let mut total = if cx.call.args.len() > 1 {
-                cx.arg(1)?
-            } else {
-                Vec::new()
-            };
+            let mut total = if cx.call.args.len() > 1 { cx.arg(1)? } else { Vec::new() };
             for (i, item) in input.iter().enumerate() {
                 total = cx.lambda_with_total(0, item, i, Some(&total))?;
             }
@@ -201,19 +166,12 @@ pub(super) fn call<'a>(cx: &Ctx<'_, 'a, '_>) -> Result<Items<'a>, EvalError> {
                 next += 1;
                 navigation::children(&item, &mut out);
                 if out.len() > MAX_ITEMS {
-                    return Err(EvalError::Unsupported(
-                        "descendants() produced too many items".into(),
-                    ));
+                    return Err(EvalError::Unsupported("descendants() produced too many items".into()));
                 }
             }
             out
         }
-        other => {
-            return Err(EvalError::Unsupported(format!(
-                "{}() is not a collection function",
-                other.name()
-            )))
-        }
+        other => return Err(EvalError::Unsupported(format!("{}() is not a collection function", other.name()))),
     })
 }
 
@@ -222,14 +180,7 @@ fn iif<'a>(cx: &Ctx<'_, 'a, '_>) -> Result<Items<'a>, EvalError> {
     // $this is the input item; $index and $total stay those of the enclosing iteration.
     let eval_arg = |i: usize| -> Result<Items<'a>, EvalError> {
         match (item, cx.call.args.get(i)) {
-            (Some(it), Some(n)) => cx.ev.eval(
-                n,
-                Scope {
-                    this: std::slice::from_ref(it),
-                    index: cx.scope.index,
-                    total: cx.scope.total,
-                },
-            ),
+            (Some(it), Some(n)) => cx.ev.eval(n, Scope { this: std::slice::from_ref(it), index: cx.scope.index, total: cx.scope.total }),
             _ => cx.arg(i),
         }
     };
@@ -261,12 +212,7 @@ fn sort<'a>(cx: &Ctx<'_, 'a, '_>) -> Result<Items<'a>, EvalError> {
                 keys.push(match v.as_slice() {
                     [] => None,
                     [one] => one.to_system().map(|c| c.into_owned()),
-                    _ => {
-                        return Err(EvalError::NotSingleton {
-                            context: "a sort key",
-                            count: v.len(),
-                        })
-                    }
+                    _ => return Err(EvalError::NotSingleton { context: "a sort key", count: v.len() }),
                 });
             }
         }
@@ -288,11 +234,7 @@ fn sort<'a>(cx: &Ctx<'_, 'a, '_>) -> Result<Items<'a>, EvalError> {
                     }
                 },
             };
-            let ord = if cx.call.descending.get(k).copied().unwrap_or(false) {
-                ord.reverse()
-            } else {
-                ord
-            };
+            let ord = if cx.call.descending.get(k).copied().unwrap_or(false) { ord.reverse() } else { ord };
             if ord != Ordering::Equal {
                 return ord;
             }

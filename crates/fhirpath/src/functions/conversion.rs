@@ -30,22 +30,13 @@ pub(super) fn call<'a>(cx: &Ctx<'_, 'a, '_>) -> Result<Items<'a>, EvalError> {
         Func::ConvertsToTime => (Func::ToTime, true),
         Func::ToQuantity => (Func::ToQuantity, false),
         Func::ConvertsToQuantity => (Func::ToQuantity, true),
-        other => {
-            return Err(EvalError::Unsupported(format!(
-                "{}() is not a conversion",
-                other.name()
-            )))
-        }
+        other => return Err(EvalError::Unsupported(format!("{}() is not a conversion", other.name()))),
     };
     let Some(item) = cx.input_item()? else {
         return Ok(Vec::new());
     };
     let Some(value) = item.to_system() else {
-        return Ok(if test {
-            vec![Item::Boolean(false)]
-        } else {
-            Vec::new()
-        });
+        return Ok(if test { vec![Item::Boolean(false)] } else { Vec::new() });
     };
     let converted = match target {
         Func::ToBoolean => to_boolean(&value),
@@ -60,11 +51,7 @@ pub(super) fn call<'a>(cx: &Ctx<'_, 'a, '_>) -> Result<Items<'a>, EvalError> {
             to_quantity(&value, unit.as_deref())
         }
     };
-    Ok(if test {
-        vec![Item::Boolean(converted.is_some())]
-    } else {
-        converted.into_iter().collect()
-    })
+    Ok(if test { vec![Item::Boolean(converted.is_some())] } else { converted.into_iter().collect() })
 }
 
 fn to_boolean<'a>(v: &Item<'a>) -> Option<Item<'a>> {
@@ -126,9 +113,7 @@ fn to_date<'a>(v: &Item<'a>) -> Option<Item<'a>> {
     match v {
         Item::Date(d) => Some(Item::Date(*d)),
         Item::DateTime(d) => Some(Item::Date(d.date())),
-        Item::String(s) => Date::parse(s)
-            .or_else(|| DateTime::parse(s).map(|d| d.date()))
-            .map(Item::Date),
+        Item::String(s) => Date::parse(s).or_else(|| DateTime::parse(s).map(|d| d.date())).map(Item::Date),
         _ => None,
     }
 }

@@ -26,9 +26,7 @@ pub(super) fn call<'a>(cx: &Ctx<'_, 'a, '_>) -> Result<Items<'a>, EvalError> {
             return Ok(match v.as_ref() {
                 Item::DateTime(d) => d
                     .offset_minutes()
-                    .and_then(|m| {
-                        Decimal::from_i64(i64::from(m)).checked_div(&Decimal::from_i64(60))
-                    })
+                    .and_then(|m| Decimal::from_i64(i64::from(m)).checked_div(&Decimal::from_i64(60)))
                     .map(Item::Decimal)
                     .into_iter()
                     .collect(),
@@ -48,25 +46,14 @@ pub(super) fn call<'a>(cx: &Ctx<'_, 'a, '_>) -> Result<Items<'a>, EvalError> {
                 _ => Vec::new(),
             })
         }
-        other => {
-            return Err(EvalError::Unsupported(format!(
-                "{}() is not a date function",
-                other.name()
-            )))
-        }
+        other => return Err(EvalError::Unsupported(format!("{}() is not a date function", other.name()))),
     };
     let component = match v.as_ref() {
         Item::Date(d) if precision <= Precision::Day => d.component(precision),
         Item::DateTime(d) => d.component(precision),
         Item::Time(t) if precision >= Precision::Hour => t.component(precision),
         Item::Date(_) | Item::Time(_) => None,
-        other => {
-            return Err(EvalError::type_error(format!(
-                "{}() needs a date or time, not {}",
-                func.name(),
-                other.type_info().name
-            )))
-        }
+        other => return Err(EvalError::type_error(format!("{}() needs a date or time, not {}", func.name(), other.type_info().name))),
     };
     Ok(component.map(Item::Integer).into_iter().collect())
 }

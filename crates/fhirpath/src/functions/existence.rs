@@ -18,10 +18,7 @@ fn booleans(cx: &Ctx<'_, '_, '_>) -> Result<Vec<bool>, EvalError> {
         .iter()
         .map(|i| match i.to_system().as_deref() {
             Some(Item::Boolean(b)) => Ok(*b),
-            _ => Err(EvalError::type_error(format!(
-                "{}() needs Boolean items",
-                cx.call.func.name()
-            ))),
+            _ => Err(EvalError::type_error(format!("{}() needs Boolean items", cx.call.func.name()))),
         })
         .collect()
 }
@@ -76,11 +73,6 @@ pub(super) fn call<'a>(cx: &Ctx<'_, 'a, '_>) -> Result<Items<'a>, EvalError> {
             Some(b) => one(!b),
             None => Vec::new(),
         },
-        other => {
-            return Err(EvalError::Unsupported(format!(
-                "{}() is not an existence function",
-                other.name()
-            )))
-        }
+        other => return Err(EvalError::Unsupported(format!("{}() is not an existence function", other.name()))),
     })
 }

@@ -40,12 +40,8 @@ pub(super) fn call<'a>(cx: &Ctx<'_, 'a, '_>) -> Result<Items<'a>, EvalError> {
         }
         Func::HasValue => {
             let has = match input {
-                [Item::Node {
-                    value, type_name, ..
-                }] => {
-                    !value.is_null()
-                        && type_name.as_deref().is_none_or(Model::is_primitive)
-                        && !value.is_object()
+                [Item::Node { value, type_name, .. }] => {
+                    !value.is_null() && type_name.as_deref().is_none_or(Model::is_primitive) && !value.is_object()
                 }
                 [_] => true,
                 _ => false,
@@ -75,20 +71,11 @@ pub(super) fn call<'a>(cx: &Ctx<'_, 'a, '_>) -> Result<Items<'a>, EvalError> {
             };
             let base = "http://hl7.org/fhir/StructureDefinition/";
             let Some(name) = url.strip_prefix(base).and_then(|n| model().type_name(n)) else {
-                return Err(EvalError::Unsupported(format!(
-                    "conformsTo(): cannot check profile {url}"
-                )));
+                return Err(EvalError::Unsupported(format!("conformsTo(): cannot check profile {url}")));
             };
-            input
-                .iter()
-                .map(|i| Item::Boolean(i.fhir_type().is_some_and(|t| model().is_subtype(t, name))))
-                .collect()
+            input.iter().map(|i| Item::Boolean(i.fhir_type().is_some_and(|t| model().is_subtype(t, name)))).collect()
         }
-        Func::MemberOf => {
-            return Err(EvalError::Unsupported(
-                "memberOf() needs a terminology service".into(),
-            ))
-        }
+        Func::MemberOf => return Err(EvalError::Unsupported("memberOf() needs a terminology service".into())),
         Func::Now | Func::Today | Func::TimeOfDay => {
             let Some(now) = cx.ev.env.now else {
                 return Err(EvalError::NoClock(cx.call.func.name()));
@@ -99,22 +86,14 @@ pub(super) fn call<'a>(cx: &Ctx<'_, 'a, '_>) -> Result<Items<'a>, EvalError> {
                 _ => now.time().map(Item::Time).into_iter().collect(),
             }
         }
-        other => {
-            return Err(EvalError::Unsupported(format!(
-                "{}() is not a FHIR function",
-                other.name()
-            )))
-        }
+        other => return Err(EvalError::Unsupported(format!("{}() is not a FHIR function", other.name()))),
     })
 }
 
 /// The reference text of a Reference node, or a uri/canonical string.
 fn reference_text<'i>(item: &'i Item<'_>) -> Option<&'i str> {
     match item {
-        Item::Node {
-            value: Value::Object(o),
-            ..
-        } => o.get("reference").and_then(Value::as_str),
+        Item::Node { value: Value::Object(o), .. } => o.get("reference").and_then(Value::as_str),
         other => other.as_str(),
     }
 }
@@ -131,11 +110,7 @@ fn type_and_id(reference: &str) -> Option<(&str, &str)> {
         return None;
     }
     let (ty, id) = (segs[end - 2], segs[end - 1]);
-    (model()
-        .type_name(ty)
-        .is_some_and(|t| model().is_resource(t))
-        && !id.is_empty())
-    .then_some((ty, id))
+    (model().type_name(ty).is_some_and(|t| model().is_resource(t)) && !id.is_empty()).then_some((ty, id))
 }
 
 /// resolve(): contained resources, entries of the evaluated Bundle, the environment's
@@ -146,9 +121,7 @@ fn resolve<'a>(cx: &Ctx<'_, 'a, '_>, item: &Item<'a>) -> Option<Item<'a>> {
     let root = cx.ev.root_json;
     if let Some(local) = reference.strip_prefix('#') {
         let contained = root.get("contained").and_then(Value::as_array)?;
-        let found = contained
-            .iter()
-            .find(|c| c.get("id").and_then(Value::as_str) == Some(local))?;
+        let found = contained.iter().find(|c| c.get("id").and_then(Value::as_str) == Some(local))?;
         let rt = found.get("resourceType").and_then(Value::as_str)?;
         return Some(resource_item(found, rt));
     }
@@ -183,10 +156,5 @@ fn resolve<'a>(cx: &Ctx<'_, 'a, '_>, item: &Item<'a>) -> Option<Item<'a>> {
     };
     let m = model();
     let ty = m.type_name(ty)?;
-    Some(Item::node(
-        &NULL,
-        Some(Cow::Borrowed(ty)),
-        None,
-        m.type_owner(ty),
-    ))
+    Some(Item::node(&NULL, Some(Cow::Borrowed(ty)), None, m.type_owner(ty)))
 }

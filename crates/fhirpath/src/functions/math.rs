@@ -14,10 +14,7 @@ use crate::operators::{apply, item_compare, numeric};
 use crate::quantity::Quantity;
 
 fn from_f64<'a>(v: f64) -> Items<'a> {
-    Decimal::from_f64(v)
-        .map(Item::Decimal)
-        .into_iter()
-        .collect()
+    Decimal::from_f64(v).map(Item::Decimal).into_iter().collect()
 }
 
 fn int_or_decimal<'a>(d: Decimal) -> Item<'a> {
@@ -37,13 +34,7 @@ pub(super) fn call<'a>(cx: &Ctx<'_, 'a, '_>) -> Result<Items<'a>, EvalError> {
         return Ok(Vec::new());
     };
     let v = v.into_owned();
-    let not_number = || {
-        EvalError::type_error(format!(
-            "{}() needs a number, not {}",
-            func.name(),
-            v.type_info().name
-        ))
-    };
+    let not_number = || EvalError::type_error(format!("{}() needs a number, not {}", func.name(), v.type_info().name));
     Ok(match func {
         Func::Abs => match &v {
             Item::Integer(i) => i.checked_abs().map(Item::Integer).into_iter().collect(),
@@ -63,8 +54,7 @@ pub(super) fn call<'a>(cx: &Ctx<'_, 'a, '_>) -> Result<Items<'a>, EvalError> {
         Func::Round => {
             let d = numeric(&v).ok_or_else(not_number)?;
             let digits = cx.arg_integer(0)?.unwrap_or(0);
-            let digits = u32::try_from(digits)
-                .map_err(|_| EvalError::type_error("round() precision must be >= 0"))?;
+            let digits = u32::try_from(digits).map_err(|_| EvalError::type_error("round() precision must be >= 0"))?;
             match (&v, d.round(digits)) {
                 (Item::Integer(_), Some(r)) => vec![int_or_decimal(r)],
                 (_, Some(r)) => vec![Item::Decimal(r)],
@@ -93,12 +83,9 @@ pub(super) fn call<'a>(cx: &Ctx<'_, 'a, '_>) -> Result<Items<'a>, EvalError> {
                 return Ok(Vec::new());
             };
             match (&v, &e) {
-                (Item::Integer(b), Item::Integer(p)) if *p >= 0 => u32::try_from(*p)
-                    .ok()
-                    .and_then(|p| b.checked_pow(p))
-                    .map(Item::Integer)
-                    .into_iter()
-                    .collect(),
+                (Item::Integer(b), Item::Integer(p)) if *p >= 0 => {
+                    u32::try_from(*p).ok().and_then(|p| b.checked_pow(p)).map(Item::Integer).into_iter().collect()
+                }
                 _ => {
                     let b = numeric(&v).ok_or_else(not_number)?.to_f64();
                     let p = numeric(&e).ok_or_else(not_number)?.to_f64();
@@ -131,28 +118,15 @@ pub(super) fn call<'a>(cx: &Ctx<'_, 'a, '_>) -> Result<Items<'a>, EvalError> {
                 _ => return Err(EvalError::type_error("comparable() needs quantities")),
             }
         }
-        other => {
-            return Err(EvalError::Unsupported(format!(
-                "{}() is not a math function",
-                other.name()
-            )))
-        }
+        other => return Err(EvalError::Unsupported(format!("{}() is not a math function", other.name()))),
     })
 }
 
 fn aggregate<'a>(cx: &Ctx<'_, 'a, '_>) -> Result<Items<'a>, EvalError> {
     let func = cx.call.func;
-    let values: Vec<Item<'a>> = cx
-        .input
-        .iter()
-        .filter_map(|i| i.to_system().map(|c| c.into_owned()))
-        .collect();
+    let values: Vec<Item<'a>> = cx.input.iter().filter_map(|i| i.to_system().map(|c| c.into_owned())).collect();
     if values.is_empty() {
-        return Ok(if func == Func::Sum {
-            vec![Item::Integer(0)]
-        } else {
-            Vec::new()
-        });
+        return Ok(if func == Func::Sum { vec![Item::Integer(0)] } else { Vec::new() });
     }
     match func {
         Func::Min | Func::Max => {
@@ -189,18 +163,10 @@ fn decimal_boundary(d: &Decimal, digits: u32, high: bool) -> Option<Decimal> {
     if d.is_negative() {
         // Mirror: the low boundary of -x is minus the high boundary of x.
         let r = decimal_boundary(&d.neg(), digits, !high)?;
-        return Some(if r.is_zero() {
-            r.neg().with_negative_zero()
-        } else {
-            r.neg()
-        });
+        return Some(if r.is_zero() { r.neg().with_negative_zero() } else { r.neg() });
     }
     let half = Decimal::new(5, d.scale() + 1);
-    let edge = if high {
-        d.checked_add(&half)?
-    } else {
-        d.checked_sub(&half)?
-    };
+    let edge = if high { d.checked_add(&half)? } else { d.checked_sub(&half)? };
     if edge.is_negative() {
         // Zero: the interval straddles it.
         let r = edge.floor_to(digits);
@@ -228,8 +194,7 @@ fn boundary<'a>(v: &Item<'a>, digits: Option<i64>, high: bool) -> Option<Item<'a
             }
             let digits = digits as u32;
             match v {
-                Item::Quantity(q) => decimal_boundary(&q.value, digits, high)
-                    .map(|d| Item::Quantity(Quantity::new(d, q.unit.clone()))),
+                Item::Quantity(q) => decimal_boundary(&q.value, digits, high).map(|d| Item::Quantity(Quantity::new(d, q.unit.clone()))),
                 _ => decimal_boundary(&numeric(v)?, digits, high).map(Item::Decimal),
             }
         }
@@ -246,9 +211,7 @@ mod tests {
 
     fn b(v: &str, digits: u32, high: bool) -> String {
         let d = Decimal::parse(v).expect("test decimal");
-        decimal_boundary(&d, digits, high)
-            .map(|x| x.to_string())
-            .unwrap_or_default()
+        decimal_boundary(&d, digits, high).map(|x| x.to_string()).unwrap_or_default()
     }
 
     #[test]

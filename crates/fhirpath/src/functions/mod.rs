@@ -39,10 +39,7 @@ impl<'x, 'a> Ctx<'x, 'a, '_> {
         match v.as_slice() {
             [] => Ok(None),
             [one] => Ok(one.to_system().map(Cow::into_owned)),
-            _ => Err(EvalError::NotSingleton {
-                context: self.call.func.name(),
-                count: v.len(),
-            }),
+            _ => Err(EvalError::NotSingleton { context: self.call.func.name(), count: v.len() }),
         }
     }
 
@@ -50,11 +47,9 @@ impl<'x, 'a> Ctx<'x, 'a, '_> {
         match self.arg_single(i)? {
             None => Ok(None),
             Some(Item::String(s)) => Ok(Some(s)),
-            Some(other) => Err(EvalError::type_error(format!(
-                "{}() expects a String argument, not {}",
-                self.call.func.name(),
-                other.type_info().name
-            ))),
+            Some(other) => {
+                Err(EvalError::type_error(format!("{}() expects a String argument, not {}", self.call.func.name(), other.type_info().name)))
+            }
         }
     }
 
@@ -62,11 +57,9 @@ impl<'x, 'a> Ctx<'x, 'a, '_> {
         match self.arg_single(i)? {
             None => Ok(None),
             Some(Item::Integer(v)) => Ok(Some(v)),
-            Some(other) => Err(EvalError::type_error(format!(
-                "{}() expects an Integer argument, not {}",
-                self.call.func.name(),
-                other.type_info().name
-            ))),
+            Some(other) => {
+                Err(EvalError::type_error(format!("{}() expects an Integer argument, not {}", self.call.func.name(), other.type_info().name)))
+            }
         }
     }
 
@@ -75,25 +68,12 @@ impl<'x, 'a> Ctx<'x, 'a, '_> {
         self.lambda_with_total(i, item, index, self.scope.total)
     }
 
-    pub fn lambda_with_total(
-        &self,
-        i: usize,
-        item: &Item<'a>,
-        index: usize,
-        total: Option<&[Item<'a>]>,
-    ) -> Result<Items<'a>, EvalError> {
+    pub fn lambda_with_total(&self, i: usize, item: &Item<'a>, index: usize, total: Option<&[Item<'a>]>) -> Result<Items<'a>, EvalError> {
         let Some(n) = self.call.args.get(i) else {
             return Ok(Vec::new());
         };
         let this = std::slice::from_ref(item);
-        self.ev.eval(
-            n,
-            Scope {
-                this,
-                index: Some(index),
-                total,
-            },
-        )
+        self.ev.eval(n, Scope { this, index: Some(index), total })
     }
 
     /// The input as at most one item (not converted).
@@ -101,10 +81,7 @@ impl<'x, 'a> Ctx<'x, 'a, '_> {
         match self.input {
             [] => Ok(None),
             [one] => Ok(Some(one)),
-            _ => Err(EvalError::NotSingleton {
-                context: self.call.func.name(),
-                count: self.input.len(),
-            }),
+            _ => Err(EvalError::NotSingleton { context: self.call.func.name(), count: self.input.len() }),
         }
     }
 
@@ -125,17 +102,10 @@ impl<'x, 'a> Ctx<'x, 'a, '_> {
             None => Ok(None),
             Some(v) => match v.as_ref() {
                 Item::String(s) => Ok(Some(Cow::Owned(s.clone()))),
-                Item::Integer(_)
-                | Item::Decimal(_)
-                | Item::Boolean(_)
-                | Item::Date(_)
-                | Item::DateTime(_)
-                | Item::Time(_) => Ok(Some(Cow::Owned(v.to_string()))),
-                other => Err(EvalError::type_error(format!(
-                    "{}() applies to strings, not {}",
-                    self.call.func.name(),
-                    other.type_info().name
-                ))),
+                Item::Integer(_) | Item::Decimal(_) | Item::Boolean(_) | Item::Date(_) | Item::DateTime(_) | Item::Time(_) => {
+                    Ok(Some(Cow::Owned(v.to_string())))
+                }
+                other => Err(EvalError::type_error(format!("{}() applies to strings, not {}", self.call.func.name(), other.type_info().name))),
             },
         }
     }
@@ -143,53 +113,32 @@ impl<'x, 'a> Ctx<'x, 'a, '_> {
 
 /// Errors for ordered functions applied to the unordered result of children()/descendants().
 pub(crate) fn check_ordered(func: Func, base: &Node) -> Result<(), EvalError> {
-    let ordered = matches!(
-        func,
-        Func::First | Func::Last | Func::Tail | Func::Skip | Func::Take
-    );
+    let ordered = matches!(func, Func::First | Func::Last | Func::Tail | Func::Skip | Func::Take);
     if let (true, Node::Call(_, inner)) = (ordered, base) {
         if matches!(inner.func, Func::Children | Func::Descendants) {
-            return Err(EvalError::type_error(format!(
-                "{}() needs an ordered collection; {}() is unordered",
-                func.name(),
-                inner.func.name()
-            )));
+            return Err(EvalError::type_error(format!("{}() needs an ordered collection; {}() is unordered", func.name(), inner.func.name())));
         }
     }
     Ok(())
 }
 
-pub(crate) fn call<'a>(
-    ev: &Evaluator<'a, '_>,
-    call: &Call,
-    input: &[Item<'a>],
-    scope: Scope<'_, 'a>,
-) -> Result<Items<'a>, EvalError> {
-    let cx = Ctx {
-        ev,
-        call,
-        input,
-        scope,
-    };
+pub(crate) fn call<'a>(ev: &Evaluator<'a, '_>, call: &Call, input: &[Item<'a>], scope: Scope<'_, 'a>) -> Result<Items<'a>, EvalError> {
+    let cx = Ctx { ev, call, input, scope };
     use Func::*;
     match call.func {
-        Empty | Exists | All | AllTrue | AnyTrue | AllFalse | AnyFalse | SubsetOf | SupersetOf
-        | Count | Distinct | IsDistinct | Not => existence::call(&cx),
-        Where | Select | Repeat | RepeatAll | OfType | Is | As | Single | First | Last | Tail
-        | Skip | Take | Intersect | Exclude | Union | Combine | Iif | Aggregate | Sort | Trace
-        | Children | Descendants => collections::call(&cx),
-        ToBoolean | ConvertsToBoolean | ToInteger | ConvertsToInteger | ToLong | ConvertsToLong
-        | ToDecimal | ConvertsToDecimal | ToStringFn | ConvertsToString | ToDate
-        | ConvertsToDate | ToDateTime | ConvertsToDateTime | ToTime | ConvertsToTime
-        | ToQuantity | ConvertsToQuantity => conversion::call(&cx),
-        IndexOf | LastIndexOf | Substring | StartsWith | EndsWith | Contains | Upper | Lower
-        | Replace | Matches | MatchesFull | ReplaceMatches | Length | ToChars | Trim | Split
-        | Join | Encode | Decode | Escape | Unescape => strings::call(&cx),
-        Abs | Ceiling | Exp | Floor | Ln | Log | Power | Round | Sqrt | Truncate | LowBoundary
-        | HighBoundary | Precision | Comparable | Sum | Min | Max | Avg => math::call(&cx),
-        Type | Extension | HasValue | GetValue | Resolve | ConformsTo | MemberOf | Now | Today
-        | TimeOfDay => fhir::call(&cx),
-        YearOf | MonthOf | DayOf | HourOf | MinuteOf | SecondOf | MillisecondOf
-        | TimezoneOffsetOf | DateOf | TimeOf => dates::call(&cx),
+        Empty | Exists | All | AllTrue | AnyTrue | AllFalse | AnyFalse | SubsetOf | SupersetOf | Count | Distinct | IsDistinct | Not => {
+            existence::call(&cx)
+        }
+        Where | Select | Repeat | RepeatAll | OfType | Is | As | Single | First | Last | Tail | Skip | Take | Intersect | Exclude | Union
+        | Combine | Iif | Aggregate | Sort | Trace | Children | Descendants => collections::call(&cx),
+        ToBoolean | ConvertsToBoolean | ToInteger | ConvertsToInteger | ToLong | ConvertsToLong | ToDecimal | ConvertsToDecimal | ToStringFn
+        | ConvertsToString | ToDate | ConvertsToDate | ToDateTime | ConvertsToDateTime | ToTime | ConvertsToTime | ToQuantity
+        | ConvertsToQuantity => conversion::call(&cx),
+        IndexOf | LastIndexOf | Substring | StartsWith | EndsWith | Contains | Upper | Lower | Replace | Matches | MatchesFull | ReplaceMatches
+        | Length | ToChars | Trim | Split | Join | Encode | Decode | Escape | Unescape => strings::call(&cx),
+        Abs | Ceiling | Exp | Floor | Ln | Log | Power | Round | Sqrt | Truncate | LowBoundary | HighBoundary | Precision | Comparable | Sum
+        | Min | Max | Avg => math::call(&cx),
+        Type | Extension | HasValue | GetValue | Resolve | ConformsTo | MemberOf | Now | Today | TimeOfDay => fhir::call(&cx),
+        YearOf | MonthOf | DayOf | HourOf | MinuteOf | SecondOf | MillisecondOf | TimezoneOffsetOf | DateOf | TimeOf => dates::call(&cx),
     }
 }

@@ -40,14 +40,8 @@ pub(super) fn call<'a>(cx: &Ctx<'_, 'a, '_>) -> Result<Items<'a>, EvalError> {
         Func::IndexOf | Func::LastIndexOf => match cx.arg_string(0)? {
             None => Vec::new(),
             Some(needle) => {
-                let found = if func == Func::IndexOf {
-                    input.find(&needle)
-                } else {
-                    input.rfind(&needle)
-                };
-                let idx = found
-                    .map(|b| input[..b].chars().count() as i64)
-                    .unwrap_or(-1);
+                let found = if func == Func::IndexOf { input.find(&needle) } else { input.rfind(&needle) };
+                let idx = found.map(|b| input[..b].chars().count() as i64).unwrap_or(-1);
                 vec![Item::Integer(idx)]
             }
         },
@@ -55,11 +49,7 @@ pub(super) fn call<'a>(cx: &Ctx<'_, 'a, '_>) -> Result<Items<'a>, EvalError> {
             let Some(start) = cx.arg_integer(0)? else {
                 return Ok(Vec::new());
             };
-            let len = if cx.call.args.len() > 1 {
-                cx.arg_integer(1)?
-            } else {
-                None
-            };
+            let len = if cx.call.args.len() > 1 { cx.arg_integer(1)? } else { None };
             let count = input.chars().count() as i64;
             if start < 0 || start >= count {
                 return Ok(Vec::new());
@@ -69,11 +59,7 @@ pub(super) fn call<'a>(cx: &Ctx<'_, 'a, '_>) -> Result<Items<'a>, EvalError> {
                 Some(l) => l as usize,
                 None => usize::MAX,
             };
-            s(input
-                .chars()
-                .skip(start as usize)
-                .take(take)
-                .collect::<String>())
+            s(input.chars().skip(start as usize).take(take).collect::<String>())
         }
         Func::StartsWith | Func::EndsWith | Func::Contains => match cx.arg_string(0)? {
             None => Vec::new(),
@@ -115,23 +101,14 @@ pub(super) fn call<'a>(cx: &Ctx<'_, 'a, '_>) -> Result<Items<'a>, EvalError> {
         Func::Trim => s(input.trim()),
         Func::Split => match cx.arg_string(0)? {
             None => Vec::new(),
-            Some(sep) if sep.is_empty() => {
-                input.chars().map(|c| Item::String(c.to_string())).collect()
-            }
-            Some(sep) => input
-                .split(sep.as_str())
-                .map(|p| Item::String(p.to_owned()))
-                .collect(),
+            Some(sep) if sep.is_empty() => input.chars().map(|c| Item::String(c.to_string())).collect(),
+            Some(sep) => input.split(sep.as_str()).map(|p| Item::String(p.to_owned())).collect(),
         },
         Func::Encode | Func::Decode => {
             let Some(format) = cx.arg_string(0)? else {
                 return Ok(Vec::new());
             };
-            let out = if func == Func::Encode {
-                encode(input.as_bytes(), &format)?
-            } else {
-                decode(input, &format)?
-            };
+            let out = if func == Func::Encode { encode(input.as_bytes(), &format)? } else { decode(input, &format)? };
             out.map(s).unwrap_or_default()
         }
         Func::Escape | Func::Unescape => {
@@ -143,38 +120,23 @@ pub(super) fn call<'a>(cx: &Ctx<'_, 'a, '_>) -> Result<Items<'a>, EvalError> {
                 (Func::Escape, "json") => escape_json(input),
                 (Func::Unescape, "html") => unescape_html(input),
                 (Func::Unescape, "json") => unescape_json(input),
-                (_, other) => {
-                    return Err(EvalError::type_error(format!(
-                        "unknown escape target '{other}'"
-                    )))
-                }
+                (_, other) => return Err(EvalError::type_error(format!("unknown escape target '{other}'"))),
             };
             s(out)
         }
-        other => {
-            return Err(EvalError::Unsupported(format!(
-                "{}() is not a string function",
-                other.name()
-            )))
-        }
+        other => return Err(EvalError::Unsupported(format!("{}() is not a string function", other.name()))),
     })
 }
 
 /// The regular expression of argument `i`: the one compiled at parse time for a literal, or
 /// compiled now.
-fn regex<'r>(
-    cx: &'r Ctx<'_, '_, '_>,
-    i: usize,
-    full: bool,
-) -> Result<Option<Cow<'r, regex::Regex>>, EvalError> {
+fn regex<'r>(cx: &'r Ctx<'_, '_, '_>, i: usize, full: bool) -> Result<Option<Cow<'r, regex::Regex>>, EvalError> {
     if let Some(re) = &cx.call.regex {
         return Ok(Some(Cow::Borrowed(re)));
     }
     match cx.arg_string(i)? {
         None => Ok(None),
-        Some(p) => compile_regex(&p, full)
-            .map(|r| Some(Cow::Owned(r)))
-            .map_err(EvalError::Regex),
+        Some(p) => compile_regex(&p, full).map(|r| Some(Cow::Owned(r))).map_err(EvalError::Regex),
     }
 }
 
@@ -190,10 +152,7 @@ fn encode(bytes: &[u8], format: &str) -> Result<Option<String>, EvalError> {
     };
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
         for i in 0..4 {
             if i <= chunk.len() {
                 out.push(table[((n >> (18 - 6 * i)) & 63) as usize] as char);
@@ -213,10 +172,7 @@ fn decode(text: &str, format: &str) -> Result<Option<String>, EvalError> {
             }
             let mut out = Vec::with_capacity(text.len() / 2);
             for i in (0..text.len()).step_by(2) {
-                match text
-                    .get(i..i + 2)
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                {
+                match text.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()) {
                     Some(b) => out.push(b),
                     None => return Ok(None),
                 }
@@ -266,12 +222,7 @@ fn escape_html(s: &str) -> String {
 }
 
 fn unescape_html(s: &str) -> String {
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
+    s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'").replace("&apos;", "'").replace("&amp;", "&")
 }
 
 fn escape_json(s: &str) -> String {
@@ -324,27 +275,9 @@ mod tests {
 
     #[test]
     fn base64_round_trip() {
-        assert_eq!(
-            encode(b"test", "base64").ok().flatten().as_deref(),
-            Some("dGVzdA==")
-        );
-        assert_eq!(
-            encode(b"subjects?_d", "urlbase64")
-                .ok()
-                .flatten()
-                .as_deref(),
-            Some("c3ViamVjdHM_X2Q=")
-        );
-        assert_eq!(
-            decode("c3ViamVjdHM/X2Q=", "base64")
-                .ok()
-                .flatten()
-                .as_deref(),
-            Some("subjects?_d")
-        );
-        assert_eq!(
-            decode("74657374", "hex").ok().flatten().as_deref(),
-            Some("test")
-        );
+        assert_eq!(encode(b"test", "base64").ok().flatten().as_deref(), Some("dGVzdA=="));
+        assert_eq!(encode(b"subjects?_d", "urlbase64").ok().flatten().as_deref(), Some("c3ViamVjdHM_X2Q="));
+        assert_eq!(decode("c3ViamVjdHM/X2Q=", "base64").ok().flatten().as_deref(), Some("subjects?_d"));
+        assert_eq!(decode("74657374", "hex").ok().flatten().as_deref(), Some("test"));
     }
 }

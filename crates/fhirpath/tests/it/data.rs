@@ -25,8 +25,7 @@ pub fn missing() -> bool {
 }
 
 pub fn read_json(path: &std::path::Path) -> Value {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
@@ -38,8 +37,7 @@ pub fn suite_input(name: &str) -> Value {
     if json.is_file() {
         return read_json(&json);
     }
-    let xml = std::fs::read_to_string(dir.join(name))
-        .unwrap_or_else(|e| panic!("cannot read input {name}: {e}"));
+    let xml = std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("cannot read input {name}: {e}"));
     xml_to_json(&xml)
 }
 
@@ -50,15 +48,9 @@ fn xml_to_json(xml: &str) -> Value {
     let doc = roxmltree::Document::parse(xml).unwrap_or_else(|e| panic!("input XML: {e}"));
     let root = doc.root_element();
     let mut obj = element_object(root);
-    obj.insert(
-        "resourceType".into(),
-        Value::String(root.tag_name().name().into()),
-    );
+    obj.insert("resourceType".into(), Value::String(root.tag_name().name().into()));
     let mut ordered = Map::new();
-    ordered.insert(
-        "resourceType".into(),
-        Value::String(root.tag_name().name().into()),
-    );
+    ordered.insert("resourceType".into(), Value::String(root.tag_name().name().into()));
     for (k, v) in obj {
         if k != "resourceType" {
             ordered.insert(k, v);
@@ -93,9 +85,7 @@ fn element_object(node: roxmltree::Node<'_, '_>) -> Map<String, Value> {
 }
 
 fn primitive(name: &str, text: &str) -> Value {
-    let numeric = ["Integer", "Decimal", "PositiveInt", "UnsignedInt"]
-        .iter()
-        .any(|s| name.ends_with(s));
+    let numeric = ["Integer", "Decimal", "PositiveInt", "UnsignedInt"].iter().any(|s| name.ends_with(s));
     if numeric {
         if let Ok(n) = serde_json::from_str::<serde_json::Number>(text) {
             return Value::Number(n);

@@ -11,10 +11,7 @@ use crate::data::suite_input;
 
 fn run(expr: &str, resource: &Value) -> Result<Vec<String>, EvalError> {
     let e = Expr::parse(expr).unwrap_or_else(|err| panic!("{expr}: {err}"));
-    Ok(e.evaluate(resource)?
-        .iter()
-        .map(|i| i.to_string())
-        .collect())
+    Ok(e.evaluate(resource)?.iter().map(|i| i.to_string()).collect())
 }
 
 fn ok(expr: &str, resource: &Value) -> Vec<String> {
@@ -48,10 +45,7 @@ fn empty_propagates() {
     assert!(ok("Observation.method.text + 'x'", &o).is_empty());
     assert!(ok("Observation.method = {}", &o).is_empty());
     assert_eq!(ok("Observation.method.empty()", &o), ["true"]);
-    assert!(
-        ok("Observation.nosuch", &o).is_empty(),
-        "lenient by default"
-    );
+    assert!(ok("Observation.nosuch", &o).is_empty(), "lenient by default");
     assert!(ok("Patient.name", &o).is_empty(), "another resource type");
     assert!(ok("'x'.nosuch", &o).is_empty());
 }
@@ -59,33 +53,15 @@ fn empty_propagates() {
 #[test]
 fn errors_are_values_not_panics() {
     let o = observation();
-    assert!(matches!(
-        run("Observation.component.single()", &o),
-        Err(EvalError::NotSingleton { .. })
-    ));
+    assert!(matches!(run("Observation.component.single()", &o), Err(EvalError::NotSingleton { .. })));
     assert!(matches!(run("1 + 'a'", &o), Err(EvalError::Type(_))));
-    assert!(matches!(
-        run("%nosuch", &o),
-        Err(EvalError::UnknownVariable(_))
-    ));
-    assert!(
-        run("(1 | 2).repeat($this + 1)", &o).is_err(),
-        "a runaway repeat() is stopped"
-    );
+    assert!(matches!(run("%nosuch", &o), Err(EvalError::UnknownVariable(_))));
+    assert!(run("(1 | 2).repeat($this + 1)", &o).is_err(), "a runaway repeat() is stopped");
     assert!(run("Observation.repeatAll($this)", &o).is_err());
     assert!(matches!(run("now()", &o), Err(EvalError::NoClock(_))));
-    assert!(
-        Expr::parse("'a'.matches('(')").is_err(),
-        "a literal pattern is compiled when parsing"
-    );
-    assert!(matches!(
-        run("'a'.matches('(' + '')", &o),
-        Err(EvalError::Regex(_))
-    ));
-    assert!(
-        run("Observation.component.code.text.upper()", &o).is_err(),
-        "string function on many items"
-    );
+    assert!(Expr::parse("'a'.matches('(')").is_err(), "a literal pattern is compiled when parsing");
+    assert!(matches!(run("'a'.matches('(' + '')", &o), Err(EvalError::Regex(_))));
+    assert!(run("Observation.component.code.text.upper()", &o).is_err(), "string function on many items");
     assert!(run("'abc'.matches(Observation.code.coding.code)", &o).is_ok());
     assert!(Expr::parse("Observation.code.nosuchfunction()").is_err());
     assert!(Expr::parse("Observation.value.ofType(NoSuchType)").is_err());
@@ -95,28 +71,11 @@ fn errors_are_values_not_panics() {
 fn strict_mode_rejects_unknown_elements() {
     let o = observation();
     let strict = Env::new().strict(true);
-    let eval = |s: &str| {
-        Expr::parse(s)
-            .expect("parses")
-            .evaluate_with(&o, &strict)
-            .map(|v| v.len())
-    };
-    assert!(matches!(
-        eval("Observation.nosuch"),
-        Err(EvalError::UnknownElement { .. })
-    ));
-    assert!(matches!(
-        eval("Observation.valueQuantity"),
-        Err(EvalError::UnknownElement { .. })
-    ));
-    assert!(matches!(
-        eval("Patient.name"),
-        Err(EvalError::UnknownElement { .. })
-    ));
-    assert!(matches!(
-        eval("(Observation.value as Period).unit"),
-        Err(EvalError::UnknownElement { .. })
-    ));
+    let eval = |s: &str| Expr::parse(s).expect("parses").evaluate_with(&o, &strict).map(|v| v.len());
+    assert!(matches!(eval("Observation.nosuch"), Err(EvalError::UnknownElement { .. })));
+    assert!(matches!(eval("Observation.valueQuantity"), Err(EvalError::UnknownElement { .. })));
+    assert!(matches!(eval("Patient.name"), Err(EvalError::UnknownElement { .. })));
+    assert!(matches!(eval("(Observation.value as Period).unit"), Err(EvalError::UnknownElement { .. })));
     assert!(eval("Observation.component.value as Quantity").is_err());
     assert_eq!(eval("Observation.component.value.ofType(Quantity)"), Ok(2));
     assert_eq!(eval("Observation.value.unit"), Ok(1));
@@ -129,22 +88,13 @@ fn choice_elements_and_types() {
     let v = e.evaluate(&o).expect("evaluates");
     assert_eq!(v.len(), 1);
     assert_eq!(v[0].fhir_type(), Some("Quantity"));
-    assert_eq!(
-        ok("Observation.component.value.ofType(string)", &o),
-        ["seated"]
-    );
-    assert_eq!(
-        ok("(Observation.component.value as Quantity).value", &o),
-        ["120", "80.0"]
-    );
+    assert_eq!(ok("Observation.component.value.ofType(string)", &o), ["seated"]);
+    assert_eq!(ok("(Observation.component.value as Quantity).value", &o), ["120", "80.0"]);
     assert_eq!(ok("Observation.effective is dateTime", &o), ["true"]);
     assert_eq!(ok("Observation.effective.type().name", &o), ["dateTime"]);
     assert_eq!(ok("Observation.value.type().namespace", &o), ["FHIR"]);
     // Lenient mode reads a spelled-out choice, typed.
-    let q = Expr::parse("Observation.valueQuantity")
-        .expect("parses")
-        .evaluate(&o)
-        .expect("evaluates");
+    let q = Expr::parse("Observation.valueQuantity").expect("parses").evaluate(&o).expect("evaluates");
     assert_eq!(q[0].fhir_type(), Some("Quantity"));
 }
 
@@ -159,11 +109,7 @@ fn decimals_keep_their_precision() {
     assert_eq!(ok("Observation.value > 0.1 'bar'", &o), ["true"]);
     assert_eq!(ok("0.1 + 0.2 = 0.3", &o), ["true"]);
     assert_eq!(ok("1.0 / 3", &o), ["0.3333333333333333333333333333"]);
-    assert_eq!(
-        ok("9223372036854775807 + 1", &o),
-        Vec::<String>::new(),
-        "overflow is empty"
-    );
+    assert_eq!(ok("9223372036854775807 + 1", &o), Vec::<String>::new(), "overflow is empty");
 }
 
 #[test]
@@ -172,20 +118,11 @@ fn primitive_extensions() {
         return;
     }
     let o = observation();
-    assert_eq!(
-        ok(
-            "Observation.status.extension('http://example.org/why').value",
-            &o
-        ),
-        ["checked"]
-    );
+    assert_eq!(ok("Observation.status.extension('http://example.org/why').value", &o), ["checked"]);
     assert_eq!(ok("Observation.status.hasValue()", &o), ["true"]);
     let p = suite_input("patient-name-extensions.json");
     assert_eq!(ok("Patient.name.given.count()", &p), ["2"]);
-    assert_eq!(
-        ok("Patient.name.given.select($this.hasValue())", &p),
-        ["false", "true"]
-    );
+    assert_eq!(ok("Patient.name.given.select($this.hasValue())", &p), ["false", "true"]);
     assert_eq!(ok("Patient.name.given.extension.value", &p), ["five"]);
 }
 
@@ -193,31 +130,16 @@ fn primitive_extensions() {
 fn dates_and_times() {
     let o = observation();
     assert_eq!(ok("Observation.effective > @2024-02-29", &o), ["true"]);
-    assert_eq!(
-        ok("Observation.effective = @2024-03-01T09:30:00Z", &o),
-        ["true"]
-    );
-    assert!(
-        ok("Observation.effective = @2024-03-01", &o).is_empty(),
-        "precision differs"
-    );
-    assert_eq!(
-        ok("Observation.effective + 1 month", &o),
-        ["2024-04-01T10:30:00+01:00"]
-    );
+    assert_eq!(ok("Observation.effective = @2024-03-01T09:30:00Z", &o), ["true"]);
+    assert!(ok("Observation.effective = @2024-03-01", &o).is_empty(), "precision differs");
+    assert_eq!(ok("Observation.effective + 1 month", &o), ["2024-04-01T10:30:00+01:00"]);
     assert_eq!(ok("@2024-01-31 + 1 month", &o), ["2024-02-29"]);
     assert_eq!(ok("@T23:30 + 2 hours", &o), ["01:30"]);
     assert!(run("@2024-01-31 + 1 'mo'", &o).is_err());
     let now = DateTime::parse("2025-06-30T23:59:59.500+02:00").expect("date-time");
     let env = Env::new().with_now(now);
     let eval = |s: &str| -> Vec<String> {
-        Expr::parse(s)
-            .expect("parses")
-            .evaluate_with(&o, &env)
-            .expect("evaluates")
-            .iter()
-            .map(|i| i.to_string())
-            .collect()
+        Expr::parse(s).expect("parses").evaluate_with(&o, &env).expect("evaluates").iter().map(|i| i.to_string()).collect()
     };
     assert_eq!(eval("today()"), ["2025-06-30"]);
     assert_eq!(eval("now()"), ["2025-06-30T23:59:59.500+02:00"]);
@@ -234,46 +156,23 @@ fn environment_variables_and_tracer() {
             s.push(format!("{name}:{}", items.len()));
         }
     };
-    let env = Env::new()
-        .with_variable("sys", vec![Item::from("http://loinc.org")])
-        .with_tracer(&tracer);
-    let e = Expr::parse("Observation.code.coding.trace('codings').where(system = %sys).code")
-        .expect("parses");
-    let got: Vec<String> = e
-        .evaluate_with(&o, &env)
-        .expect("evaluates")
-        .iter()
-        .map(|i| i.to_string())
-        .collect();
+    let env = Env::new().with_variable("sys", vec![Item::from("http://loinc.org")]).with_tracer(&tracer);
+    let e = Expr::parse("Observation.code.coding.trace('codings').where(system = %sys).code").expect("parses");
+    let got: Vec<String> = e.evaluate_with(&o, &env).expect("evaluates").iter().map(|i| i.to_string()).collect();
     assert_eq!(got, ["85354-9"]);
-    assert_eq!(
-        seen.lock().map(|s| s.clone()).unwrap_or_default(),
-        ["codings:1"]
-    );
+    assert_eq!(seen.lock().map(|s| s.clone()).unwrap_or_default(), ["codings:1"]);
     assert_eq!(ok("%resource.id & '/' & %context.id", &o), ["bp/bp"]);
     assert_eq!(ok("%ucum", &o), ["http://unitsofmeasure.org"]);
-    assert_eq!(
-        ok("%`vs-gender`", &o),
-        ["http://hl7.org/fhir/ValueSet/gender"]
-    );
+    assert_eq!(ok("%`vs-gender`", &o), ["http://hl7.org/fhir/ValueSet/gender"]);
 }
 
 #[test]
 fn iteration_variables() {
     let o = observation();
-    assert_eq!(
-        ok("Observation.component.select($index)", &o),
-        ["0", "1", "2"]
-    );
-    assert_eq!(
-        ok("Observation.component.where($index > 0).code.text", &o),
-        ["diastolic", "note"]
-    );
+    assert_eq!(ok("Observation.component.select($index)", &o), ["0", "1", "2"]);
+    assert_eq!(ok("Observation.component.where($index > 0).code.text", &o), ["diastolic", "note"]);
     assert_eq!(ok("(1 | 2 | 3).aggregate($total + $this, 10)", &o), ["16"]);
-    assert_eq!(
-        ok("Observation.component.code.text.sort(-$this)", &o),
-        ["systolic", "note", "diastolic"]
-    );
+    assert_eq!(ok("Observation.component.code.text.sort(-$this)", &o), ["systolic", "note", "diastolic"]);
 }
 
 #[test]
@@ -286,25 +185,10 @@ fn contained_and_bundled_resources_are_typed() {
         ]
     });
     assert_eq!(ok("Bundle.entry.resource.ofType(Patient).id", &b), ["a"]);
-    assert_eq!(
-        ok(
-            "Bundle.entry.resource.contained.ofType(Organization).id",
-            &b
-        ),
-        ["o"]
-    );
-    assert_eq!(
-        ok(
-            "Bundle.entry.resource.where($this is DomainResource).count()",
-            &b
-        ),
-        ["2"]
-    );
+    assert_eq!(ok("Bundle.entry.resource.contained.ofType(Organization).id", &b), ["o"]);
+    assert_eq!(ok("Bundle.entry.resource.where($this is DomainResource).count()", &b), ["2"]);
     assert_eq!(ok("Bundle.entry[1].resource.status", &b), ["final"]);
-    assert_eq!(
-        ok("Bundle.descendants().ofType(Organization).count()", &b),
-        ["1"]
-    );
+    assert_eq!(ok("Bundle.descendants().ofType(Organization).count()", &b), ["1"]);
 }
 
 #[test]
@@ -456,9 +340,7 @@ fn arbitrary_expressions_never_panic() {
     let mut parsed = 0;
     for _ in 0..20_000 {
         let len = 1 + (next() % 12) as usize;
-        let src: Vec<&str> = (0..len)
-            .map(|_| TOKENS[(next() % TOKENS.len() as u64) as usize])
-            .collect();
+        let src: Vec<&str> = (0..len).map(|_| TOKENS[(next() % TOKENS.len() as u64) as usize]).collect();
         let src = src.join(" ");
         if let Ok(e) = Expr::parse(&src) {
             parsed += 1;
@@ -466,10 +348,7 @@ fn arbitrary_expressions_never_panic() {
             let _ = e.evaluate_with(&patient, &Env::new().strict(true));
         }
     }
-    assert!(
-        parsed > 500,
-        "the generator should produce valid expressions too ({parsed})"
-    );
+    assert!(parsed > 500, "the generator should produce valid expressions too ({parsed})");
 }
 
 /// An environment built once (here `'static`) serves resources of any shorter lifetime.
@@ -477,9 +356,7 @@ fn arbitrary_expressions_never_panic() {
 fn a_long_lived_env_serves_short_lived_resources() {
     fn index_one(expr: &Expr, env: &Env<'static>) -> usize {
         let resource = json!({"resourceType": "Patient", "gender": "male"});
-        expr.evaluate_with(&resource, env)
-            .map(|v| v.len())
-            .unwrap_or(0)
+        expr.evaluate_with(&resource, env).map(|v| v.len()).unwrap_or(0)
     }
     let env: Env<'static> = Env::new().with_variable("g", vec![Item::from("male")]);
     let expr = Expr::parse("Patient.gender = %g").expect("parses");
@@ -502,31 +379,18 @@ fn date_components() {
 fn static_check_against_the_model() {
     let check = |src: &str, rt: &str| Expr::parse(src).expect("parses").check(rt);
     assert!(check("Patient.name.given", "Patient").is_ok());
-    assert!(matches!(
-        check("Patient.name.givn", "Patient"),
-        Err(EvalError::UnknownElement { .. })
-    ));
+    assert!(matches!(check("Patient.name.givn", "Patient"), Err(EvalError::UnknownElement { .. })));
     assert!(check("(Observation.value as Period).unit", "Observation").is_err());
     assert!(check("(Observation.value as Quantity).unit", "Observation").is_ok());
-    assert!(
-        check("Observation.value.unit", "Observation").is_ok(),
-        "some choice has it"
-    );
+    assert!(check("Observation.value.unit", "Observation").is_ok(), "some choice has it");
     assert!(check("Observation.value.nosuch", "Observation").is_err());
     assert!(check("Observation.valueQuantity", "Observation").is_err());
     assert!(check("Patient.telecom | Person.telecom", "Patient").is_ok());
-    assert!(check(
-        "Observation.component.where(code.text = 'x').value.ofType(Quantity).value",
-        "Observation"
-    )
-    .is_ok());
+    assert!(check("Observation.component.where(code.text = 'x').value.ofType(Quantity).value", "Observation").is_ok());
     assert!(check("Observation.component.where(code.txt = 'x')", "Observation").is_err());
     assert!(check("Patient.birthDate.extension('u').value", "Patient").is_ok());
     assert!(check("Patient.birthDate.value", "Patient").is_err());
     assert!(check("Questionnaire.item.item.item.linkId", "Questionnaire").is_ok());
-    assert!(
-        check("Patient.contained.anything", "Patient").is_ok(),
-        "contained: run-time type"
-    );
+    assert!(check("Patient.contained.anything", "Patient").is_ok(), "contained: run-time type");
     assert!(check("Patient.name", "NoSuchType").is_err());
 }

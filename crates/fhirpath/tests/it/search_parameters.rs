@@ -18,9 +18,7 @@ struct SearchParam {
 
 fn search_params() -> Vec<SearchParam> {
     let bundle = read_json(&shared_data().join("fhir-r4/search-parameters.json"));
-    let entries = bundle["entry"]
-        .as_array()
-        .expect("search-parameters.json is a Bundle");
+    let entries = bundle["entry"].as_array().expect("search-parameters.json is a Bundle");
     assert_eq!(entries.len(), 1375, "the R4 search parameters");
     entries
         .iter()
@@ -29,11 +27,7 @@ fn search_params() -> Vec<SearchParam> {
             Some(SearchParam {
                 id: r["id"].as_str()?.to_owned(),
                 code: r["code"].as_str()?.to_owned(),
-                bases: r["base"]
-                    .as_array()?
-                    .iter()
-                    .filter_map(|b| b.as_str().map(str::to_owned))
-                    .collect(),
+                bases: r["base"].as_array()?.iter().filter_map(|b| b.as_str().map(str::to_owned)).collect(),
                 expression: r["expression"].as_str()?.to_owned(),
             })
         })
@@ -67,10 +61,7 @@ fn sample_resources(per_type: usize) -> BTreeMap<String, Vec<Value>> {
         }
     }
     let inputs = shared_data().join("fhir-test-cases/inputs");
-    for entry in std::fs::read_dir(&inputs)
-        .unwrap_or_else(|e| panic!("cannot list {}: {e}", inputs.display()))
-        .flatten()
-    {
+    for entry in std::fs::read_dir(&inputs).unwrap_or_else(|e| panic!("cannot list {}: {e}", inputs.display())).flatten() {
         let p = entry.path();
         if p.extension().is_some_and(|x| x == "json") {
             add(read_json(&p));
@@ -81,10 +72,7 @@ fn sample_resources(per_type: usize) -> BTreeMap<String, Vec<Value>> {
 
 /// Expressions of the R4 release that are not FHIRPath, and what they should say (the
 /// search-parameter registry has to carry the same correction).
-const R4_ERRATA: &[(&str, &str)] = &[(
-    "Account-patient",
-    "Account.subject.where(resolve() is Patient)",
-)];
+const R4_ERRATA: &[(&str, &str)] = &[("Account-patient", "Account.subject.where(resolve() is Patient)")];
 
 #[test]
 fn every_search_expression_parses_and_evaluates() {
@@ -94,15 +82,8 @@ fn every_search_expression_parses_and_evaluates() {
     let mut params = search_params();
     assert_eq!(params.len(), 1372, "search parameters with an expression");
     for (id, fixed) in R4_ERRATA {
-        let p = params
-            .iter_mut()
-            .find(|p| p.id == *id)
-            .unwrap_or_else(|| panic!("{id} is in the R4 search parameters"));
-        assert!(
-            Expr::parse(&p.expression).is_err(),
-            "{id} `{}` parses now: drop it from R4_ERRATA",
-            p.expression
-        );
+        let p = params.iter_mut().find(|p| p.id == *id).unwrap_or_else(|| panic!("{id} is in the R4 search parameters"));
+        assert!(Expr::parse(&p.expression).is_err(), "{id} `{}` parses now: drop it from R4_ERRATA", p.expression);
         p.expression = (*fixed).to_owned();
     }
     let mut parse_failures = Vec::new();
@@ -116,11 +97,7 @@ fn every_search_expression_parses_and_evaluates() {
             }
         })
         .collect();
-    assert!(
-        parse_failures.is_empty(),
-        "search expressions that do not parse:\n{}",
-        parse_failures.join("\n")
-    );
+    assert!(parse_failures.is_empty(), "search expressions that do not parse:\n{}", parse_failures.join("\n"));
 
     let resources = sample_resources(25);
     let lenient = Env::new();
@@ -128,10 +105,7 @@ fn every_search_expression_parses_and_evaluates() {
     let (mut evaluations, mut non_empty, mut strict_errors) = (0usize, 0usize, Vec::new());
     let mut failures = Vec::new();
     for (p, expr) in &parsed {
-        let all = p
-            .bases
-            .iter()
-            .any(|b| b == "Resource" || b == "DomainResource");
+        let all = p.bases.iter().any(|b| b == "Resource" || b == "DomainResource");
         for (rt, list) in &resources {
             if !all && !p.bases.iter().any(|b| b == rt) {
                 continue;
@@ -162,17 +136,8 @@ fn every_search_expression_parses_and_evaluates() {
         resources.len(),
         strict_errors.len()
     );
-    assert!(
-        failures.is_empty(),
-        "{} evaluation error(s):\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
-    assert!(
-        strict_errors.is_empty(),
-        "elements unknown to the model:\n{}",
-        strict_errors.join("\n")
-    );
+    assert!(failures.is_empty(), "{} evaluation error(s):\n{}", failures.len(), failures.join("\n"));
+    assert!(strict_errors.is_empty(), "elements unknown to the model:\n{}", strict_errors.join("\n"));
 }
 
 /// Every expression, checked statically against each of its base types: all path steps name
@@ -200,12 +165,7 @@ fn every_search_expression_checks_against_its_bases() {
         }
     }
     println!("search parameters checked statically: {checks} (expression, base) pairs");
-    assert!(
-        failures.is_empty(),
-        "{} failure(s):\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
 }
 
 /// Every expression on a bare resource of each of its base types (most types have no sample data).
@@ -231,9 +191,7 @@ fn every_search_expression_evaluates_on_bare_resources() {
             if let Err(e) = expr.evaluate(&bare) {
                 failures.push(format!("{base} {}: {e}", p.code));
             }
-            if let Err(fhirpath::EvalError::UnknownElement { name, on }) =
-                expr.evaluate_with(&bare, &strict)
-            {
+            if let Err(fhirpath::EvalError::UnknownElement { name, on }) = expr.evaluate_with(&bare, &strict) {
                 if name.starts_with(|c: char| c.is_ascii_lowercase()) {
                     failures.push(format!("{base} {}: {name} unknown on {on}", p.code));
                 }
@@ -245,24 +203,15 @@ fn every_search_expression_evaluates_on_bare_resources() {
 }
 
 fn eval<'a>(expr: &str, resource: &'a Value) -> Vec<Item<'a>> {
-    Expr::parse(expr)
-        .unwrap_or_else(|e| panic!("{expr}: {e}"))
-        .evaluate(resource)
-        .unwrap_or_else(|e| panic!("{expr}: {e}"))
+    Expr::parse(expr).unwrap_or_else(|e| panic!("{expr}: {e}")).evaluate(resource).unwrap_or_else(|e| panic!("{expr}: {e}"))
 }
 
 fn types(items: &[Item<'_>]) -> Vec<String> {
-    items
-        .iter()
-        .map(|i| i.fhir_type().unwrap_or("-").to_owned())
-        .collect()
+    items.iter().map(|i| i.fhir_type().unwrap_or("-").to_owned()).collect()
 }
 
 fn synthea(rt: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    sample_resources(200)
-        .remove(rt)
-        .and_then(|list| list.into_iter().find(|r| pred(r)))
-        .unwrap_or_else(|| panic!("no suitable {rt} in the sample"))
+    sample_resources(200).remove(rt).and_then(|list| list.into_iter().find(|r| pred(r))).unwrap_or_else(|| panic!("no suitable {rt} in the sample"))
 }
 
 #[test]
@@ -273,52 +222,25 @@ fn search_results_carry_nodes_and_types() {
     let obs = synthea("Observation", |r| r.get("valueQuantity").is_some());
     let code = eval("Observation.code", &obs);
     assert_eq!(types(&code), ["CodeableConcept"]);
-    assert!(
-        std::ptr::eq(code[0].json().expect("a node"), &obs["code"]),
-        "the node is the resource's own JSON"
-    );
+    assert!(std::ptr::eq(code[0].json().expect("a node"), &obs["code"]), "the node is the resource's own JSON");
 
-    let q = eval(
-        "(Observation.value as Quantity) | (Observation.value as SampledData)",
-        &obs,
-    );
+    let q = eval("(Observation.value as Quantity) | (Observation.value as SampledData)", &obs);
     assert_eq!(types(&q), ["Quantity"]);
-    assert_eq!(
-        q[0].json().and_then(|v| v.get("system")),
-        Some(&json!("http://unitsofmeasure.org"))
-    );
+    assert_eq!(q[0].json().and_then(|v| v.get("system")), Some(&json!("http://unitsofmeasure.org")));
 
-    let bp = synthea("Observation", |r| {
-        r["component"].as_array().is_some_and(|c| c.len() >= 2)
-    });
-    let parts = eval(
-        "(Observation.component.value as Quantity) | (Observation.component.value as SampledData)",
-        &bp,
-    );
+    let bp = synthea("Observation", |r| r["component"].as_array().is_some_and(|c| c.len() >= 2));
+    let parts = eval("(Observation.component.value as Quantity) | (Observation.component.value as SampledData)", &bp);
     assert!(parts.len() >= 2, "each component's quantity");
 
     let patient = synthea("Patient", |_| true);
-    assert!(types(&eval("Patient.name", &patient))
-        .iter()
-        .all(|t| t == "HumanName"));
+    assert!(types(&eval("Patient.name", &patient)).iter().all(|t| t == "HumanName"));
     assert_eq!(types(&eval("Patient.birthDate", &patient)), ["date"]);
-    assert_eq!(
-        types(&eval("Patient.identifier", &patient))
-            .first()
-            .map(String::as_str),
-        Some("Identifier")
-    );
-    let deceased = eval(
-        "Patient.deceased.exists() and Patient.deceased != false",
-        &patient,
-    );
+    assert_eq!(types(&eval("Patient.identifier", &patient)).first().map(String::as_str), Some("Identifier"));
+    let deceased = eval("Patient.deceased.exists() and Patient.deceased != false", &patient);
     assert!(matches!(deceased.as_slice(), [Item::Boolean(_)]));
 
     let cond = synthea("Condition", |r| r.get("onsetDateTime").is_some());
-    let onset = eval(
-        "Condition.onset.as(dateTime) | Condition.onset.as(Period)",
-        &cond,
-    );
+    let onset = eval("Condition.onset.as(dateTime) | Condition.onset.as(Period)", &cond);
     assert_eq!(types(&onset), ["dateTime"]);
     assert_eq!(onset[0].json(), cond.get("onsetDateTime"));
 
@@ -352,24 +274,10 @@ fn resolve_types_references_for_indexing() {
     assert_eq!(types(&subject), ["Reference"]);
     assert!(eval("Observation.subject.where(resolve() is Group)", &obs).is_empty());
     let performers = eval("Observation.performer.resolve()", &obs);
-    assert_eq!(
-        types(&performers),
-        ["Practitioner", "Organization", "Organization"]
-    );
-    assert_eq!(
-        performers[1].json().and_then(|v| v.get("name")),
-        Some(&json!("Clinic")),
-        "contained content"
-    );
-    assert_eq!(
-        performers[0].json(),
-        Some(&Value::Null),
-        "known only by type"
-    );
-    let orgs = eval(
-        "Observation.performer.where(resolve() is Organization)",
-        &obs,
-    );
+    assert_eq!(types(&performers), ["Practitioner", "Organization", "Organization"]);
+    assert_eq!(performers[1].json().and_then(|v| v.get("name")), Some(&json!("Clinic")), "contained content");
+    assert_eq!(performers[0].json(), Some(&Value::Null), "known only by type");
+    let orgs = eval("Observation.performer.where(resolve() is Organization)", &obs);
     assert_eq!(orgs.len(), 2);
 
     // Inside a Bundle, references resolve to the entries.
@@ -381,14 +289,8 @@ fn resolve_types_references_for_indexing() {
             {"fullUrl": "urn:uuid:o1", "resource": {"resourceType": "Observation", "status": "final", "code": {}, "subject": {"reference": "urn:uuid:p1"}}}
         ]
     });
-    let g = eval(
-        "Bundle.entry.resource.ofType(Observation).subject.resolve().gender",
-        &bundle,
-    );
-    assert_eq!(
-        g.iter().map(|i| i.to_string()).collect::<Vec<_>>(),
-        ["female"]
-    );
+    let g = eval("Bundle.entry.resource.ofType(Observation).subject.resolve().gender", &bundle);
+    assert_eq!(g.iter().map(|i| i.to_string()).collect::<Vec<_>>(), ["female"]);
 
     // With a resolver.
     struct Store(Value);
@@ -401,8 +303,5 @@ fn resolve_types_references_for_indexing() {
     let env = Env::new().with_resolver(&store);
     let e = Expr::parse("Observation.subject.resolve().gender").expect("parses");
     let got = e.evaluate_with(&obs, &env).expect("evaluates");
-    assert_eq!(
-        got.iter().map(|i| i.to_string()).collect::<Vec<_>>(),
-        ["male"]
-    );
+    assert_eq!(got.iter().map(|i| i.to_string()).collect::<Vec<_>>(), ["male"]);
 }

@@ -23,8 +23,7 @@ struct Case {
 
 fn load_cases() -> Vec<Case> {
     let path = shared_data().join("fhir-test-cases/fhirpath/tests-fhir-r4.xml");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let doc = roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("suite XML: {e}"));
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut cases = Vec::new();
@@ -36,11 +35,7 @@ fn load_cases() -> Vec<Case> {
         let n = seen.entry(base.clone()).or_insert(0);
         *n += 1;
         let name = if *n > 1 { format!("{base}#{n}") } else { base };
-        let group = t
-            .parent()
-            .and_then(|g| g.attribute("name"))
-            .unwrap_or("")
-            .to_owned();
+        let group = t.parent().and_then(|g| g.attribute("name")).unwrap_or("").to_owned();
         cases.push(Case {
             name,
             group,
@@ -53,12 +48,7 @@ fn load_cases() -> Vec<Case> {
             outputs: t
                 .children()
                 .filter(|c| c.has_tag_name("output"))
-                .map(|o| {
-                    (
-                        o.attribute("type").map(str::to_owned),
-                        o.text().unwrap_or("").to_owned(),
-                    )
-                })
+                .map(|o| (o.attribute("type").map(str::to_owned), o.text().unwrap_or("").to_owned()))
                 .collect(),
         });
     }
@@ -92,12 +82,7 @@ fn describe(item: &Item<'_>) -> (String, String) {
 
 /// Runs one case. The suite is run in strict mode (the specification to the letter, as its
 /// `invalid="semantic"` cases need); `strict = false` measures the lenient default.
-fn run_case(
-    case: &Case,
-    inputs: &mut HashMap<String, Value>,
-    now: DateTime,
-    strict: bool,
-) -> Result<(), String> {
+fn run_case(case: &Case, inputs: &mut HashMap<String, Value>, now: DateTime, strict: bool) -> Result<(), String> {
     let parsed = Expr::parse(&case.expression);
     let expr = match (parsed, case.invalid.as_deref()) {
         (Err(_), Some(_)) => return Ok(()),
@@ -107,51 +92,33 @@ fn run_case(
     };
     let null = Value::Null;
     let resource: &Value = match &case.input {
-        Some(name) => inputs
-            .entry(name.clone())
-            .or_insert_with(|| suite_input(name)),
+        Some(name) => inputs.entry(name.clone()).or_insert_with(|| suite_input(name)),
         None => &null,
     };
-    let env = Env::new()
-        .with_now(now)
-        .strict(strict)
-        .check_ordered_functions(case.check_ordered);
+    let env = Env::new().with_now(now).strict(strict).check_ordered_functions(case.check_ordered);
     let result = expr.evaluate_with(resource, &env);
     let items = match (result, case.invalid.as_deref()) {
         (Err(_), Some(_)) => return Ok(()),
-        (Ok(r), Some(kind)) => {
-            return Err(format!("expected a {kind} error, got {} item(s)", r.len()))
-        }
+        (Ok(r), Some(kind)) => return Err(format!("expected a {kind} error, got {} item(s)", r.len())),
         (Err(e), None) => return Err(format!("evaluation error: {e}")),
         (Ok(r), None) => r,
     };
-    let mut actual: Vec<(String, String)> = if case.predicate {
-        vec![("boolean".into(), (!items.is_empty()).to_string())]
-    } else {
-        items.iter().map(describe).collect()
-    };
+    let mut actual: Vec<(String, String)> =
+        if case.predicate { vec![("boolean".into(), (!items.is_empty()).to_string())] } else { items.iter().map(describe).collect() };
     let mut expected = case.outputs.clone();
     if !case.ordered {
         actual.sort_by(|a, b| a.1.cmp(&b.1));
         expected.sort_by(|a, b| a.1.cmp(&b.1));
     }
-    let matches = actual.len() == expected.len()
-        && actual
-            .iter()
-            .zip(&expected)
-            .all(|((at, av), (et, ev))| av == ev && et.as_ref().is_none_or(|t| t == at));
+    let matches =
+        actual.len() == expected.len() && actual.iter().zip(&expected).all(|((at, av), (et, ev))| av == ev && et.as_ref().is_none_or(|t| t == at));
     if matches {
         Ok(())
     } else {
         let show = |v: Vec<String>| format!("[{}]", v.join(", "));
         Err(format!(
             "expected {} got {}",
-            show(
-                expected
-                    .iter()
-                    .map(|(t, v)| format!("{}:{v}", t.as_deref().unwrap_or("_")))
-                    .collect()
-            ),
+            show(expected.iter().map(|(t, v)| format!("{}:{v}", t.as_deref().unwrap_or("_"))).collect()),
             show(actual.iter().map(|(t, v)| format!("{t}:{v}")).collect())
         ))
     }
@@ -177,10 +144,7 @@ fn official_fhirpath_suite() {
     let cases = load_cases();
     let known = known_failures();
     let now = {
-        let ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
+        let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
         DateTime::from_unix_millis(ms, 0)
     };
     let mut inputs = HashMap::new();
@@ -189,48 +153,23 @@ fn official_fhirpath_suite() {
     let mut now_passing = Vec::new();
     let mut listed_failing = Vec::new();
     for case in &cases {
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            run_case(case, &mut inputs, now, true)
-        }))
-        .unwrap_or_else(|_| Err("PANIC".into()));
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_case(case, &mut inputs, now, true))).unwrap_or_else(|_| Err("PANIC".into()));
         match (outcome, known.contains_key(&case.name)) {
             (Ok(()), false) => passed += 1,
             (Ok(()), true) => {
                 passed += 1;
                 now_passing.push(case.name.clone());
             }
-            (Err(why), true) => listed_failing.push(format!(
-                "{} [{}] {}: {why}",
-                case.name,
-                case.group,
-                case.expression.trim()
-            )),
-            (Err(why), false) => unexpected.push(format!(
-                "{} [{}] `{}`: {why}",
-                case.name,
-                case.group,
-                case.expression.trim()
-            )),
+            (Err(why), true) => listed_failing.push(format!("{} [{}] {}: {why}", case.name, case.group, case.expression.trim())),
+            (Err(why), false) => unexpected.push(format!("{} [{}] `{}`: {why}", case.name, case.group, case.expression.trim())),
         }
     }
-    let lenient_failures: Vec<String> = cases
-        .iter()
-        .filter_map(|c| {
-            run_case(c, &mut inputs, now, false)
-                .err()
-                .map(|why| format!("{}: {why}", c.name))
-        })
-        .collect();
+    let lenient_failures: Vec<String> =
+        cases.iter().filter_map(|c| run_case(c, &mut inputs, now, false).err().map(|why| format!("{}: {why}", c.name))).collect();
     let lenient = cases.len() - lenient_failures.len();
-    println!(
-        "fhirpath suite: {passed}/{} passed, {} known failures",
-        cases.len(),
-        listed_failing.len()
-    );
-    println!(
-        "fhirpath suite in lenient mode (the default Env): {lenient}/{} passed",
-        cases.len()
-    );
+    println!("fhirpath suite: {passed}/{} passed, {} known failures", cases.len(), listed_failing.len());
+    println!("fhirpath suite in lenient mode (the default Env): {lenient}/{} passed", cases.len());
     if std::env::var_os("FHIRPATH_SUITE_VERBOSE").is_some() {
         for f in &listed_failing {
             println!("  known: {f}");
@@ -242,18 +181,7 @@ fn official_fhirpath_suite() {
     for n in &now_passing {
         println!("  listed in known-failures.txt but now passes: {n}");
     }
-    let stale: Vec<&String> = known
-        .keys()
-        .filter(|k| !cases.iter().any(|c| &c.name == *k))
-        .collect();
-    assert!(
-        stale.is_empty(),
-        "known-failures.txt names tests that do not exist: {stale:?}"
-    );
-    assert!(
-        unexpected.is_empty(),
-        "{} unexpected failure(s):\n{}",
-        unexpected.len(),
-        unexpected.join("\n")
-    );
+    let stale: Vec<&String> = known.keys().filter(|k| !cases.iter().any(|c| &c.name == *k)).collect();
+    assert!(stale.is_empty(), "known-failures.txt names tests that do not exist: {stale:?}");
+    assert!(unexpected.is_empty(), "{} unexpected failure(s):\n{}", unexpected.len(), unexpected.join("\n"));
 }

@@ -12,11 +12,7 @@ use crate::data::{read_json, shared_data};
 fn first_of(bundle: &Value, rt: &str, pred: impl Fn(&Value) -> bool) -> Value {
     bundle["entry"]
         .as_array()
-        .and_then(|es| {
-            es.iter()
-                .map(|e| &e["resource"])
-                .find(|r| r["resourceType"] == rt && pred(r))
-        })
+        .and_then(|es| es.iter().map(|e| &e["resource"]).find(|r| r["resourceType"] == rt && pred(r)))
         .cloned()
         .unwrap_or_else(|| panic!("no {rt} in the bundle"))
 }
@@ -28,11 +24,7 @@ fn search_expression_timing() {
         return;
     }
     let dir = shared_data().join("synthea-r4");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("synthea dir")
-        .flatten()
-        .map(|e| e.path())
-        .collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir).expect("synthea dir").flatten().map(|e| e.path()).collect();
     files.sort();
     let bundle = read_json(&files[0]);
     let obs = first_of(&bundle, "Observation", |r| r.get("valueQuantity").is_some());
@@ -72,13 +64,7 @@ fn search_expression_timing() {
     }
     let start = Instant::now();
     for _ in 0..10_000 {
-        black_box(
-            Expr::parse(black_box("Observation.subject.where(resolve() is Patient)"))
-                .expect("parses"),
-        );
+        black_box(Expr::parse(black_box("Observation.subject.where(resolve() is Patient)")).expect("parses"));
     }
-    println!(
-        "{:>8.0} ns/parse       Observation.subject.where(resolve() is Patient)",
-        start.elapsed().as_nanos() as f64 / 10_000.0
-    );
+    println!("{:>8.0} ns/parse       Observation.subject.where(resolve() is Patient)", start.elapsed().as_nanos() as f64 / 10_000.0);
 }

@@ -171,9 +171,14 @@ fn accounts_and_tokens_from_the_command_line() {
     std::fs::write(d.join("Patient.ndjson"), r#"{"resourceType":"Patient","id":"p1","birthDate":"1950-02-03"}"#).expect("write");
     assert!(joinery(&["import", "--database", "a.db", "Patient.ndjson"], d).status.success());
 
-    let out = joinery_with_input(&["user", "add", "--database", "a.db", "--username", "me", "--role", "person", "--patient", "Patient/p1", "--password-stdin"], d, "a long enough secret\n");
+    let out = joinery_with_input(
+        &["user", "add", "--database", "a.db", "--username", "me", "--role", "person", "--patient", "Patient/p1", "--password-stdin"],
+        d,
+        "a long enough secret\n",
+    );
     assert!(out.status.success(), "{}", text(&out));
-    let out = joinery(&["user", "add", "--database", "a.db", "--username", "gp", "--role", "clinician", "--practitioner-role", "PractitionerRole/none"], d);
+    let out =
+        joinery(&["user", "add", "--database", "a.db", "--username", "gp", "--role", "clinician", "--practitioner-role", "PractitionerRole/none"], d);
     assert_eq!(out.status.code(), Some(1), "the PractitionerRole must exist: {}", text(&out));
     let out = joinery(&["user", "add", "--database", "a.db", "--username", "x", "--role", "wizard", "--patient", "Patient/p1"], d);
     assert_eq!(out.status.code(), Some(2), "an unknown role is a usage error: {}", text(&out));
@@ -182,7 +187,10 @@ fn accounts_and_tokens_from_the_command_line() {
 
     let out = joinery(&["user", "list", "--database", "a.db"], d);
     let listed = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(listed.lines().any(|l| l.starts_with("me ") && l.contains("person") && l.contains("Patient/p1") && l.contains("yes") && l.contains("active")), "{listed}");
+    assert!(
+        listed.lines().any(|l| l.starts_with("me ") && l.contains("person") && l.contains("Patient/p1") && l.contains("yes") && l.contains("active")),
+        "{listed}"
+    );
 
     // A token as the last line; the server takes it; disabling the account refuses it at once.
     let out = joinery(&["token", "--database", "a.db", "--user", "me", "--scope", "patient/*.rs"], d);

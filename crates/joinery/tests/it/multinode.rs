@@ -87,23 +87,25 @@ impl Node {
 
 /// One HTTP/1.1 request on a fresh connection; `None` if the connection failed.
 fn request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Option<Reply> {
-        let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-        s.set_read_timeout(Some(Duration::from_secs(60))).ok()?;
-        let body = body.unwrap_or("");
-        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/fhir+json\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
-        for (k, v) in headers {
-            req.push_str(&format!("{k}: {v}\r\n"));
-        }
-        req.push_str("\r\n");
-        req.push_str(body);
-        s.write_all(req.as_bytes()).ok()?;
-        let mut out = String::new();
-        s.read_to_string(&mut out).ok()?;
-        let status = out.split(' ').nth(1)?.parse().ok()?;
-        let (head, body) = out.split_once("\r\n\r\n").map(|(h, b)| (h.to_owned(), b.to_owned())).unwrap_or_default();
-        Some(Reply { status, head, body })
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(60))).ok()?;
+    let body = body.unwrap_or("");
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/fhir+json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let status = out.split(' ').nth(1)?.parse().ok()?;
+    let (head, body) = out.split_once("\r\n\r\n").map(|(h, b)| (h.to_owned(), b.to_owned())).unwrap_or_default();
+    Some(Reply { status, head, body })
 }
-
 
 impl Drop for Node {
     fn drop(&mut self) {
@@ -325,8 +327,14 @@ fn a_saturated_pool_and_a_statement_past_its_timeout_give_503() {
         let port = node.port;
         let auth = format!("Bearer {}", node.token);
         std::thread::spawn(move || {
-            request(port, "POST", "/fhir/Patient", &[("If-None-Exist", "identifier=9990005555"), ("Authorization", &auth)], Some(&patient("9990005555", "Blocked")))
-                .expect("an answer")
+            request(
+                port,
+                "POST",
+                "/fhir/Patient",
+                &[("If-None-Exist", "identifier=9990005555"), ("Authorization", &auth)],
+                Some(&patient("9990005555", "Blocked")),
+            )
+            .expect("an answer")
         })
     };
     std::thread::sleep(Duration::from_millis(1000));

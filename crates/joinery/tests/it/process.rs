@@ -162,7 +162,8 @@ fn kill_9_never_loses_an_acknowledged_write() {
     let ids = acknowledged.lock().expect("lock").clone();
     assert!(ids.len() > 50, "only {} writes were acknowledged before the kill", ids.len());
     let mut child = start(&db, port);
-    let missing: Vec<&String> = ids.iter().filter(|id| request(port, "GET", &format!("/fhir/Patient/{id}"), None).map(|(s, _)| s) != Some(200)).collect();
+    let missing: Vec<&String> =
+        ids.iter().filter(|id| request(port, "GET", &format!("/fhir/Patient/{id}"), None).map(|(s, _)| s) != Some(200)).collect();
     signal(&child, "-TERM");
     wait(&mut child, Duration::from_secs(10));
     assert!(missing.is_empty(), "{} of {} acknowledged writes were lost", missing.len(), ids.len());
@@ -181,7 +182,8 @@ fn logs_carry_no_identifiers_and_metrics_are_served() {
     let id = created.split("\"id\":\"").nth(1).and_then(|r| r.split('"').next()).expect("id").to_owned();
     request(port, "GET", &format!("/fhir/Patient/{id}"), None).expect("read");
     request(port, "GET", "/fhir/Patient?identifier=9990571234", None).expect("search");
-    request(port, "POST", "/fhir/Patient", Some(r#"{"resourceType":"Patient","name":[{"family":"Quillfeather"}],"gender":"mail"}"#)).expect("bad create");
+    request(port, "POST", "/fhir/Patient", Some(r#"{"resourceType":"Patient","name":[{"family":"Quillfeather"}],"gender":"mail"}"#))
+        .expect("bad create");
     let (status, metrics) = request(port, "GET", "/metrics", None).expect("metrics");
     assert_eq!(status, 200);
     assert!(metrics.contains("joinery_http_requests_total"), "{metrics}");

@@ -81,10 +81,8 @@ impl PgStore {
     pub fn open(options: PgOptions) -> Result<PgStore, StoreError> {
         let mut config: tokio_postgres::Config =
             options.url.parse().map_err(|e| StoreError::Internal(format!("the PostgreSQL URL is not valid: {e}").into()))?;
-        let data_dir = options
-            .data_dir
-            .clone()
-            .unwrap_or_else(|| std::env::temp_dir().join(format!("joinery-{}", config.get_dbname().unwrap_or("postgres"))));
+        let data_dir =
+            options.data_dir.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("joinery-{}", config.get_dbname().unwrap_or("postgres"))));
         config.connect_timeout(options.connect_timeout);
         config.application_name("joinery");
         // Every session: a bounded statement time, durable commits whatever the server's default, and no
@@ -191,10 +189,17 @@ impl PgStore {
         rows::query(&c, &f, &self.inner.statements).await?.iter().map(rows::stored).collect()
     }
 
-    pub async fn find(&self, resource_type: &str, criteria: Vec<TokenCriterion>, after_id: Option<String>, limit: usize) -> Result<Vec<Stored>, StoreError> {
+    pub async fn find(
+        &self,
+        resource_type: &str,
+        criteria: Vec<TokenCriterion>,
+        after_id: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<Stored>, StoreError> {
         let c = self.ready_client().await?;
         let f = sql::find(Dialect::Postgres, resource_type, &criteria, after_id.as_deref(), limit);
-        let ids: Vec<String> = rows::query(&c, &f, &self.inner.statements).await?.iter().map(|r| r.try_get(0).map_err(pg)).collect::<Result<_, _>>()?;
+        let ids: Vec<String> =
+            rows::query(&c, &f, &self.inner.statements).await?.iter().map(|r| r.try_get(0).map_err(pg)).collect::<Result<_, _>>()?;
         let keys = ids.into_iter().map(|id| (resource_type.to_owned(), id)).collect();
         rows::read_many(&c, keys, false, &self.inner.statements).await
     }
@@ -219,7 +224,13 @@ impl PgStore {
         rows::links(&c, &sql::search::links_from(Dialect::Postgres, resource_type, &ids, params.as_deref()), &self.inner.statements).await
     }
 
-    pub async fn links_to(&self, target_type: &str, ids: Vec<String>, source_type: Option<String>, param: Option<String>) -> Result<Vec<Link>, StoreError> {
+    pub async fn links_to(
+        &self,
+        target_type: &str,
+        ids: Vec<String>,
+        source_type: Option<String>,
+        param: Option<String>,
+    ) -> Result<Vec<Link>, StoreError> {
         let c = self.ready_client().await?;
         let f = sql::search::links_to(Dialect::Postgres, target_type, &ids, source_type.as_deref(), param.as_deref());
         rows::links(&c, &f, &self.inner.statements).await
@@ -317,7 +328,9 @@ pub(crate) fn pg(e: tokio_postgres::Error) -> StoreError {
 
 fn pool_error(e: PoolError) -> StoreError {
     match e {
-        PoolError::Timeout(deadpool_postgres::TimeoutType::Wait) => StoreError::Unavailable("every database connection is busy (the pool is saturated)".into()),
+        PoolError::Timeout(deadpool_postgres::TimeoutType::Wait) => {
+            StoreError::Unavailable("every database connection is busy (the pool is saturated)".into())
+        }
         PoolError::Timeout(_) => StoreError::Unavailable("connecting to the database took too long".into()),
         PoolError::Backend(e) => pg(e),
         PoolError::Closed => StoreError::Unavailable("the database is closed".into()),

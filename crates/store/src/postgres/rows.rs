@@ -7,9 +7,9 @@ use crate::model::{Method, Stored};
 use crate::search::{Link, Query};
 use crate::sql::search::{self as build, KeyKind};
 use crate::sql::{Dialect, Fragment, Param};
+use deadpool_postgres::ClientWrapper as Client;
 use serde_json::Value;
 use tokio_postgres::types::{ToSql, Type};
-use deadpool_postgres::ClientWrapper as Client;
 use tokio_postgres::Row;
 
 /// The current version of a resource, deleted or not.
@@ -147,12 +147,9 @@ pub async fn search(c: &Client, q: &Query, rec: &Recorder) -> Result<Vec<(Stored
             let col = 9 + i;
             keys.push(match kind {
                 KeyKind::Int => r.try_get::<_, Option<i64>>(col).map_err(pg)?.map(Value::from).unwrap_or(Value::Null),
-                KeyKind::Real => r
-                    .try_get::<_, Option<f64>>(col)
-                    .map_err(pg)?
-                    .and_then(serde_json::Number::from_f64)
-                    .map(Value::Number)
-                    .unwrap_or(Value::Null),
+                KeyKind::Real => {
+                    r.try_get::<_, Option<f64>>(col).map_err(pg)?.and_then(serde_json::Number::from_f64).map(Value::Number).unwrap_or(Value::Null)
+                }
                 KeyKind::Text => r.try_get::<_, Option<String>>(col).map_err(pg)?.map(Value::String).unwrap_or(Value::Null),
             });
         }

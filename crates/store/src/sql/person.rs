@@ -34,10 +34,7 @@ pub fn record(d: Dialect, q: &RecordQuery) -> Fragment {
 /// The references held by the given resources of the person's record.
 pub fn links(d: Dialect, person: &str, keys: &[(String, String)]) -> Fragment {
     let mut f = Fragment::new(d);
-    f.bind(
-        "SELECT x.resource_type, x.id, x.param, x.target_type, x.target_id FROM search_reference x WHERE x.person_key = ?",
-        person,
-    );
+    f.bind("SELECT x.resource_type, x.id, x.param, x.target_type, x.target_id FROM search_reference x WHERE x.person_key = ?", person);
     f.push(" AND x.target_id IS NOT NULL AND (");
     let mut types: Vec<&str> = keys.iter().map(|(t, _)| t.as_str()).collect();
     types.sort_unstable();

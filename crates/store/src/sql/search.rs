@@ -162,9 +162,7 @@ fn condition(test: &Test, f: &mut Fragment) -> Result<(), StoreError> {
                         f.bind(" AND x.v_code = ?", c.as_str());
                     }
                 }
-                Test::Date { op, low, high } => {
-                    range_condition("x.v_low", "x.v_high", *op, Param::Real(*low as f64), Param::Real(*high as f64), f)
-                }
+                Test::Date { op, low, high } => range_condition("x.v_low", "x.v_high", *op, Param::Real(*low as f64), Param::Real(*high as f64), f),
                 _ => return Err(StoreError::Internal("invariant: unsupported composite component".into())),
             }
         }

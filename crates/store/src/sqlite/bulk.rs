@@ -14,8 +14,7 @@ impl SqliteStore {
     }
 
     pub async fn last_seq(&self) -> Result<i64, StoreError> {
-        self.with_reader("last_seq", |c| Ok(c.query_row("SELECT COALESCE(MAX(seq), 0) FROM resource_version", [], |r| r.get(0))?))
-            .await
+        self.with_reader("last_seq", |c| Ok(c.query_row("SELECT COALESCE(MAX(seq), 0) FROM resource_version", [], |r| r.get(0))?)).await
     }
 
     pub async fn live_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
@@ -77,12 +76,7 @@ impl SqliteStore {
     }
 }
 
-fn scan_chunk<S, E>(
-    c: &Connection,
-    scan: &Scan,
-    state: &mut S,
-    each: &mut impl FnMut(&mut S, ScanRow<'_>) -> Result<(), E>,
-) -> Result<ScanEnd, E>
+fn scan_chunk<S, E>(c: &Connection, scan: &Scan, state: &mut S, each: &mut impl FnMut(&mut S, ScanRow<'_>) -> Result<(), E>) -> Result<ScanEnd, E>
 where
     E: From<StoreError>,
 {

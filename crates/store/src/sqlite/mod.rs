@@ -1,7 +1,7 @@
 //! The SQLite backend: WAL mode, a pool of read connections, and one writer thread that commits in groups.
 
-mod checkpoint;
 mod bulk;
+mod checkpoint;
 mod migrate;
 mod person;
 mod rows;
@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub const SCHEMA_VERSION: usize = migrate::MIGRATIONS.len();
-
 
 /// How to open a SQLite store.
 #[derive(Debug, Clone)]
@@ -163,7 +162,13 @@ impl SqliteStore {
         self.with_reader("links", move |c| search::links_from(c, &t, &ids, params.as_deref())).await
     }
 
-    pub async fn links_to(&self, target_type: &str, ids: Vec<String>, source_type: Option<String>, param: Option<String>) -> Result<Vec<Link>, StoreError> {
+    pub async fn links_to(
+        &self,
+        target_type: &str,
+        ids: Vec<String>,
+        source_type: Option<String>,
+        param: Option<String>,
+    ) -> Result<Vec<Link>, StoreError> {
         let t = target_type.to_owned();
         self.with_reader("links", move |c| search::links_to(c, &t, &ids, source_type.as_deref(), param.as_deref())).await
     }
@@ -261,7 +266,12 @@ impl Inner {
         }
     }
 
-    fn with_reader_inline<T>(&self, op: &'static str, limit: Option<Duration>, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    fn with_reader_inline<T>(
+        &self,
+        op: &'static str,
+        limit: Option<Duration>,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let started = Instant::now();
         let reader = self.take_reader()?;
         if let Some(limit) = limit {
@@ -273,10 +283,9 @@ impl Inner {
         self.give_back(reader);
         metrics::histogram!("joinery_store_seconds", "op" => op).record(started.elapsed().as_secs_f64());
         match result {
-            Err(e) if is_interrupt(&e) => Err(StoreError::Unavailable(format!(
-                "the query ran longer than {} ms and was stopped",
-                limit.unwrap_or_default().as_millis()
-            ))),
+            Err(e) if is_interrupt(&e) => {
+                Err(StoreError::Unavailable(format!("the query ran longer than {} ms and was stopped", limit.unwrap_or_default().as_millis())))
+            }
             other => other,
         }
     }
@@ -285,10 +294,8 @@ impl Inner {
         if let Some(r) = self.readers.lock().map_err(|_| poisoned())?.pop() {
             return Ok(r);
         }
-        let mut conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
-        )?;
+        let mut conn =
+            Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         conn.execute_batch("PRAGMA cache_size = -16000;")?;
@@ -316,9 +323,9 @@ impl Inner {
 /// Whether a store error is SQLite's answer to an interrupted statement.
 fn is_interrupt(e: &StoreError) -> bool {
     match e {
-        StoreError::Internal(inner) => inner
-            .downcast_ref::<rusqlite::Error>()
-            .is_some_and(|e| e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted)),
+        StoreError::Internal(inner) => {
+            inner.downcast_ref::<rusqlite::Error>().is_some_and(|e| e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted))
+        }
         _ => false,
     }
 }

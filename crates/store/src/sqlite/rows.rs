@@ -15,18 +15,15 @@ pub fn stored(r: &Row<'_>) -> rusqlite::Result<Stored> {
         version: r.get(3)?,
         person_key: r.get(4)?,
         last_updated: r.get(5)?,
-        method: Method::parse(&method).ok_or_else(|| {
-            rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, format!("unknown method {method}").into())
-        })?,
+        method: Method::parse(&method)
+            .ok_or_else(|| rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, format!("unknown method {method}").into()))?,
         deleted: r.get::<_, i64>(7)? != 0,
         body: r.get(8)?,
     })
 }
 
 pub fn current(c: &Connection, resource_type: &str, id: &str) -> Result<Option<Stored>, StoreError> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM resource_current c JOIN resource_version v ON v.seq = c.seq WHERE c.resource_type = ?1 AND c.id = ?2"
-    );
+    let sql = format!("SELECT {COLUMNS} FROM resource_current c JOIN resource_version v ON v.seq = c.seq WHERE c.resource_type = ?1 AND c.id = ?2");
     Ok(c.prepare_cached(&sql)?.query_row((resource_type, id), stored).optional()?)
 }
 

@@ -4,8 +4,8 @@
 use super::rows;
 use crate::error::StoreError;
 use crate::model::{NewVersion, Stored, TokenCriterion};
-use fhir::search::{IndexEntry, IndexValue};
 use crate::Tx;
+use fhir::search::{IndexEntry, IndexValue};
 use rusqlite::Connection;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -267,8 +267,10 @@ fn insert_index(c: &Connection, v: &NewVersion<'_>, n: i64, e: &IndexEntry) -> R
                 .execute((t, id, p, low, high, pk, n))?;
         }
         IndexValue::Number { value, low, high } => {
-            c.prepare_cached("INSERT INTO search_number (resource_type, id, param, value, low, high, person_key, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?
-                .execute((t, id, p, value, low, high, pk, n))?;
+            c.prepare_cached(
+                "INSERT INTO search_number (resource_type, id, param, value, low, high, person_key, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute((t, id, p, value, low, high, pk, n))?;
         }
         IndexValue::Quantity { value, low, high, system, code, unit } => {
             c.prepare_cached(

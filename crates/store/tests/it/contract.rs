@@ -1,9 +1,12 @@
 //! Contract tests: versions and current pointers, atomic units inside group commits, token finds, history
 //! paging, referrers, migrations and reopening. Each runs against every backend available.
 
-use std::sync::Arc;
 use fhir::search::{IndexEntry, IndexValue};
-use store::{HistoryQuery, HistoryScope, Method, NewVersion, PgOptions, PgStore, PgTestDatabase, SqliteOptions, SqliteStore, Store, StoreError, TokenCriterion, Tx};
+use std::sync::Arc;
+use store::{
+    HistoryQuery, HistoryScope, Method, NewVersion, PgOptions, PgStore, PgTestDatabase, SqliteOptions, SqliteStore, Store, StoreError,
+    TokenCriterion, Tx,
+};
 
 /// What keeps a backend's database alive for a test: a temporary folder, or a fresh PostgreSQL database.
 pub enum Keep {
@@ -37,7 +40,13 @@ fn version<'a>(t: &'a str, id: &'a str, v: i64, body: Option<&'a str>, index: &'
         version: v,
         person_key: Some("p1"),
         last_updated: "2026-01-01T00:00:00.000Z",
-        method: if body.is_none() { Method::Delete } else if v == 1 { Method::Post } else { Method::Put },
+        method: if body.is_none() {
+            Method::Delete
+        } else if v == 1 {
+            Method::Post
+        } else {
+            Method::Put
+        },
         body,
         index,
         links,
@@ -143,7 +152,11 @@ async fn token_finds() {
             .await
             .expect("write");
         let ids = |found: Vec<store::Stored>| found.into_iter().map(|s| s.id).collect::<Vec<_>>();
-        let crit = |system: Option<Option<&str>>, code: &str| TokenCriterion { param: "identifier".into(), system: system.map(|s| s.map(str::to_owned)), code: code.into() };
+        let crit = |system: Option<Option<&str>>, code: &str| TokenCriterion {
+            param: "identifier".into(),
+            system: system.map(|s| s.map(str::to_owned)),
+            code: code.into(),
+        };
         assert_eq!(ids(store.find("Patient", vec![crit(None, "1")], None, 10).await.expect("find")), ["a", "b", "c", "d"], "{name}");
         assert_eq!(ids(store.find("Patient", vec![crit(Some(Some("s")), "1")], None, 10).await.expect("find")), ["a", "d"]);
         assert_eq!(ids(store.find("Patient", vec![crit(Some(None), "1")], None, 10).await.expect("find")), ["c"]);
@@ -344,7 +357,13 @@ async fn accounts_and_secrets() {
         assert_eq!(store.account("gp1").await.expect("read"), None, "{name}");
         store.add_account(clinician.clone()).await.expect("add");
         assert!(matches!(store.add_account(clinician.clone()).await, Err(StoreError::Conflict)), "{name}: a taken name is a conflict");
-        let person = store::Account { username: "p1".into(), role: "person".into(), patient: Some("pat1".into()), created: "2026-01-02T00:00:00Z".into(), ..Default::default() };
+        let person = store::Account {
+            username: "p1".into(),
+            role: "person".into(),
+            patient: Some("pat1".into()),
+            created: "2026-01-02T00:00:00Z".into(),
+            ..Default::default()
+        };
         store.add_account(person.clone()).await.expect("add");
         assert_eq!(store.account("gp1").await.expect("read"), Some(clinician.clone()), "{name}");
         let names: Vec<String> = store.accounts().await.expect("list").into_iter().map(|a| a.username).collect();

@@ -130,13 +130,11 @@ fn read(dir: &Path, summary: Summary) -> Population {
     let mut person_of: HashMap<String, usize> = HashMap::new();
     for kind in RESOURCE_TYPES {
         let path = dir.join(format!("{kind}.ndjson"));
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|error| panic!("{} was not written: {error}", path.display()));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{} was not written: {error}", path.display()));
         let mut count = 0;
         for line in text.lines() {
             count += 1;
-            let resource: Value = serde_json::from_str(line)
-                .unwrap_or_else(|error| panic!("{kind}.ndjson line {count} is not JSON: {error}"));
+            let resource: Value = serde_json::from_str(line).unwrap_or_else(|error| panic!("{kind}.ndjson line {count} is not JSON: {error}"));
             let id = resource["id"].as_str().unwrap_or_default().to_owned();
             if resource["resourceType"] != kind || !is_fhir_id(&id) {
                 population.misplaced.push(format!("{kind}.ndjson line {count}: {}/{id}", resource["resourceType"]));
@@ -151,8 +149,7 @@ fn read(dir: &Path, summary: Summary) -> Population {
                     *issues.entry(format!("{kind}: {issue}")).or_insert(0) += 1;
                 }
             }
-            let subject =
-                |key: &str| resource[key]["reference"].as_str().and_then(|target| person_of.get(target).copied());
+            let subject = |key: &str| resource[key]["reference"].as_str().and_then(|target| person_of.get(target).copied());
             match kind {
                 "Organization" => population.organisations.push(resource.clone()),
                 "HealthcareService" => population.services.push(resource.clone()),
@@ -189,9 +186,7 @@ fn read(dir: &Path, summary: Summary) -> Population {
                 }
                 "MedicationRequest" => {
                     let issued = date(resource["authoredOn"].as_str().expect("authoredOn"));
-                    if let (Some(person), Some(code)) =
-                        (subject("subject"), resource["medicationCodeableConcept"]["coding"][0]["code"].as_str())
-                    {
+                    if let (Some(person), Some(code)) = (subject("subject"), resource["medicationCodeableConcept"]["coding"][0]["code"].as_str()) {
                         if (reference - issued).num_days() <= 365 {
                             population.people[person].recent_medicines.insert(code.to_owned());
                         }

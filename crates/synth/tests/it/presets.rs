@@ -51,10 +51,7 @@ fn organisations_form_the_network_hierarchy() {
         .map(|organisation| (format!("Organization/{}", organisation["id"].as_str().unwrap_or("")), organisation))
         .collect();
     let parent_kind = |organisation: &Value| {
-        organisation["partOf"]["reference"]
-            .as_str()
-            .and_then(|parent| by_id.get(parent))
-            .map(|parent| kind(parent).to_owned())
+        organisation["partOf"]["reference"].as_str().and_then(|parent| by_id.get(parent)).map(|parent| kind(parent).to_owned())
     };
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for organisation in &population.organisations {
@@ -77,14 +74,8 @@ fn organisations_form_the_network_hierarchy() {
     assert_eq!(counts["community-trust"], 1);
     assert_eq!(counts["mental-health-trust"], 1);
     assert_eq!(counts["adult-social-care"], 8);
-    assert_eq!(
-        counts["voluntary-organisation"], 24,
-        "an Age UK branch, a buddying scheme and exercise groups in each borough"
-    );
-    assert!(population
-        .organisations
-        .iter()
-        .any(|organisation| organisation["name"].as_str().is_some_and(|name| name.starts_with("Age UK "))));
+    assert_eq!(counts["voluntary-organisation"], 24, "an Age UK branch, a buddying scheme and exercise groups in each borough");
+    assert!(population.organisations.iter().any(|organisation| organisation["name"].as_str().is_some_and(|name| name.starts_with("Age UK "))));
 }
 
 #[test]
@@ -112,16 +103,8 @@ fn professionals_work_in_every_kind_of_organisation() {
         .iter()
         .map(|organisation| (format!("Organization/{}", organisation["id"].as_str().unwrap_or("")), organisation))
         .collect();
-    let kinds: std::collections::HashSet<&str> =
-        employers.iter().filter_map(|id| by_id.get(*id)).map(|organisation| kind(organisation)).collect();
-    for expected in [
-        "gp-practice",
-        "acute-trust",
-        "community-trust",
-        "mental-health-trust",
-        "adult-social-care",
-        "voluntary-organisation",
-    ] {
+    let kinds: std::collections::HashSet<&str> = employers.iter().filter_map(|id| by_id.get(*id)).map(|organisation| kind(organisation)).collect();
+    for expected in ["gp-practice", "acute-trust", "community-trust", "mental-health-trust", "adult-social-care", "voluntary-organisation"] {
         assert!(kinds.contains(expected), "nobody works in a {expected}");
     }
 }

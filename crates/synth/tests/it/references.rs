@@ -7,18 +7,14 @@ fn every_line_is_in_the_file_of_its_type_with_a_valid_id() {
     let population = population();
     assert!(population.misplaced.is_empty(), "{:?}", &population.misplaced[..population.misplaced.len().min(10)]);
     for kind in RESOURCE_TYPES {
-        assert_eq!(
-            population.lines[kind], population.summary.counts[kind],
-            "{kind}: lines on disk against the summary"
-        );
+        assert_eq!(population.lines[kind], population.summary.counts[kind], "{kind}: lines on disk against the summary");
         assert!(population.lines[kind] > 0, "no {kind} written");
     }
 }
 
 #[test]
 fn ids_are_unique() {
-    let duplicates: Vec<&String> =
-        population().ids.iter().filter(|(_, count)| **count > 1).map(|(id, _)| id).take(10).collect();
+    let duplicates: Vec<&String> = population().ids.iter().filter(|(_, count)| **count > 1).map(|(id, _)| id).take(10).collect();
     assert!(duplicates.is_empty(), "{duplicates:?}");
 }
 
@@ -26,12 +22,8 @@ fn ids_are_unique() {
 fn every_reference_resolves() {
     let population = population();
     assert!(population.references.len() > population.ids.len(), "expected many references");
-    let unresolved: Vec<&(String, String)> = population
-        .references
-        .iter()
-        .filter(|(_, target)| !population.ids.contains_key(target.as_str()))
-        .take(10)
-        .collect();
+    let unresolved: Vec<&(String, String)> =
+        population.references.iter().filter(|(_, target)| !population.ids.contains_key(target.as_str())).take(10).collect();
     assert!(unresolved.is_empty(), "unresolved references (from, to): {unresolved:?}");
 }
 

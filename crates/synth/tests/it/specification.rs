@@ -30,9 +30,8 @@ fn data_dir() -> PathBuf {
 
 fn read(name: &str) -> Value {
     let path = data_dir().join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|error| {
-        panic!("the FHIR R4 definitions are needed at {} ({error}); set JOINERY_SHARED_DATA", path.display())
-    });
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("the FHIR R4 definitions are needed at {} ({error}); set JOINERY_SHARED_DATA", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|error| panic!("{} is not JSON: {error}", path.display()))
 }
 
@@ -83,9 +82,7 @@ impl Specification {
         let profiles = read("profiles-resources.json");
         let mut elements = HashMap::new();
         for definition in entries(&profiles) {
-            if definition["resourceType"] != "StructureDefinition"
-                || !resource_types.contains(&definition["type"].as_str().unwrap_or_default())
-            {
+            if definition["resourceType"] != "StructureDefinition" || !resource_types.contains(&definition["type"].as_str().unwrap_or_default()) {
                 continue;
             }
             if definition["derivation"] == "constraint" {
@@ -98,13 +95,7 @@ impl Specification {
                     .into_iter()
                     .flatten()
                     .filter_map(|t| t["code"].as_str())
-                    .map(|code| {
-                        if code == "http://hl7.org/fhirpath/System.String" {
-                            "string".to_owned()
-                        } else {
-                            code.to_owned()
-                        }
-                    })
+                    .map(|code| if code == "http://hl7.org/fhirpath/System.String" { "string".to_owned() } else { code.to_owned() })
                     .collect();
                 // The logical id of a resource has the FHIR id syntax (its snapshot type is a bare System.String).
                 if path.matches('.').count() == 1 && path.ends_with(".id") {
@@ -168,8 +159,7 @@ impl Specification {
                 .iter()
                 .find(|candidate| {
                     let mut letters = candidate.chars();
-                    letters.next().is_some_and(|first| suffix.starts_with(first.to_ascii_uppercase()))
-                        && suffix[1..] == candidate[1..]
+                    letters.next().is_some_and(|first| suffix.starts_with(first.to_ascii_uppercase())) && suffix[1..] == candidate[1..]
                 })
                 .map(|chosen| (child.clone(), element, Some(chosen.clone())))
         })
@@ -202,8 +192,7 @@ impl Specification {
                 }
             };
             let kind = chosen.as_deref().or(element.types.first().map(String::as_str)).unwrap_or("BackboneElement");
-            let has_children =
-                self.children(&element_path).next().is_some() && matches!(kind, "BackboneElement" | "Element");
+            let has_children = self.children(&element_path).next().is_some() && matches!(kind, "BackboneElement" | "Element");
             for item in items {
                 if has_children {
                     match item.as_object() {
@@ -274,26 +263,14 @@ fn primitive_problem(kind: &str, value: &Value) -> Option<String> {
             _ => Some(format!("{value} is not a non-empty string")),
         },
         "id" => match value.as_str() {
-            Some(text)
-                if (1..=64).contains(&text.len())
-                    && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.') =>
-            {
-                None
-            }
+            Some(text) if (1..=64).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.') => None,
             _ => Some(format!("{value} is not a FHIR id")),
         },
         "boolean" => value.is_boolean().then_some(()).map_or(Some(format!("{value} is not a boolean")), |_| None),
-        "integer" | "positiveInt" | "unsignedInt" => {
-            value.as_i64().map_or(Some(format!("{value} is not an integer")), |_| None)
-        }
+        "integer" | "positiveInt" | "unsignedInt" => value.as_i64().map_or(Some(format!("{value} is not an integer")), |_| None),
         "date" => value.as_str().filter(|text| date_ok(text)).map_or(Some(format!("{value} is not a date")), |_| None),
-        "dateTime" => value
-            .as_str()
-            .filter(|text| date_ok(text) || instant_ok(text))
-            .map_or(Some(format!("{value} is not a dateTime")), |_| None),
-        "instant" => {
-            value.as_str().filter(|text| instant_ok(text)).map_or(Some(format!("{value} is not an instant")), |_| None)
-        }
+        "dateTime" => value.as_str().filter(|text| date_ok(text) || instant_ok(text)).map_or(Some(format!("{value} is not a dateTime")), |_| None),
+        "instant" => value.as_str().filter(|text| instant_ok(text)).map_or(Some(format!("{value} is not an instant")), |_| None),
         "time" => value
             .as_str()
             .filter(|text| chrono::NaiveTime::parse_from_str(text, "%H:%M:%S").is_ok())

@@ -37,8 +37,7 @@ fn age_structure_matches_the_ons_estimates() {
     // (about 3.5 standard errors at 20,000 people), 1.0 for the larger groups.
     let people = &population().people;
     let n = people.len();
-    let share =
-        |predicate: &dyn Fn(u32) -> bool| percent(people.iter().filter(|person| predicate(person.age)).count(), n);
+    let share = |predicate: &dyn Fn(u32) -> bool| percent(people.iter().filter(|person| predicate(person.age)).count(), n);
     let aged_75 = share(&|age| age >= 75);
     let aged_65 = share(&|age| age >= 65);
     let children = share(&|age| age <= 17);
@@ -93,12 +92,9 @@ fn total_prevalence_matches_published_registers() {
     let people = &population().people;
     let n = people.len();
     let mut failures = Vec::new();
-    for (key, low, high) in [
-        ("hypertension", 10.4, 13.7),
-        ("type-2-diabetes", 4.5, 7.2),
-        ("coronary-heart-disease", 1.7, 2.4),
-        ("serious-mental-illness", 1.3, 1.7),
-    ] {
+    for (key, low, high) in
+        [("hypertension", 10.4, 13.7), ("type-2-diabetes", 4.5, 7.2), ("coronary-heart-disease", 1.7, 2.4), ("serious-mental-illness", 1.3, 1.7)]
+    {
         let codes = codes_of(key);
         let observed = percent(people.iter().filter(|person| has_any(person, &codes)).count(), n);
         let slack = 3.0 * standard_error(observed, n);
@@ -156,8 +152,7 @@ fn rates_by_band(events: impl Fn(&PersonFacts) -> usize) -> Vec<(f64, f64, usize
             let count: f64 = in_band.iter().map(|person| events(person) as f64).sum();
             let rate = count / years;
             // Sandwich estimate: the spread of each person's events around their expected number.
-            let spread: f64 =
-                in_band.iter().map(|person| (events(person) as f64 - rate * person.exposure_years()).powi(2)).sum();
+            let spread: f64 = in_band.iter().map(|person| (events(person) as f64 - rate * person.exposure_years()).powi(2)).sum();
             (1000.0 * rate, 1000.0 * spread.sqrt() / years, in_band.len())
         })
         .collect()
@@ -214,10 +209,8 @@ fn frailty_among_older_people_follows_the_published_distribution() {
     // fit 41%, mild 32%, moderate 19%, severe 8%. Each within 12 percentage points.
     let older = living_older_people();
     let published = [41.0, 32.0, 19.0, 8.0];
-    let shares: Vec<f64> = FrailtyBand::ALL
-        .iter()
-        .map(|band| percent(older.iter().filter(|person| frailty(person) == *band).count(), older.len()))
-        .collect();
+    let shares: Vec<f64> =
+        FrailtyBand::ALL.iter().map(|band| percent(older.iter().filter(|person| frailty(person) == *band).count(), older.len())).collect();
     for (index, band) in FrailtyBand::ALL.iter().enumerate() {
         assert!(
             (shares[index] - published[index]).abs() <= 12.0,
@@ -259,8 +252,7 @@ fn past_admissions_predict_the_next_year() {
     // reference date): people admitted in months 13-24 should be admitted in months 1-12 at
     // least 1.5 times as often as people who were not.
     let living: Vec<&PersonFacts> = population().people.iter().filter(|person| person.death.is_none()).collect();
-    let earlier =
-        |person: &PersonFacts| person.admissions.iter().any(|start| (reference_date() - *start).num_days() > 365);
+    let earlier = |person: &PersonFacts| person.admissions.iter().any(|start| (reference_date() - *start).num_days() > 365);
     let rate = |admitted: bool| {
         let group: Vec<&&PersonFacts> = living.iter().filter(|person| earlier(person) == admitted).collect();
         group.iter().map(|person| admissions_last_year(person)).sum::<usize>() as f64 / group.len().max(1) as f64
@@ -279,9 +271,6 @@ fn some_people_die_and_nothing_happens_after_death() {
     for person in died {
         let death = person.death.expect("filtered");
         assert!(death < reference_date() && (reference_date() - death).num_days() <= 730);
-        assert!(
-            person.admissions.iter().chain(&person.attendances).all(|start| *start <= death),
-            "an emergency after death"
-        );
+        assert!(person.admissions.iter().chain(&person.attendances).all(|start| *start <= death), "an emergency after death");
     }
 }
