@@ -1,7 +1,8 @@
 //! Who is asking, at the HTTP edge: `POST /auth/token` (OAuth2 password and client-credentials grants), and
 //! the bearer token every `/fhir` route but `/fhir/metadata` requires. A request with no token or a bad one
 //! is answered 401 with `WWW-Authenticate: Bearer` and an OperationOutcome; a token whose SMART scopes do not
-//! allow the interaction, 403. The caller is handed on in the request's extensions.
+//! allow the interaction, 403. The caller's session is handed on in the request's extensions, and handlers
+//! take it as their `Door`.
 
 use crate::respond::ApiError;
 use crate::Api;
@@ -42,8 +43,28 @@ pub async fn require(State(api): State<Api>, mut request: Request, next: Next) -
     if let Err(why) = permitted(&who, request.method(), &path, request.uri().query()) {
         return ApiError::App(AppError::Forbidden(why)).into_response();
     }
+    let session = match api.app.as_caller(&who.caller).await {
+        Ok(s) => s,
+        Err(e) => return ApiError::App(e).into_response(),
+    };
+    request.extensions_mut().insert(session);
     request.extensions_mut().insert(who);
     next.run(request).await
+}
+
+/// The caller's session, as a handler's argument: the only way a handler reaches the record. A route that
+/// takes it and is reached without a token (a route the middleware leaves open) answers 401.
+pub struct Door(pub app::Session);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Door {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Door, ApiError> {
+        match parts.extensions.get::<app::Session>() {
+            Some(s) => Ok(Door(s.clone())),
+            None => Err(ApiError::App(AppError::Unauthorized("this endpoint needs a bearer token".into()))),
+        }
+    }
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {

@@ -2,13 +2,13 @@
 //! Patient and Group level, 202 with `Content-Location`), status polling (202 with `X-Progress`, then 200
 //! with the manifest), cancellation (DELETE), and download of the NDJSON files the manifest lists.
 
+use crate::auth::Door;
 use crate::negotiate::{check_output_format, query_pairs};
 use crate::respond::{json_response, ApiError, ApiResult};
-use crate::Api;
 use app::bulk::{ExportLevel, ExportRequest, ExportStatus};
 use app::AppError;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use fhir::{Issue, IssueCode, OperationOutcome};
@@ -16,22 +16,22 @@ use fhir::{Issue, IssueCode, OperationOutcome};
 pub const NDJSON: &str = "application/fhir+ndjson";
 
 /// `GET [base]/$export`
-pub async fn export_system(State(api): State<Api>, RawQuery(q): RawQuery, headers: HeaderMap) -> ApiResult {
-    kickoff(&api, ExportLevel::System, "$export", q, &headers).await
+pub async fn export_system(Door(session): Door, RawQuery(q): RawQuery, headers: HeaderMap) -> ApiResult {
+    kickoff(&session, ExportLevel::System, "$export", q, &headers).await
 }
 
 /// `GET [base]/Patient/$export`
-pub async fn export_patients(State(api): State<Api>, RawQuery(q): RawQuery, headers: HeaderMap) -> ApiResult {
-    kickoff(&api, ExportLevel::Patient, "Patient/$export", q, &headers).await
+pub async fn export_patients(Door(session): Door, RawQuery(q): RawQuery, headers: HeaderMap) -> ApiResult {
+    kickoff(&session, ExportLevel::Patient, "Patient/$export", q, &headers).await
 }
 
 /// `GET [base]/Group/[id]/$export`
-pub async fn export_group(State(api): State<Api>, Path(id): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap) -> ApiResult {
+pub async fn export_group(Door(session): Door, Path(id): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap) -> ApiResult {
     let path = format!("Group/{id}/$export");
-    kickoff(&api, ExportLevel::Group(id), &path, q, &headers).await
+    kickoff(&session, ExportLevel::Group(id), &path, q, &headers).await
 }
 
-async fn kickoff(api: &Api, level: ExportLevel, path: &str, q: Option<String>, headers: &HeaderMap) -> ApiResult {
+async fn kickoff(session: &app::Session, level: ExportLevel, path: &str, q: Option<String>, headers: &HeaderMap) -> ApiResult {
     let params = query_pairs(q.as_deref());
     check_output_format(headers, &[])?;
     if !respond_async(headers) {
@@ -42,13 +42,13 @@ async fn kickoff(api: &Api, level: ExportLevel, path: &str, q: Option<String>, h
         )
         .into());
     }
-    let base = &api.app.config().base_url;
+    let base = &session.config().base_url;
     let request_url = match q.as_deref() {
         Some(q) if !q.is_empty() => format!("{base}/{path}?{q}"),
         _ => format!("{base}/{path}"),
     };
     let request = ExportRequest::from_params(level, &params, request_url)?;
-    let job = api.app.export_kickoff(request).await?;
+    let job = session.export_kickoff(request).await?;
     let status_url = format!("{base}/$export-status/{job}");
     let oo = OperationOutcome::single(Issue::information(format!("the export has started; poll {status_url} for its status")));
     let mut r = json_response(StatusCode::ACCEPTED, &oo.to_json(), Default::default());
@@ -68,8 +68,8 @@ fn respond_async(headers: &HeaderMap) -> bool {
 }
 
 /// `GET [base]/$export-status/[job]`: 202 while running, 200 with the manifest when done.
-pub async fn status(State(api): State<Api>, Path(job): Path<String>) -> ApiResult {
-    match api.app.export_status(&job).await? {
+pub async fn status(Door(session): Door, Path(job): Path<String>) -> ApiResult {
+    match session.export_status(&job).await? {
         ExportStatus::InProgress(progress) => {
             let mut r = StatusCode::ACCEPTED.into_response();
             if let Ok(v) = HeaderValue::from_str(&progress) {
@@ -79,7 +79,7 @@ pub async fn status(State(api): State<Api>, Path(job): Path<String>) -> ApiResul
             Ok(r)
         }
         ExportStatus::Complete(manifest) => {
-            let body = manifest.to_json(&api.app.config().base_url, &job);
+            let body = manifest.to_json(&session.config().base_url, &job);
             let mut r = json_response(StatusCode::OK, &body, Default::default());
             r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
             Ok(r)
@@ -92,15 +92,15 @@ pub async fn status(State(api): State<Api>, Path(job): Path<String>) -> ApiResul
 }
 
 /// `DELETE [base]/$export-status/[job]`: cancels a running export, or deletes a finished one's files.
-pub async fn cancel(State(api): State<Api>, Path(job): Path<String>) -> ApiResult {
-    api.app.export_cancel(&job).await?;
+pub async fn cancel(Door(session): Door, Path(job): Path<String>) -> ApiResult {
+    session.export_cancel(&job).await?;
     let oo = OperationOutcome::single(Issue::information("the export was cancelled and its files removed"));
     Ok(json_response(StatusCode::ACCEPTED, &oo.to_json(), Default::default()))
 }
 
 /// `GET [base]/$export-file/[job]/[file]`: one NDJSON file of a finished export, streamed.
-pub async fn file(State(api): State<Api>, Path((job, name)): Path<(String, String)>) -> ApiResult {
-    let (file, len) = api.app.export_file(&job, &name).await?;
+pub async fn file(Door(session): Door, Path((job, name)): Path<(String, String)>) -> ApiResult {
+    let (file, len) = session.export_file(&job, &name).await?;
     let stream = tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(file), 256 * 1024);
     let mut r = Response::new(Body::from_stream(stream));
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(NDJSON));

@@ -1,20 +1,20 @@
 //! The FHIR REST interactions: one handler per interaction, each a thin translation between HTTP and `App`.
 
+use crate::auth::Door;
 use crate::negotiate::{self, check_output_format, json_body, query_pairs, BodyKind, Pretty};
 use crate::respond::{json_response, method_not_allowed, stored_body, text_response, version_headers, ApiResult};
-use crate::Api;
-use app::{HistoryScope, Return, Written};
+use app::{HistoryScope, Return, Session, Written};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use fhir::{Issue, OperationOutcome};
 
-pub async fn read(State(api): State<Api>, Path((rtype, id)): Path<(String, String)>, RawQuery(q): RawQuery, headers: HeaderMap) -> ApiResult {
+pub async fn read(Door(session): Door, Path((rtype, id)): Path<(String, String)>, RawQuery(q): RawQuery, headers: HeaderMap) -> ApiResult {
     let params = query_pairs(q.as_deref());
     let pretty = check_output_format(&headers, &params)?;
-    let s = api.app.read(&rtype, &id).await?;
+    let s = session.read(&rtype, &id).await?;
     if let Some(inm) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
         if app::parse_etag(inm) == Some(s.version) {
             let mut r = StatusCode::NOT_MODIFIED.into_response();
@@ -36,21 +36,21 @@ fn read_response(s: &app::Stored, params: &[(String, String)], pretty: Pretty) -
 }
 
 pub async fn vread(
-    State(api): State<Api>,
+    Door(session): Door,
     Path((rtype, id, vid)): Path<(String, String, String)>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult {
     let params = query_pairs(q.as_deref());
     let pretty = check_output_format(&headers, &params)?;
-    let s = api.app.vread(&rtype, &id, &vid).await?;
+    let s = session.vread(&rtype, &id, &vid).await?;
     let mut r = read_response(&s, &params, pretty)?;
     version_headers(r.headers_mut(), &s);
     Ok(r)
 }
 
 pub async fn create(
-    State(api): State<Api>,
+    Door(session): Door,
     Path(rtype): Path<String>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
@@ -58,12 +58,12 @@ pub async fn create(
 ) -> ApiResult {
     let pretty = check_output_format(&headers, &query_pairs(q.as_deref()))?;
     let value = json_body(&headers, body, BodyKind::Resource)?;
-    let w = api.app.create(&rtype, value, negotiate::if_none_exist(&headers).as_deref()).await?;
-    written(&api, &headers, w, pretty)
+    let w = session.create(&rtype, value, negotiate::if_none_exist(&headers).as_deref()).await?;
+    written(&session, &headers, w, pretty)
 }
 
 pub async fn update(
-    State(api): State<Api>,
+    Door(session): Door,
     Path((rtype, id)): Path<(String, String)>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
@@ -71,12 +71,12 @@ pub async fn update(
 ) -> ApiResult {
     let pretty = check_output_format(&headers, &query_pairs(q.as_deref()))?;
     let value = json_body(&headers, body, BodyKind::Resource)?;
-    let w = api.app.update(&rtype, &id, value, negotiate::if_match(&headers)?).await?;
-    written(&api, &headers, w, pretty)
+    let w = session.update(&rtype, &id, value, negotiate::if_match(&headers)?).await?;
+    written(&session, &headers, w, pretty)
 }
 
 pub async fn conditional_update(
-    State(api): State<Api>,
+    Door(session): Door,
     Path(rtype): Path<String>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
@@ -84,12 +84,12 @@ pub async fn conditional_update(
 ) -> ApiResult {
     let pretty = check_output_format(&headers, &query_pairs(q.as_deref()))?;
     let value = json_body(&headers, body, BodyKind::Resource)?;
-    let w = api.app.conditional_update(&rtype, &condition(q.as_deref()), value, negotiate::if_match(&headers)?).await?;
-    written(&api, &headers, w, pretty)
+    let w = session.conditional_update(&rtype, &condition(q.as_deref()), value, negotiate::if_match(&headers)?).await?;
+    written(&session, &headers, w, pretty)
 }
 
 pub async fn patch(
-    State(api): State<Api>,
+    Door(session): Door,
     Path((rtype, id)): Path<(String, String)>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
@@ -97,12 +97,12 @@ pub async fn patch(
 ) -> ApiResult {
     let pretty = check_output_format(&headers, &query_pairs(q.as_deref()))?;
     let value = json_body(&headers, body, BodyKind::JsonPatch)?;
-    let w = api.app.patch(&rtype, &id, value, negotiate::if_match(&headers)?).await?;
-    written(&api, &headers, w, pretty)
+    let w = session.patch(&rtype, &id, value, negotiate::if_match(&headers)?).await?;
+    written(&session, &headers, w, pretty)
 }
 
 pub async fn conditional_patch(
-    State(api): State<Api>,
+    Door(session): Door,
     Path(rtype): Path<String>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
@@ -110,30 +110,30 @@ pub async fn conditional_patch(
 ) -> ApiResult {
     let pretty = check_output_format(&headers, &query_pairs(q.as_deref()))?;
     let value = json_body(&headers, body, BodyKind::JsonPatch)?;
-    let w = api.app.conditional_patch(&rtype, &condition(q.as_deref()), value, negotiate::if_match(&headers)?).await?;
-    written(&api, &headers, w, pretty)
+    let w = session.conditional_patch(&rtype, &condition(q.as_deref()), value, negotiate::if_match(&headers)?).await?;
+    written(&session, &headers, w, pretty)
 }
 
-pub async fn delete(State(api): State<Api>, Path((rtype, id)): Path<(String, String)>, headers: HeaderMap) -> ApiResult {
-    let w = api.app.delete(&rtype, &id, negotiate::if_match(&headers)?).await?;
-    written(&api, &headers, w, Pretty::default())
+pub async fn delete(Door(session): Door, Path((rtype, id)): Path<(String, String)>, headers: HeaderMap) -> ApiResult {
+    let w = session.delete(&rtype, &id, negotiate::if_match(&headers)?).await?;
+    written(&session, &headers, w, Pretty::default())
 }
 
-pub async fn conditional_delete(State(api): State<Api>, Path(rtype): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap) -> ApiResult {
-    let w = api.app.conditional_delete(&rtype, &condition(q.as_deref())).await?;
-    written(&api, &headers, w, Pretty::default())
+pub async fn conditional_delete(Door(session): Door, Path(rtype): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap) -> ApiResult {
+    let w = session.conditional_delete(&rtype, &condition(q.as_deref())).await?;
+    written(&session, &headers, w, Pretty::default())
 }
 
-pub async fn search(State(api): State<Api>, Path(rtype): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap) -> ApiResult {
+pub async fn search(Door(session): Door, Path(rtype): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap) -> ApiResult {
     let params = query_pairs(q.as_deref());
     let pretty = check_output_format(&headers, &params)?;
-    let page = api.app.search(&rtype, &params, negotiate::prefer(&headers).handling).await?;
-    Ok(json_response(StatusCode::OK, &api.app.searchset(&page)?, pretty))
+    let page = session.search(&rtype, &params, negotiate::prefer(&headers).handling).await?;
+    Ok(json_response(StatusCode::OK, &session.searchset(&page)?, pretty))
 }
 
 /// `POST [base]/[type]/_search` with the parameters as a form body (and possibly in the URL too).
 pub async fn search_post(
-    State(api): State<Api>,
+    Door(session): Door,
     Path(rtype): Path<String>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
@@ -142,45 +142,44 @@ pub async fn search_post(
     let mut params = query_pairs(q.as_deref());
     params.extend(negotiate::form_body(&headers, body)?);
     let pretty = check_output_format(&headers, &params)?;
-    let page = api.app.search(&rtype, &params, negotiate::prefer(&headers).handling).await?;
-    Ok(json_response(StatusCode::OK, &api.app.searchset(&page)?, pretty))
+    let page = session.search(&rtype, &params, negotiate::prefer(&headers).handling).await?;
+    Ok(json_response(StatusCode::OK, &session.searchset(&page)?, pretty))
 }
 
 /// `GET [base]?_type=…` and `POST [base]/_search`.
-pub async fn search_system(State(api): State<Api>, RawQuery(q): RawQuery, headers: HeaderMap) -> ApiResult {
+pub async fn search_system(Door(session): Door, RawQuery(q): RawQuery, headers: HeaderMap) -> ApiResult {
     let params = query_pairs(q.as_deref());
     let pretty = check_output_format(&headers, &params)?;
-    let page = api.app.search_system(&params, negotiate::prefer(&headers).handling).await?;
-    Ok(json_response(StatusCode::OK, &api.app.searchset(&page)?, pretty))
+    let page = session.search_system(&params, negotiate::prefer(&headers).handling).await?;
+    Ok(json_response(StatusCode::OK, &session.searchset(&page)?, pretty))
 }
 
 /// `GET [base]/Patient/[id]/[type]` (a compartment search) and `GET [base]/Patient/[id]/$everything`.
 pub async fn compartment(
-    State(api): State<Api>,
+    Door(session): Door,
     Path((ctype, id, rtype)): Path<(String, String, String)>,
     RawQuery(q): RawQuery,
-    caller: Option<axum::Extension<app::auth::Authenticated>>,
     headers: HeaderMap,
 ) -> ApiResult {
     let params = query_pairs(q.as_deref());
     let pretty = check_output_format(&headers, &params)?;
     if rtype == "$access" {
-        return access(&api, &ctype, &id, caller, pretty).await;
+        return access(&session, &ctype, &id, pretty).await;
     }
     let page = if rtype == "$everything" {
         if ctype != "Patient" {
             return Err(app::AppError::NotFound(format!("$everything is defined on Patient, not {ctype}")).into());
         }
-        api.app.everything(&id, &params).await?
+        session.everything(&id, &params).await?
     } else {
-        api.app.search_compartment(&ctype, &id, &rtype, &params, negotiate::prefer(&headers).handling).await?
+        session.search_compartment(&ctype, &id, &rtype, &params, negotiate::prefer(&headers).handling).await?
     };
-    Ok(json_response(StatusCode::OK, &api.app.searchset(&page)?, pretty))
+    Ok(json_response(StatusCode::OK, &session.searchset(&page)?, pretty))
 }
 
 /// `POST [base]/[type]/$validate` (the route of `[type]/[id]`, which takes no other POST).
 pub async fn validate_type(
-    State(api): State<Api>,
+    Door(session): Door,
     Path((rtype, op)): Path<(String, String)>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
@@ -189,12 +188,12 @@ pub async fn validate_type(
     if op != "$validate" {
         return Err(method_not_allowed());
     }
-    validate(&api, &rtype, None, q, headers, body).await
+    validate(&session, &rtype, None, q, headers, body).await
 }
 
 /// `POST [base]/[type]/[id]/$validate`.
 pub async fn validate_instance(
-    State(api): State<Api>,
+    Door(session): Door,
     Path((rtype, id, op)): Path<(String, String, String)>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
@@ -203,65 +202,69 @@ pub async fn validate_instance(
     if op != "$validate" {
         return Err(method_not_allowed());
     }
-    validate(&api, &rtype, Some(&id), q, headers, body).await
+    validate(&session, &rtype, Some(&id), q, headers, body).await
 }
 
-async fn validate(api: &Api, rtype: &str, id: Option<&str>, q: Option<String>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> ApiResult {
+async fn validate(
+    session: &Session,
+    rtype: &str,
+    id: Option<&str>,
+    q: Option<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
     let params = query_pairs(q.as_deref());
     let pretty = check_output_format(&headers, &params)?;
     let empty = body.as_ref().map(|b| b.is_empty()).unwrap_or(false);
     let value = if empty { None } else { Some(json_body(&headers, body, BodyKind::Resource)?) };
     let request = app::validate::ValidateRequest::from_parts(value, &params)?;
-    let outcome = api.app.validate(rtype, id, request).await?;
+    let outcome = session.validate(rtype, id, request).await?;
     Ok(json_response(StatusCode::OK, &outcome.to_json(), pretty))
 }
 
 /// `GET [base]/Patient/[id]/$access`: whether, and why, the caller may see the person's record now.
-async fn access(api: &Api, ctype: &str, id: &str, caller: Option<axum::Extension<app::auth::Authenticated>>, pretty: negotiate::Pretty) -> ApiResult {
+async fn access(session: &Session, ctype: &str, id: &str, pretty: negotiate::Pretty) -> ApiResult {
     if ctype != "Patient" {
         return Err(app::AppError::NotFound(format!("$access is defined on Patient, not {ctype}")).into());
     }
     if !fhir::id::is_valid_id(id) {
         return Err(app::AppError::bad_request(fhir::IssueCode::Value, format!("'{id}' is not a valid resource id"), Some("id")).into());
     }
-    let Some(axum::Extension(who)) = caller else {
-        return Err(app::AppError::Unauthorized("$access answers for a signed-in caller".into()).into());
-    };
-    let decision = api.app.access_decision(&who.caller, id).await?;
+    let decision = session.access_decision(session.caller(), id).await?;
     Ok(json_response(StatusCode::OK, &app::access::decision_parameters(&decision), pretty))
 }
 
 pub async fn history_instance(
-    State(api): State<Api>,
+    Door(session): Door,
     Path((rtype, id)): Path<(String, String)>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult {
     let path = format!("{rtype}/{id}/_history");
-    history(api, HistoryScope::Instance(rtype, id), &path, q, headers).await
+    history(session, HistoryScope::Instance(rtype, id), &path, q, headers).await
 }
 
-pub async fn history_type(State(api): State<Api>, Path(rtype): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap) -> ApiResult {
+pub async fn history_type(Door(session): Door, Path(rtype): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap) -> ApiResult {
     let path = format!("{rtype}/_history");
-    history(api, HistoryScope::Type(rtype), &path, q, headers).await
+    history(session, HistoryScope::Type(rtype), &path, q, headers).await
 }
 
-pub async fn history_system(State(api): State<Api>, RawQuery(q): RawQuery, headers: HeaderMap) -> ApiResult {
-    history(api, HistoryScope::System, "_history", q, headers).await
+pub async fn history_system(Door(session): Door, RawQuery(q): RawQuery, headers: HeaderMap) -> ApiResult {
+    history(session, HistoryScope::System, "_history", q, headers).await
 }
 
-async fn history(api: Api, scope: HistoryScope, path: &str, q: Option<String>, headers: HeaderMap) -> ApiResult {
+async fn history(session: Session, scope: HistoryScope, path: &str, q: Option<String>, headers: HeaderMap) -> ApiResult {
     let params = query_pairs(q.as_deref());
     let pretty = check_output_format(&headers, &params)?;
     let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    let page = api.app.history(scope, get("_since"), get("_count"), get("_cursor")).await?;
-    Ok(json_response(StatusCode::OK, &api.app.history_bundle(path, &params, &page)?, pretty))
+    let page = session.history(scope, get("_since"), get("_count"), get("_cursor")).await?;
+    Ok(json_response(StatusCode::OK, &session.history_bundle(path, &params, &page)?, pretty))
 }
 
-pub async fn bundle(State(api): State<Api>, RawQuery(q): RawQuery, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> ApiResult {
+pub async fn bundle(Door(session): Door, RawQuery(q): RawQuery, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> ApiResult {
     let pretty = check_output_format(&headers, &query_pairs(q.as_deref()))?;
     let value = json_body(&headers, body, BodyKind::Resource)?;
-    let response = api.app.bundle(value, negotiate::prefer(&headers).ret).await?;
+    let response = session.bundle(value, negotiate::prefer(&headers).ret).await?;
     Ok(json_response(StatusCode::OK, &response, pretty))
 }
 
@@ -277,7 +280,7 @@ fn condition(q: Option<&str>) -> String {
 }
 
 /// The response to a write, shaped by `Prefer: return=`.
-fn written(api: &Api, headers: &HeaderMap, w: Written, pretty: Pretty) -> ApiResult {
+fn written(session: &Session, headers: &HeaderMap, w: Written, pretty: Pretty) -> ApiResult {
     let status = StatusCode::from_u16(w.status()).unwrap_or(StatusCode::OK);
     let Some(s) = w.stored().filter(|s| !s.deleted) else {
         return Ok(StatusCode::NO_CONTENT.into_response());
@@ -297,7 +300,7 @@ fn written(api: &Api, headers: &HeaderMap, w: Written, pretty: Pretty) -> ApiRes
     };
     version_headers(r.headers_mut(), s);
     if matches!(w, Written::Created(_) | Written::Updated(_) | Written::Existing(_)) {
-        let location = format!("{}/{}", api.app.config().base_url, app::location(s));
+        let location = format!("{}/{}", session.config().base_url, app::location(s));
         if let Ok(v) = HeaderValue::from_str(&location) {
             r.headers_mut().insert(header::LOCATION, v);
         }

@@ -209,6 +209,9 @@ fn put(tx: &mut dyn store::Tx, r: Resource, indexed: bool, now: &str) -> Result<
         body: Some(&body),
         index: if indexed { &index } else { &[] },
         links: &links,
+        recorded_by: None,
+        restricted: false,
+        relations: &[],
     })?;
     Ok(index.len())
 }

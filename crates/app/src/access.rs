@@ -3,6 +3,7 @@
 use care::access::{CarerGrant, Conference, Episode, Moment, OptOut, Party, Period, PersonFacts, Team, Visit};
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use serde_json::Value;
+use store::access::{Relation, RelationKind};
 
 /// Joinery's code for a CareTeam participant's role of care coordinator (`participant.role`).
 pub const CARE_COORDINATOR: (&str, &str) = ("urn:joinery:care-team-role", "care-coordinator");
@@ -49,6 +50,97 @@ pub fn gather<'a>(patient: &str, resources: impl IntoIterator<Item = &'a Value>)
         }
     }
     facts
+}
+
+/// The care relationships one resource states about its person, as the store keeps them: the same reading
+/// as `gather`, each relationship with the period in which it grants (an encounter's and a case
+/// conference's end before the window the query adds).
+pub fn relations(resource: &Value) -> Vec<Relation> {
+    let facts = gather("", [resource]);
+    let party = |p: &Party| match p {
+        Party::Practitioner(id) => format!("Practitioner/{id}"),
+        Party::PractitionerRole(id) => format!("PractitionerRole/{id}"),
+        Party::Organisation(id) => format!("Organization/{id}"),
+    };
+    let mut out = Vec::new();
+    // A relationship over a period; one that ends before it starts never holds and is not kept.
+    let add = |out: &mut Vec<Relation>, party: String, kind: RelationKind, period: Period| {
+        if period.start.zip(period.end).is_none_or(|(s, e)| s < e) {
+            out.push(Relation { party, kind, start: period.start.map(|m| m.0), until: period.end.map(|m| m.0) });
+        }
+    };
+    for o in &facts.registered_with {
+        add(&mut out, format!("Organization/{o}"), RelationKind::Registered, Period::OPEN);
+    }
+    for e in facts.episodes.iter().filter(|e| e.active) {
+        add(&mut out, format!("Organization/{}", e.organisation), RelationKind::Episode, e.period);
+        if let Some(manager) = &e.care_manager {
+            add(&mut out, party(manager), RelationKind::Coordinator, e.period);
+        }
+    }
+    for v in &facts.visits {
+        let Some(began) = v.period.start.or(v.period.end) else { continue };
+        let until = v.period.end.unwrap_or(began).max(began);
+        // Holds from its start until the window after `until`: the window is added by the query.
+        out.push(Relation {
+            party: format!("Organization/{}", v.organisation),
+            kind: RelationKind::Encounter,
+            start: Some(began.0),
+            until: Some(until.0),
+        });
+    }
+    for t in facts.teams.iter().filter(|t| t.active) {
+        for (member, during) in &t.members {
+            if !matches!(member, Party::Organisation(_)) {
+                add(&mut out, party(member), RelationKind::Team, overlap(t.period, *during));
+            }
+        }
+        for c in &t.coordinators {
+            add(&mut out, party(c), RelationKind::Coordinator, t.period);
+        }
+    }
+    for c in &facts.conferences {
+        for a in &c.attendees {
+            out.push(Relation { party: party(a), kind: RelationKind::Conference, start: Some(c.start.0), until: Some(c.end.max(c.start).0) });
+        }
+    }
+    for o in &facts.opt_outs {
+        add(&mut out, String::new(), RelationKind::OptOut, o.period);
+    }
+    out
+}
+
+/// Both periods at once.
+fn overlap(a: Period, b: Period) -> Period {
+    let start = match (a.start, b.start) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, y) => x.or(y),
+    };
+    let end = match (a.end, b.end) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    };
+    Period { start, end }
+}
+
+/// The organisation that recorded a resource: its `meta.source` when that names an Organization
+/// (`Organization/x`, or a URL or URI ending in it).
+pub fn recorded_by(resource: &Value) -> Option<String> {
+    let source = resource.get("meta")?.get("source")?.as_str()?;
+    let tail = source.rsplit('#').next()?;
+    let mut parts = tail.rsplit('/');
+    let id = parts.next()?;
+    (parts.next() == Some("Organization") && fhir::id::is_valid_id(id)).then(|| id.to_owned())
+}
+
+/// The confidentiality code system whose R (restricted) and V (very restricted) mark an item as visible
+/// only to the organisation that recorded it.
+const CONFIDENTIALITY: &str = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality";
+
+/// Whether a resource is labelled restricted in `meta.security`.
+pub fn restricted(resource: &Value) -> bool {
+    array(resource.get("meta").and_then(|m| m.get("security")))
+        .any(|c| c.get("system").and_then(Value::as_str) == Some(CONFIDENTIALITY) && matches!(c.get("code").and_then(Value::as_str), Some("R" | "V")))
 }
 
 fn team(r: &Value) -> Team {
@@ -217,7 +309,15 @@ impl crate::App {
     /// person's own record. A person who does not exist is answered as one the caller has no
     /// relationship with, so the answer reveals nothing of who is on the record.
     pub async fn access_decision(&self, caller: &care::access::Caller, patient: &str) -> Result<care::access::Decision, crate::AppError> {
-        let now = care::access::Moment(chrono::Utc::now().timestamp_millis());
+        self.access_decision_at(caller, patient, self.config().clock.now()).await
+    }
+
+    pub(crate) async fn access_decision_at(
+        &self,
+        caller: &care::access::Caller,
+        patient: &str,
+        now: Moment,
+    ) -> Result<care::access::Decision, crate::AppError> {
         let facts = self.person_facts(patient).await?;
         Ok(care::access::decide(caller, &facts, &self.config().policy, now))
     }
@@ -233,6 +333,7 @@ impl crate::App {
                 after: after.take(),
                 since: None,
                 limit: GATHER_PAGE,
+                visibility: store::Visibility::All,
             };
             let page = self.store.person_record(query).await?;
             let full = page.len() == GATHER_PAGE;

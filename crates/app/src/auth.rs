@@ -129,7 +129,7 @@ impl App {
                 account.practitioner_role = Some(id.clone());
             }
             (ActsAs::Patient(id), "patient") => {
-                self.read("Patient", id).await?;
+                self.read_json("Patient", id).await?;
                 account.patient = Some(id.clone());
             }
             (ActsAs::RelatedPerson(id), "related-person") => {
@@ -232,8 +232,10 @@ impl App {
         Ok(Authenticated { caller: caller_of(&account)?, scopes })
     }
 
+    /// A resource an account is set up from, read as the server itself (accounts are made by administrators
+    /// at the command line, before any relationship could exist).
     async fn read_json(&self, resource_type: &str, id: &str) -> Result<serde_json::Value, AppError> {
-        let stored = self.read(resource_type, id).await?;
+        let stored = self.as_system("accounts").read(resource_type, id).await?;
         crate::present::resource_json(&stored)
     }
 }

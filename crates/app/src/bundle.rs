@@ -5,12 +5,11 @@
 
 use crate::criteria;
 use crate::error::AppError;
-use crate::instant;
 use crate::limits::exceeded;
 use crate::prepare::{self, check};
 use crate::present::{error_entry, etag, parse_etag, resource_json, status_line, written_entry};
 use crate::record::{self, check_update_id, ensure_type, Draft, Refs, Written};
-use crate::App;
+use crate::session::{Session, Writing};
 use base64::Engine;
 use fhir::reference::{self, Target};
 use fhir::IssueCode;
@@ -69,7 +68,7 @@ impl Entry {
     }
 }
 
-impl App {
+impl Session {
     /// Processes a `batch` or `transaction` Bundle and returns the response Bundle.
     pub async fn bundle(&self, bundle: Value, ret: Return) -> Result<Value, AppError> {
         let kind = bundle_kind(&bundle)?;
@@ -158,22 +157,24 @@ impl App {
             Action::Create { resource_type, if_none_exist } => {
                 let value = need_resource(e.resource, &path)?;
                 let t = resource_type.clone();
-                self.store.write(move |tx| record::create_in(tx, value, &t, if_none_exist.as_deref(), None, Refs::Check, &instant::now())).await
+                let w = self.writing();
+                self.write(move |tx| record::create_in(tx, value, &t, if_none_exist.as_deref(), None, Refs::Check, &w)).await
             }
             Action::Update { resource_type, id } => self.update(&resource_type, &id, need_resource(e.resource, &path)?, e.if_match).await,
             Action::ConditionalUpdate { resource_type, criteria } => {
                 let value = need_resource(e.resource, &path)?;
-                self.store
-                    .write(move |tx| record::conditional_update_in(tx, value, &resource_type, &criteria, e.if_match, Refs::Check, &instant::now()))
-                    .await
+                let w = self.writing();
+                self.write(move |tx| record::conditional_update_in(tx, value, &resource_type, &criteria, e.if_match, Refs::Check, &w)).await
             }
             Action::Patch { resource_type, id } => {
                 let patch = e.patch.ok_or_else(|| missing_patch(&path))?;
-                self.store.write(move |tx| record::patch_in(tx, &resource_type, &id, &patch, e.if_match, Refs::Check, &instant::now())).await
+                let w = self.writing();
+                self.write(move |tx| record::patch_in(tx, &resource_type, &id, &patch, e.if_match, Refs::Check, &w)).await
             }
             Action::Delete { resource_type, id } => self.delete(&resource_type, &id, e.if_match).await,
             Action::ConditionalDelete { resource_type, criteria } => {
-                self.store.write(move |tx| record::conditional_delete_in(tx, &resource_type, &criteria, Refs::Check, &instant::now())).await
+                let w = self.writing();
+                self.write(move |tx| record::conditional_delete_in(tx, &resource_type, &criteria, Refs::Check, &w)).await
             }
             Action::Read { resource_type, id } => return Ok((read_entry(&self.read(&resource_type, &id).await?)?, 1)),
             Action::VRead { resource_type, id, version } => return Ok((read_entry(&self.vread(&resource_type, &id, &version).await?)?, 1)),
@@ -188,16 +189,15 @@ impl App {
     }
 
     async fn transaction(&self, mut entries: Vec<Entry>, ret: Return) -> Result<Value, AppError> {
-        let now = instant::now();
+        let w = self.writing();
         if is_plain(&entries) {
-            entries = prepare_plain(entries, &now).await?;
+            entries = prepare_plain(entries, &w).await?;
         }
         let app = self.clone();
-        self.store.write(move |tx| app.transaction_in(tx, entries, ret, &now)).await
+        self.write(move |tx| app.transaction_in(tx, entries, ret, &w)).await
     }
 
-    fn transaction_in(&self, tx: &mut dyn Tx, mut entries: Vec<Entry>, ret: Return, now: &str) -> Result<Value, AppError> {
-        let now = now.to_owned();
+    fn transaction_in(&self, tx: &mut dyn Tx, mut entries: Vec<Entry>, ret: Return, w: &Writing) -> Result<Value, AppError> {
         let count = entries.len();
         let mut order: Vec<usize> = (0..count).collect();
         order.sort_by_key(|&i| (entries[i].phase(), i));
@@ -292,30 +292,30 @@ impl App {
                         if existing.contains(&i) {
                             Written::Existing(record::read_in(tx, &resource_type, &id)?)
                         } else if let Some((_, draft)) = &preset {
-                            record::create_draft_in(tx, &resource_type, &id, draft, None, Refs::Deferred, &now)?
+                            record::create_draft_in(tx, &resource_type, &id, draft, None, Refs::Deferred, w)?
                         } else {
                             let value = need_resource(e.resource, &path)?;
-                            record::create_in(tx, value, &resource_type, None, Some(id), Refs::Deferred, &now)?
+                            record::create_in(tx, value, &resource_type, None, Some(id), Refs::Deferred, w)?
                         }
                     }
                     (Action::Update { resource_type, id }, _) => {
                         let value = need_resource(e.resource, &path)?;
-                        record::update_in(tx, value, &resource_type, &id, e.if_match, Method::Put, Refs::Deferred, &now)?
+                        record::update_in(tx, value, &resource_type, &id, e.if_match, Method::Put, Refs::Deferred, w)?
                     }
                     (Action::ConditionalUpdate { resource_type, .. }, Some((_, id))) => {
                         let value = with_id(need_resource(e.resource, &path)?, &id);
-                        record::update_in(tx, value, &resource_type, &id, e.if_match, Method::Put, Refs::Deferred, &now)?
+                        record::update_in(tx, value, &resource_type, &id, e.if_match, Method::Put, Refs::Deferred, w)?
                     }
                     (Action::Patch { resource_type, id }, _) => {
                         let patch = e.patch.ok_or_else(|| missing_patch(&path))?;
-                        record::patch_in(tx, &resource_type, &id, &patch, e.if_match, Refs::Deferred, &now)?
+                        record::patch_in(tx, &resource_type, &id, &patch, e.if_match, Refs::Deferred, w)?
                     }
-                    (Action::Delete { resource_type, id }, _) => match record::delete_in(tx, &resource_type, &id, e.if_match, Refs::Deferred, &now) {
+                    (Action::Delete { resource_type, id }, _) => match record::delete_in(tx, &resource_type, &id, e.if_match, Refs::Deferred, w) {
                         Err(AppError::NotFound(_)) => Written::Deleted(None),
                         other => other?,
                     },
                     (Action::ConditionalDelete { resource_type, criteria }, _) => {
-                        record::conditional_delete_in(tx, &resource_type, &criteria, Refs::Deferred, &now)?
+                        record::conditional_delete_in(tx, &resource_type, &criteria, Refs::Deferred, w)?
                     }
                     (Action::Read { resource_type, id }, _) => return read_entry(&record::read_in(tx, &resource_type, &id)?),
                     (Action::VRead { .. }, _) | (Action::Search { .. }, _) => {
@@ -486,7 +486,7 @@ fn is_plain(entries: &[Entry]) -> bool {
 
 /// Chooses ids for the creates of a plain transaction, points every reference at them, and prepares each
 /// create's stored form (body, index rows) on the blocking pool, in parallel, off the writer.
-async fn prepare_plain(mut entries: Vec<Entry>, now: &str) -> Result<Vec<Entry>, AppError> {
+async fn prepare_plain(mut entries: Vec<Entry>, w: &Writing) -> Result<Vec<Entry>, AppError> {
     let mut ids: HashMap<String, String> = HashMap::new();
     let mut chosen: Vec<Option<String>> = Vec::with_capacity(entries.len());
     for e in &entries {
@@ -532,11 +532,11 @@ async fn prepare_plain(mut entries: Vec<Entry>, now: &str) -> Result<Vec<Entry>,
     while !rest.is_empty() {
         let tail = rest.split_off(chunk.min(rest.len()));
         let part = std::mem::replace(&mut rest, tail);
-        let now = now.to_owned();
+        let w = w.clone();
         tasks.push(tokio::task::spawn_blocking(move || {
             part.into_iter()
                 .map(|(i, value, t, id)| {
-                    let draft = Draft::new(value.clone(), &t, &id, &now)?;
+                    let draft = Draft::new(value.clone(), &t, &id, &w)?;
                     Ok((i, value, id, draft))
                 })
                 .collect::<Result<Vec<_>, AppError>>()
@@ -573,7 +573,7 @@ fn strip_base<'u>(url: &'u str, base: &str) -> &'u str {
 }
 
 fn single_match(tx: &mut dyn Tx, resource_type: &str, criteria: &[TokenCriterion], what: &str) -> Result<Option<String>, AppError> {
-    let found = tx.find(resource_type, criteria, 2)?;
+    let found = tx.find(resource_type, criteria, 2, &store::Visibility::All)?;
     match found.len() {
         0 | 1 => Ok(found.into_iter().next()),
         _ => Err(AppError::PreconditionFailed(format!("{what} matches more than one resource"))),

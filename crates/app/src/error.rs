@@ -128,6 +128,7 @@ impl From<StoreError> for AppError {
         match e {
             StoreError::Unavailable(m) => AppError::Unavailable(m),
             StoreError::Conflict => AppError::Conflict("the resource was changed by another request; retry".into()),
+            StoreError::Forbidden(m) => AppError::Forbidden(m),
             StoreError::Internal(e) => AppError::Internal(e),
         }
     }

@@ -14,6 +14,7 @@ mod prepare;
 mod present;
 mod record;
 pub mod search;
+mod session;
 pub mod validate;
 
 pub use bundle::Return;
@@ -22,6 +23,7 @@ pub use limits::Limits;
 pub use present::{etag, location, parse_etag};
 pub use record::{Handling, HistoryPage, Written};
 pub use search::{subset_of_read, SearchPage};
+pub use session::{Clock, Session};
 pub use store::{HistoryScope, Stored};
 
 use std::sync::Arc;
@@ -40,6 +42,8 @@ pub struct Config {
     pub token_ttl: std::time::Duration,
     /// The configurable part of the access rules (encounter window, case-conference grace, break-glass).
     pub policy: care::access::Policy,
+    /// The clock the access rules read (a test may set it).
+    pub clock: Clock,
 }
 
 impl Config {
@@ -50,6 +54,7 @@ impl Config {
             token_key: None,
             token_ttl: std::time::Duration::from_secs(3600),
             policy: care::access::Policy::default(),
+            clock: Clock::system(),
         }
     }
 }

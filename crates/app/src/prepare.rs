@@ -3,6 +3,7 @@
 
 use crate::criteria;
 use crate::error::AppError;
+use crate::session::Writing;
 use fhir::reference::{self, Target};
 use fhir::IssueCode;
 use serde_json::{Map, Value};
@@ -28,8 +29,9 @@ pub fn check(value: &Value, resource_type: &str) -> Result<(), AppError> {
 }
 
 /// Sets the server-owned elements, in the order FHIR JSON gives them (resourceType, id, meta, then the
-/// rest as the client sent it). Client values of `meta.versionId` and `meta.lastUpdated` are replaced.
-pub fn stamp(value: Value, id: &str, version: i64, last_updated: &str) -> Value {
+/// rest as the client sent it). Client values of `meta.versionId` and `meta.lastUpdated` are replaced, and
+/// `meta.source` too when the server knows who wrote the version (`source`).
+pub fn stamp(value: Value, id: &str, version: i64, last_updated: &str, source: Option<&str>) -> Value {
     let Value::Object(mut obj) = value else { return value };
     let resource_type = obj.shift_remove("resourceType").unwrap_or(Value::Null);
     obj.shift_remove("id");
@@ -40,8 +42,11 @@ pub fn stamp(value: Value, id: &str, version: i64, last_updated: &str) -> Value 
     let mut meta = Map::new();
     meta.insert("versionId".into(), Value::String(version.to_string()));
     meta.insert("lastUpdated".into(), Value::String(last_updated.to_owned()));
+    if let Some(source) = source {
+        meta.insert("source".into(), Value::String(source.to_owned()));
+    }
     for (k, v) in client_meta {
-        if k != "versionId" && k != "lastUpdated" {
+        if k != "versionId" && k != "lastUpdated" && !(k == "source" && source.is_some()) {
             meta.insert(k, v);
         }
     }
@@ -63,7 +68,7 @@ pub fn resolve_references(tx: &mut dyn Tx, value: &mut Value, root: &str) -> Res
             Target::Local { .. } => check_local_reference(tx, &path, r)?,
             Target::Conditional { resource_type, query } => {
                 let criteria = criteria::conditional(resource_type, query).map_err(|e| e.within_entry(&path))?;
-                let found = tx.find(resource_type, &criteria, 2)?;
+                let found = tx.find(resource_type, &criteria, 2, &store::Visibility::All)?;
                 match found.as_slice() {
                     [id] => rewrites.push((r.to_owned(), format!("{resource_type}/{id}"))),
                     [] => {
@@ -99,17 +104,9 @@ pub fn check_local_reference(tx: &mut dyn Tx, path: &str, r: &str) -> Result<(),
 }
 
 /// Writes `value` (already checked and resolved) as version `version` of `resource_type/id`.
-pub fn put(
-    tx: &mut dyn Tx,
-    value: Value,
-    resource_type: &str,
-    id: &str,
-    version: i64,
-    method: Method,
-    last_updated: &str,
-) -> Result<Stored, AppError> {
-    let v = version_of(value, id, version, last_updated)?;
-    Ok(tx.put(v.new_version(resource_type, id, version, method, last_updated))?)
+pub fn put(tx: &mut dyn Tx, value: Value, resource_type: &str, id: &str, version: i64, method: Method, w: &Writing) -> Result<Stored, AppError> {
+    let v = version_of(value, id, version, &w.now, w.source.as_deref())?;
+    Ok(tx.put(v.new_version(resource_type, id, version, method, &w.now))?)
 }
 
 /// What a version is stored as, computed without the store (bulk import prepares it off the writer).
@@ -119,6 +116,11 @@ pub struct Prepared {
     pub index: Vec<fhir::search::IndexEntry>,
     pub person_key: Option<String>,
     pub links: Vec<(String, String)>,
+    /// The organisation that recorded it (`meta.source`).
+    pub recorded_by: Option<String>,
+    pub restricted: bool,
+    /// The care relationships it states (only kept for resources that belong to a person).
+    pub relations: Vec<store::access::Relation>,
 }
 
 impl Prepared {
@@ -133,14 +135,17 @@ impl Prepared {
             body: Some(&self.body),
             index: &self.index,
             links: &self.links,
+            recorded_by: self.recorded_by.as_deref(),
+            restricted: self.restricted,
+            relations: &self.relations,
         }
     }
 }
 
-/// Stamps `value` as version `version` of its resource `id` and computes its body text, index entries,
-/// person key and local links.
-pub fn version_of(value: Value, id: &str, version: i64, last_updated: &str) -> Result<Prepared, AppError> {
-    let value = stamp(value, id, version, last_updated);
+/// Stamps `value` as version `version` of its resource `id` (written for `source`, if known) and computes
+/// its body text, index entries, person key, local links, provenance and the care relationships it states.
+pub fn version_of(value: Value, id: &str, version: i64, last_updated: &str, source: Option<&str>) -> Result<Prepared, AppError> {
+    let value = stamp(value, id, version, last_updated, source);
     let index = fhir::search::extract(&value);
     let person_key = fhir::index::person_key(&value);
     let links: Vec<(String, String)> = reference::references(&value)
@@ -151,7 +156,16 @@ pub fn version_of(value: Value, id: &str, version: i64, last_updated: &str) -> R
         })
         .collect();
     let body = serde_json::to_string(&value).map_err(|e| AppError::Internal(Box::new(e)))?;
-    Ok(Prepared { body, index, person_key, links })
+    let relations = if person_key.is_some() { crate::access::relations(&value) } else { Vec::new() };
+    Ok(Prepared {
+        body,
+        index,
+        person_key,
+        links,
+        recorded_by: crate::access::recorded_by(&value),
+        restricted: crate::access::restricted(&value),
+        relations,
+    })
 }
 
 /// Refuses to delete a resource that live resources still point at (409), naming a few of them.
@@ -168,18 +182,21 @@ pub fn check_unreferenced(tx: &mut dyn Tx, resource_type: &str, id: &str) -> Res
     )))
 }
 
-/// Writes a deletion of `current`.
-pub fn put_deletion(tx: &mut dyn Tx, current: &Stored, last_updated: &str) -> Result<Stored, AppError> {
+/// Writes a deletion of `current`, by `recorded_by`.
+pub fn put_deletion(tx: &mut dyn Tx, current: &Stored, w: &Writing) -> Result<Stored, AppError> {
     Ok(tx.put(NewVersion {
         resource_type: &current.resource_type,
         id: &current.id,
         version: current.version + 1,
         person_key: current.person_key.as_deref(),
-        last_updated,
+        last_updated: &w.now,
         method: Method::Delete,
         body: None,
         index: &[],
         links: &[],
+        recorded_by: w.source.as_deref().and_then(|s| s.strip_prefix("Organization/")),
+        restricted: current.restricted,
+        relations: &[],
     })?)
 }
 
@@ -191,7 +208,7 @@ mod tests {
     #[test]
     fn stamp_orders_and_overrides_server_elements() {
         let v = json!({"resourceType": "Patient", "gender": "male", "meta": {"tag": [], "versionId": "99"}, "id": "client", "birthDate": "1970"});
-        let s = stamp(v, "p1", 3, "2026-01-01T00:00:00.000Z");
+        let s = stamp(v, "p1", 3, "2026-01-01T00:00:00.000Z", None);
         assert_eq!(
             s.to_string(),
             r#"{"resourceType":"Patient","id":"p1","meta":{"versionId":"3","lastUpdated":"2026-01-01T00:00:00.000Z","tag":[]},"gender":"male","birthDate":"1970"}"#
@@ -201,7 +218,7 @@ mod tests {
     #[test]
     fn stamp_keeps_decimal_text() {
         let v: Value = serde_json::from_str(r#"{"resourceType":"Observation","valueQuantity":{"value":72.50}}"#).expect("json");
-        let s = stamp(v, "o", 1, "2026-01-01T00:00:00.000Z");
+        let s = stamp(v, "o", 1, "2026-01-01T00:00:00.000Z", None);
         assert!(s.to_string().contains("72.50"));
     }
 }

@@ -5,10 +5,10 @@ use crate::criteria;
 use crate::error::AppError;
 use crate::instant;
 use crate::prepare::{self, check};
-use crate::App;
+use crate::session::{Session, Writing};
 use fhir::IssueCode;
 use serde_json::Value;
-use store::{HistoryQuery, HistoryScope, Method, Stored, TokenCriterion, Tx};
+use store::{HistoryQuery, HistoryScope, Method, Stored, TokenCriterion, Tx, Visibility};
 
 /// What a write did.
 #[derive(Debug, Clone)]
@@ -69,7 +69,7 @@ pub(crate) enum Refs {
 /// The resource an `If-None-Exist` condition matches, if exactly one does (412 if several do).
 fn existing_match(tx: &mut dyn Tx, resource_type: &str, if_none_exist: Option<&[TokenCriterion]>) -> Result<Option<Stored>, AppError> {
     let Some(criteria) = if_none_exist else { return Ok(None) };
-    let found = tx.find(resource_type, criteria, 2)?;
+    let found = tx.find(resource_type, criteria, 2, &Visibility::All)?;
     match found.as_slice() {
         [] => Ok(None),
         [id] => Ok(Some(tx.current(resource_type, id)?.ok_or_else(|| AppError::Internal("index points at a missing resource".into()))?)),
@@ -87,13 +87,13 @@ pub(crate) struct Draft {
 
 impl Draft {
     /// `None` when the resource holds conditional references, which only a unit can resolve.
-    pub fn new(value: Value, resource_type: &str, id: &str, now: &str) -> Result<Option<Draft>, AppError> {
+    pub fn new(value: Value, resource_type: &str, id: &str, w: &Writing) -> Result<Option<Draft>, AppError> {
         let references: Vec<(String, String)> =
             fhir::reference::references_with_paths(&value, resource_type).into_iter().map(|(p, r)| (p, r.to_owned())).collect();
         if references.iter().any(|(_, r)| matches!(fhir::reference::parse(r, None), fhir::reference::Target::Conditional { .. })) {
             return Ok(None);
         }
-        Ok(Some(Draft { prepared: prepare::version_of(value, id, 1, now)?, references }))
+        Ok(Some(Draft { prepared: prepare::version_of(value, id, 1, &w.now, w.source.as_deref())?, references }))
     }
 }
 
@@ -105,7 +105,7 @@ pub(crate) fn create_draft_in(
     draft: &Draft,
     if_none_exist: Option<&[TokenCriterion]>,
     refs: Refs,
-    now: &str,
+    w: &Writing,
 ) -> Result<Written, AppError> {
     if let Some(existing) = existing_match(tx, resource_type, if_none_exist)? {
         return Ok(Written::Existing(existing));
@@ -115,7 +115,7 @@ pub(crate) fn create_draft_in(
             prepare::check_local_reference(tx, path, r)?;
         }
     }
-    Ok(Written::Created(tx.put(draft.prepared.new_version(resource_type, id, 1, Method::Post, now))?))
+    Ok(Written::Created(tx.put(draft.prepared.new_version(resource_type, id, 1, Method::Post, &w.now))?))
 }
 
 pub(crate) fn create_in(
@@ -125,7 +125,7 @@ pub(crate) fn create_in(
     if_none_exist: Option<&[TokenCriterion]>,
     id: Option<String>,
     refs: Refs,
-    now: &str,
+    w: &Writing,
 ) -> Result<Written, AppError> {
     if let Some(existing) = existing_match(tx, resource_type, if_none_exist)? {
         return Ok(Written::Existing(existing));
@@ -134,7 +134,7 @@ pub(crate) fn create_in(
     if refs == Refs::Check {
         prepare::resolve_references(tx, &mut value, resource_type)?;
     }
-    Ok(Written::Created(prepare::put(tx, value, resource_type, &id, 1, Method::Post, now)?))
+    Ok(Written::Created(prepare::put(tx, value, resource_type, &id, 1, Method::Post, w)?))
 }
 
 pub(crate) fn update_in(
@@ -145,7 +145,7 @@ pub(crate) fn update_in(
     if_match: Option<i64>,
     method: Method,
     refs: Refs,
-    now: &str,
+    w: &Writing,
 ) -> Result<Written, AppError> {
     let current = tx.current(resource_type, id)?;
     check_version(current.as_ref(), if_match)?;
@@ -156,7 +156,7 @@ pub(crate) fn update_in(
     if refs == Refs::Check {
         prepare::resolve_references(tx, &mut value, resource_type)?;
     }
-    let stored = prepare::put(tx, value, resource_type, id, version, method, now)?;
+    let stored = prepare::put(tx, value, resource_type, id, version, method, w)?;
     Ok(if created { Written::Created(stored) } else { Written::Updated(stored) })
 }
 
@@ -167,15 +167,15 @@ pub(crate) fn conditional_update_in(
     criteria: &[TokenCriterion],
     if_match: Option<i64>,
     refs: Refs,
-    now: &str,
+    w: &Writing,
 ) -> Result<Written, AppError> {
     let body_id = value.get("id").and_then(Value::as_str).map(str::to_owned);
-    let found = tx.find(resource_type, criteria, 2)?;
+    let found = tx.find(resource_type, criteria, 2, &Visibility::All)?;
     match found.as_slice() {
         [] => match body_id {
-            Some(id) => update_in(tx, value, resource_type, &id, if_match, Method::Put, refs, now),
+            Some(id) => update_in(tx, value, resource_type, &id, if_match, Method::Put, refs, w),
             None if if_match.is_some() => Err(AppError::PreconditionFailed("If-Match given but nothing matches".into())),
-            None => create_in(tx, value, resource_type, None, None, refs, now),
+            None => create_in(tx, value, resource_type, None, None, refs, w),
         },
         [id] => {
             if body_id.as_deref().is_some_and(|b| b != id) {
@@ -185,13 +185,13 @@ pub(crate) fn conditional_update_in(
                     Some(&format!("{resource_type}.id")),
                 ));
             }
-            update_in(tx, value, resource_type, id, if_match, Method::Put, refs, now)
+            update_in(tx, value, resource_type, id, if_match, Method::Put, refs, w)
         }
         _ => Err(AppError::PreconditionFailed("the condition matches more than one resource".into())),
     }
 }
 
-pub(crate) fn delete_in(tx: &mut dyn Tx, resource_type: &str, id: &str, if_match: Option<i64>, refs: Refs, now: &str) -> Result<Written, AppError> {
+pub(crate) fn delete_in(tx: &mut dyn Tx, resource_type: &str, id: &str, if_match: Option<i64>, refs: Refs, w: &Writing) -> Result<Written, AppError> {
     let current = tx.current(resource_type, id)?;
     check_version(current.as_ref(), if_match)?;
     match current {
@@ -201,7 +201,7 @@ pub(crate) fn delete_in(tx: &mut dyn Tx, resource_type: &str, id: &str, if_match
             if refs == Refs::Check {
                 prepare::check_unreferenced(tx, resource_type, id)?;
             }
-            Ok(Written::Deleted(Some(prepare::put_deletion(tx, &c, now)?)))
+            Ok(Written::Deleted(Some(prepare::put_deletion(tx, &c, w)?)))
         }
     }
 }
@@ -211,12 +211,12 @@ pub(crate) fn conditional_delete_in(
     resource_type: &str,
     criteria: &[TokenCriterion],
     refs: Refs,
-    now: &str,
+    w: &Writing,
 ) -> Result<Written, AppError> {
-    let found = tx.find(resource_type, criteria, 2)?;
+    let found = tx.find(resource_type, criteria, 2, &Visibility::All)?;
     match found.as_slice() {
         [] => Ok(Written::Deleted(None)),
-        [id] => delete_in(tx, resource_type, id, None, refs, now),
+        [id] => delete_in(tx, resource_type, id, None, refs, w),
         _ => Err(AppError::PreconditionFailed("the condition matches more than one resource".into())),
     }
 }
@@ -228,7 +228,7 @@ pub(crate) fn patch_in(
     patch: &json_patch::Patch,
     if_match: Option<i64>,
     refs: Refs,
-    now: &str,
+    w: &Writing,
 ) -> Result<Written, AppError> {
     let current = live(tx.current(resource_type, id)?, resource_type, id)?;
     check_version(Some(&current), if_match)?;
@@ -246,7 +246,7 @@ pub(crate) fn patch_in(
         AppError::BadRequest(issues) => AppError::Unprocessable(issues),
         other => other,
     })?;
-    update_in(tx, value, resource_type, id, None, Method::Patch, refs, now)
+    update_in(tx, value, resource_type, id, None, Method::Patch, refs, w)
 }
 
 /// Reads inside a unit (transaction GET entries).
@@ -295,30 +295,30 @@ pub(crate) fn check_update_id(value: &Value, resource_type: &str, id: &str) -> R
 
 // ---- the interactions, as the API calls them ----
 
-impl App {
+impl Session {
     pub async fn create(&self, resource_type: &str, value: Value, if_none_exist: Option<&str>) -> Result<Written, AppError> {
         ensure_type(resource_type)?;
         check(&value, resource_type)?;
         let criteria = if_none_exist.map(|q| criteria::conditional(resource_type, q)).transpose()?;
         let t = resource_type.to_owned();
         // Most creates are prepared here, on the request's thread, so that the writer only writes.
-        let (id, now) = (new_id(), instant::now());
-        match Draft::new(value.clone(), resource_type, &id, &now)? {
-            Some(draft) => self.store.write(move |tx| create_draft_in(tx, &t, &id, &draft, criteria.as_deref(), Refs::Check, &now)).await,
-            None => self.store.write(move |tx| create_in(tx, value, &t, criteria.as_deref(), Some(id), Refs::Check, &instant::now())).await,
+        let (id, w) = (new_id(), self.writing());
+        match Draft::new(value.clone(), resource_type, &id, &w)? {
+            Some(draft) => self.write(move |tx| create_draft_in(tx, &t, &id, &draft, criteria.as_deref(), Refs::Check, &w)).await,
+            None => self.write(move |tx| create_in(tx, value, &t, criteria.as_deref(), Some(id), Refs::Check, &w)).await,
         }
     }
 
     pub async fn read(&self, resource_type: &str, id: &str) -> Result<Stored, AppError> {
         ensure_type(resource_type)?;
-        live(self.store.read(resource_type, id).await?, resource_type, id)
+        live(self.store.read(resource_type, id, self.visibility()).await?, resource_type, id)
     }
 
     pub async fn vread(&self, resource_type: &str, id: &str, version: &str) -> Result<Stored, AppError> {
         ensure_type(resource_type)?;
         let missing = || AppError::NotFound(format!("{resource_type}/{id} has no version {version}"));
         let v: i64 = version.parse().map_err(|_| missing())?;
-        match self.store.vread(resource_type, id, v).await? {
+        match self.store.vread(resource_type, id, v, self.visibility()).await? {
             None => Err(missing()),
             Some(s) if s.deleted => Err(AppError::Gone(format!("version {v} of {resource_type}/{id} is a deletion"))),
             Some(s) => Ok(s),
@@ -330,7 +330,8 @@ impl App {
         check_update_id(&value, resource_type, id)?;
         check(&value, resource_type)?;
         let (t, i) = (resource_type.to_owned(), id.to_owned());
-        self.store.write(move |tx| update_in(tx, value, &t, &i, if_match, Method::Put, Refs::Check, &instant::now())).await
+        let w = self.writing();
+        self.write(move |tx| update_in(tx, value, &t, &i, if_match, Method::Put, Refs::Check, &w)).await
     }
 
     pub async fn conditional_update(&self, resource_type: &str, query: &str, value: Value, if_match: Option<i64>) -> Result<Written, AppError> {
@@ -338,27 +339,31 @@ impl App {
         let criteria = criteria::conditional(resource_type, query)?;
         check(&value, resource_type)?;
         let t = resource_type.to_owned();
-        self.store.write(move |tx| conditional_update_in(tx, value, &t, &criteria, if_match, Refs::Check, &instant::now())).await
+        let w = self.writing();
+        self.write(move |tx| conditional_update_in(tx, value, &t, &criteria, if_match, Refs::Check, &w)).await
     }
 
     pub async fn delete(&self, resource_type: &str, id: &str, if_match: Option<i64>) -> Result<Written, AppError> {
         ensure_type(resource_type)?;
         let (t, i) = (resource_type.to_owned(), id.to_owned());
-        self.store.write(move |tx| delete_in(tx, &t, &i, if_match, Refs::Check, &instant::now())).await
+        let w = self.writing();
+        self.write(move |tx| delete_in(tx, &t, &i, if_match, Refs::Check, &w)).await
     }
 
     pub async fn conditional_delete(&self, resource_type: &str, query: &str) -> Result<Written, AppError> {
         ensure_type(resource_type)?;
         let criteria = criteria::conditional(resource_type, query)?;
         let t = resource_type.to_owned();
-        self.store.write(move |tx| conditional_delete_in(tx, &t, &criteria, Refs::Check, &instant::now())).await
+        let w = self.writing();
+        self.write(move |tx| conditional_delete_in(tx, &t, &criteria, Refs::Check, &w)).await
     }
 
     pub async fn patch(&self, resource_type: &str, id: &str, patch: Value, if_match: Option<i64>) -> Result<Written, AppError> {
         ensure_type(resource_type)?;
         let patch = crate::patch::parse(patch)?;
         let (t, i) = (resource_type.to_owned(), id.to_owned());
-        self.store.write(move |tx| patch_in(tx, &t, &i, &patch, if_match, Refs::Check, &instant::now())).await
+        let w = self.writing();
+        self.write(move |tx| patch_in(tx, &t, &i, &patch, if_match, Refs::Check, &w)).await
     }
 
     /// A conditional patch: the condition must match exactly one resource.
@@ -367,16 +372,16 @@ impl App {
         let criteria = criteria::conditional(resource_type, query)?;
         let patch = crate::patch::parse(patch)?;
         let t = resource_type.to_owned();
-        self.store
-            .write(move |tx| {
-                let found = tx.find(&t, &criteria, 2)?;
-                match found.as_slice() {
-                    [id] => patch_in(tx, &t, id, &patch, if_match, Refs::Check, &instant::now()),
-                    [] => Err(AppError::NotFound("the condition matches no resource".into())),
-                    _ => Err(AppError::PreconditionFailed("the condition matches more than one resource".into())),
-                }
-            })
-            .await
+        let w = self.writing();
+        self.write(move |tx| {
+            let found = tx.find(&t, &criteria, 2, &Visibility::All)?;
+            match found.as_slice() {
+                [id] => patch_in(tx, &t, id, &patch, if_match, Refs::Check, &w),
+                [] => Err(AppError::NotFound("the condition matches no resource".into())),
+                _ => Err(AppError::PreconditionFailed("the condition matches more than one resource".into())),
+            }
+        })
+        .await
     }
 
     /// History, newest first. `since` is a FHIR instant or dateTime; `cursor` comes from a previous page.
@@ -401,11 +406,12 @@ impl App {
             .map(|c| c.parse::<i64>().map_err(|_| AppError::bad_request(IssueCode::Value, "the paging cursor is not valid", Some("_cursor"))))
             .transpose()?;
         if let HistoryScope::Instance(t, id) = &scope {
-            if self.store.read(t, id).await?.is_none() {
+            if self.store.read(t, id, self.visibility()).await?.is_none() {
                 return Err(AppError::NotFound(format!("{t}/{id} does not exist")));
             }
         }
-        let mut versions = self.store.history(HistoryQuery { scope, since, before_seq, limit: count + 1 }).await?;
+        let mut versions =
+            self.store.history(HistoryQuery { scope, since, before_seq, limit: count + 1, visibility: self.visibility().clone() }).await?;
         let next = if versions.len() > count {
             versions.truncate(count);
             versions.last().map(|v| v.seq)

@@ -3,7 +3,7 @@
 //! live points at it), and answers every issue with its element path. Nothing is stored.
 
 use crate::error::AppError;
-use crate::App;
+use crate::Session;
 use fhir::reference::{self, Target};
 use fhir::{Issue, IssueCode, OperationOutcome};
 use serde_json::Value;
@@ -77,7 +77,7 @@ impl ValidateRequest {
     }
 }
 
-impl App {
+impl Session {
     /// `POST [base]/[type]/$validate` (no id) and `POST [base]/[type]/[id]/$validate`.
     pub async fn validate(&self, resource_type: &str, id: Option<&str>, request: ValidateRequest) -> Result<OperationOutcome, AppError> {
         crate::record::ensure_type(resource_type)?;
@@ -161,7 +161,7 @@ impl App {
             }
         }
         let keys: Vec<(String, String)> = wanted.iter().map(|(_, t, id)| (t.clone(), id.clone())).collect();
-        let found = self.store.read_many(keys).await?;
+        let found = self.store.read_many(keys, self.visibility().clone()).await?;
         Ok(wanted
             .into_iter()
             .filter(|(_, t, id)| !found.iter().any(|s| &s.resource_type == t && &s.id == id))

@@ -46,7 +46,7 @@ pub fn run(args: &ExportArgs, file: &FileConfig) -> Outcome {
         ExportRequest::from_params(level, &params, format!("joinery export: {path}{query}")).map_err(|e| Failure::Usage(app_message(&e)))?;
     block_on(async move {
         let app = app::App::new(open_store(&database)?, app::Config::new("http://127.0.0.1:8080/fhir"));
-        let outcome = app.export_to_dir(&request, &args.out, None).await;
+        let outcome = app.as_system("joinery export").export_to_dir(&request, &args.out, None).await;
         let closed = app.shutdown().await;
         let summary = outcome.map_err(|e| match e {
             app::bulk::export::ExportError::App(a) => Failure::Run(app_message(&a)),

@@ -10,6 +10,10 @@ pub enum StoreError {
     /// A uniqueness rule was broken by a concurrent writer.
     #[error("conflicting write")]
     Conflict,
+    /// A write the access rules refuse to the unit's caller. Raised by the guard the application wraps a
+    /// caller's units in (a backend never raises it); the unit is rolled back like any failed unit.
+    #[error("refused: {0}")]
+    Forbidden(String),
     /// A bug or an unexpected driver failure. Never shown to clients.
     #[error("internal store error")]
     Internal(#[source] BoxError),

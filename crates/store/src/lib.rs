@@ -1,6 +1,7 @@
 //! Persistence of the shared record: every version of every resource, the search indexes, atomic write
 //! units and migrations. Only this crate knows SQL; callers see `Store`, `Tx` and plain row types.
 
+pub mod access;
 mod accounts;
 mod bulk;
 mod error;
@@ -10,6 +11,7 @@ pub mod search;
 mod sql;
 mod sqlite;
 
+pub use access::Visibility;
 pub use accounts::Account;
 pub use bulk::{Dangling, DanglingLink, PersonScope, Scan, ScanEnd, ScanRow, WriteConcurrency};
 pub use error::{BoxError, StoreError};
@@ -30,8 +32,12 @@ pub const POSTGRES_SCHEMA_VERSION: usize = postgres::SCHEMA_VERSION;
 pub trait Tx {
     /// The current version of a resource, deleted or not.
     fn current(&mut self, resource_type: &str, id: &str) -> Result<Option<Stored>, StoreError>;
-    /// Ids of live (not deleted) resources of a type matching every criterion, at most `limit`.
-    fn find(&mut self, resource_type: &str, criteria: &[TokenCriterion], limit: usize) -> Result<Vec<String>, StoreError>;
+    /// Ids of live (not deleted) resources of a type matching every criterion that the caller may see, at
+    /// most `limit`.
+    fn find(&mut self, resource_type: &str, criteria: &[TokenCriterion], limit: usize, vis: &Visibility) -> Result<Vec<String>, StoreError>;
+    /// Whether the caller may see the current version of a resource, as this unit has left it so far (false
+    /// if there is none).
+    fn sees(&mut self, resource_type: &str, id: &str, vis: &Visibility) -> Result<bool, StoreError>;
     /// The live resources (type, id) that hold a reference to `resource_type/id` (at most `limit`).
     fn referrers(&mut self, resource_type: &str, id: &str, limit: usize) -> Result<Vec<(String, String)>, StoreError>;
     /// Writes a new version and makes it current, replacing its index entries. Returns the stored row.
@@ -61,17 +67,19 @@ impl Store {
         }
     }
 
-    pub async fn read(&self, resource_type: &str, id: &str) -> Result<Option<Stored>, StoreError> {
+    /// The current version of a resource (deleted or not), if the caller may see it.
+    pub async fn read(&self, resource_type: &str, id: &str, vis: &Visibility) -> Result<Option<Stored>, StoreError> {
         match self {
-            Store::Sqlite(s) => s.read(resource_type, id).await,
-            Store::Postgres(s) => s.read(resource_type, id).await,
+            Store::Sqlite(s) => s.read(resource_type, id, vis).await,
+            Store::Postgres(s) => s.read(resource_type, id, vis).await,
         }
     }
 
-    pub async fn vread(&self, resource_type: &str, id: &str, version: i64) -> Result<Option<Stored>, StoreError> {
+    /// One version of a resource, if the caller may see it.
+    pub async fn vread(&self, resource_type: &str, id: &str, version: i64, vis: &Visibility) -> Result<Option<Stored>, StoreError> {
         match self {
-            Store::Sqlite(s) => s.vread(resource_type, id, version).await,
-            Store::Postgres(s) => s.vread(resource_type, id, version).await,
+            Store::Sqlite(s) => s.vread(resource_type, id, version, vis).await,
+            Store::Postgres(s) => s.vread(resource_type, id, version, vis).await,
         }
     }
 
@@ -161,11 +169,12 @@ impl Store {
         }
     }
 
-    /// The live current versions of the given resources, in the order given; missing ones are skipped.
-    pub async fn read_many(&self, keys: Vec<(String, String)>) -> Result<Vec<Stored>, StoreError> {
+    /// The live current versions of the given resources that the caller may see, in the order given;
+    /// others are skipped.
+    pub async fn read_many(&self, keys: Vec<(String, String)>, vis: Visibility) -> Result<Vec<Stored>, StoreError> {
         match self {
-            Store::Sqlite(s) => s.read_many(keys).await,
-            Store::Postgres(s) => s.read_many(keys).await,
+            Store::Sqlite(s) => s.read_many(keys, vis).await,
+            Store::Postgres(s) => s.read_many(keys, vis).await,
         }
     }
 

@@ -44,6 +44,10 @@ pub struct Stored {
     pub deleted: bool,
     /// The resource JSON exactly as stored; `None` for a deletion.
     pub body: Option<String>,
+    /// The Organization id that recorded this version (its provenance), if known.
+    pub recorded_by: Option<String>,
+    /// Labelled restricted, or coded as sensitive: visible only to the organisation that recorded it.
+    pub restricted: bool,
 }
 
 /// A token criterion: `code`, `system|code`, `|code` (no system).
@@ -70,6 +74,12 @@ pub struct NewVersion<'a> {
     pub index: &'a [fhir::search::IndexEntry],
     /// Local references the version holds, as (type, id); kept only for the current version.
     pub links: &'a [(String, String)],
+    /// The Organization id that recorded it.
+    pub recorded_by: Option<&'a str>,
+    /// Visible only to the organisation that recorded it.
+    pub restricted: bool,
+    /// The care relationships it states about its person (kept only for the current version).
+    pub relations: &'a [crate::access::Relation],
 }
 
 /// Which history to list.
@@ -89,4 +99,6 @@ pub struct HistoryQuery {
     /// Only versions written before this sequence number (the paging cursor).
     pub before_seq: Option<i64>,
     pub limit: usize,
+    /// What the caller may see.
+    pub visibility: crate::access::Visibility,
 }

@@ -20,6 +20,8 @@ pub struct Query {
     /// this Patient id match, and every index table the query reads is filtered on that key, so that a
     /// store distributed by person answers it from that person's shard.
     pub person: Option<String>,
+    /// What the caller may see: applied inside the statement, so counts and pages hold nothing else.
+    pub visibility: crate::access::Visibility,
 }
 
 /// A test on one parameter of the resource being searched.
@@ -207,6 +209,8 @@ pub struct RecordQuery {
     /// Only resources updated at or after this instant (store format).
     pub since: Option<String>,
     pub limit: usize,
+    /// What the caller may see.
+    pub visibility: crate::access::Visibility,
 }
 
 /// A page of matches: each row with the values of its sort keys (to resume after it).

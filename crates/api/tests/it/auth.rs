@@ -106,7 +106,9 @@ async fn expired_tokens_are_refused() {
 async fn scopes_narrower_than_the_request_answer_403() {
     let s = Server::new();
     clinician(&s).await;
-    let id = s.create(patient("9000000042")).await;
+    let mut registered = patient("9000000042");
+    registered["generalPractitioner"] = json!([{ "reference": "Organization/gp1" }]);
+    let id = s.create(registered).await;
     let narrow = s.app().issue_token("gp", Some("user/Observation.rs user/Patient.r")).await.expect("token").token;
     let narrow = bearer(&narrow);
     let h = [("authorization", narrow.as_str())];

@@ -4,7 +4,7 @@
 //! too, so its files stay downloadable after a restart. The command line runs the same export into a folder.
 
 use crate::error::AppError;
-use crate::{instant, App};
+use crate::{instant, Session};
 use fhir::reference::{self, Target};
 use fhir::IssueCode;
 use serde_json::{json, Value};
@@ -255,10 +255,16 @@ impl From<StoreError> for ExportError {
 /// Rows read per chunk of a scan.
 const CHUNK: usize = 5_000;
 
-impl App {
-    /// The one place where the caller's right to export will be checked (accounts and audit come later).
+impl Session {
+    /// The one place where the caller's right to export is checked: bulk export moves whole records
+    /// without a relationship to each person, so only a trusted integration system may start, watch or
+    /// download one.
     fn authorize_export(&self, _request: Option<&ExportRequest>) -> Result<(), AppError> {
-        Ok(())
+        if self.is_system() {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("bulk export is for integration systems (a system/ token)".into()))
+        }
     }
 
     /// Starts an asynchronous export and returns its job id; the files are written by a background task.

@@ -810,7 +810,7 @@ fn prepare_item(value: Value, resource_type: &str, url_id: Option<String>, origi
 fn prepare_with(value: Value, resource_type: &str, id: String, identity: Identity, origin: Origin, stamp: &str) -> Result<Item, String> {
     prepare::check(&value, resource_type).map_err(|e| describe(&e))?;
     let conditional = reference::references(&value).iter().any(|r| matches!(reference::parse(r, None), Target::Conditional { .. }));
-    let prepared = prepare::version_of(value, &id, 1, stamp).map_err(|e| describe(&e))?;
+    let prepared = prepare::version_of(value, &id, 1, stamp, None).map_err(|e| describe(&e))?;
     Ok(Item { origin, resource_type: resource_type.to_owned(), id, identity, prepared, conditional })
 }
 
@@ -881,7 +881,7 @@ fn write_unit(tx: &mut dyn Tx, mut items: Vec<Item>, stamp: &str, atomic: bool, 
         let key = criteria.first().map(|c| (t.clone(), c.system.clone().flatten(), c.code.clone()));
         let matched = match key.as_ref().and_then(|k| claimed.get(k)) {
             Some(id) => Some(id.clone()),
-            None => match tx.find(&t, criteria, 2) {
+            None => match tx.find(&t, criteria, 2, &store::Visibility::All) {
                 Ok(found) if found.len() > 1 => {
                     failed[n] = Some("the resource's first identifier matches more than one stored resource".into());
                     continue;
@@ -951,7 +951,7 @@ fn reprepare(tx: &mut dyn Tx, item: &mut Item, renamed: &HashMap<String, String>
     if item.conditional {
         bundle::resolve_conditionals(tx, &mut value, &item.resource_type)?;
     }
-    item.prepared = prepare::version_of(value, &item.id, 1, stamp)?;
+    item.prepared = prepare::version_of(value, &item.id, 1, stamp, None)?;
     Ok(())
 }
 
@@ -1058,14 +1058,15 @@ mod tests {
 
     #[test]
     fn server_meta_is_ignored_when_comparing() {
-        let a = prepare::stamp(json!({"resourceType": "Patient", "id": "p", "gender": "male"}), "p", 1, "2026-01-01T00:00:00.000Z").to_string();
-        let b = prepare::stamp(json!({"resourceType": "Patient", "gender": "male"}), "p", 7, "2027-05-01T10:00:00.000Z").to_string();
-        let c = prepare::stamp(json!({"resourceType": "Patient", "gender": "female"}), "p", 1, "2026-01-01T00:00:00.000Z").to_string();
+        let a = prepare::stamp(json!({"resourceType": "Patient", "id": "p", "gender": "male"}), "p", 1, "2026-01-01T00:00:00.000Z", None).to_string();
+        let b = prepare::stamp(json!({"resourceType": "Patient", "gender": "male"}), "p", 7, "2027-05-01T10:00:00.000Z", None).to_string();
+        let c = prepare::stamp(json!({"resourceType": "Patient", "gender": "female"}), "p", 1, "2026-01-01T00:00:00.000Z", None).to_string();
         let d = prepare::stamp(
             json!({"resourceType": "Patient", "meta": {"tag": [{"code": "x"}]}, "gender": "male"}),
             "p",
             1,
             "2026-01-01T00:00:00.000Z",
+            None,
         )
         .to_string();
         assert!(same_content(&a, &b));
@@ -1079,7 +1080,7 @@ mod tests {
 
     #[test]
     fn restamping_changes_only_the_version() {
-        let a = prepare::stamp(json!({"resourceType": "Patient", "gender": "male"}), "p", 1, "2026-01-01T00:00:00.000Z").to_string();
+        let a = prepare::stamp(json!({"resourceType": "Patient", "gender": "male"}), "p", 1, "2026-01-01T00:00:00.000Z", None).to_string();
         let b = restamp_version(&a, 12).expect("restamp");
         assert_eq!(b, a.replace("\"versionId\":\"1\"", "\"versionId\":\"12\""));
     }

@@ -10,14 +10,14 @@ pub use parse::{Summary, Total};
 use crate::error::AppError;
 use crate::present::resource_json;
 use crate::record::{ensure_type, Handling};
-use crate::App;
+use crate::Session;
 use fhir::bundle::{Bundle, BundleType, SearchMode};
 use fhir::{Issue, IssueCode};
 use parse::{Context, Cursor, Include, Parsed};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashSet};
 use store::search::{Predicate, Query, RecordQuery, SortKey, Test};
-use store::Stored;
+use store::{Stored, Visibility};
 
 /// `_summary` and `_elements` on a read or vread: the resource cut as asked (tagged SUBSETTED where
 /// elements were left out), or `None` when neither is given, so that the stored text is returned exactly.
@@ -66,7 +66,7 @@ pub struct SearchPage {
     applied: Vec<(String, String)>,
 }
 
-impl App {
+impl Session {
     fn context(&self, handling: Handling) -> Context<'_> {
         Context { base_url: &self.config.base_url, handling, limits: &self.config.limits, now_ms: chrono::Utc::now().timestamp_millis() }
     }
@@ -117,7 +117,7 @@ impl App {
             let mut p = parse::parse(t, params, &self.context(handling))?;
             if i < start {
                 if p.total != Total::None {
-                    total += self.store.count(query_of(t, &p, Vec::new(), 0)).await?;
+                    total += self.store.count(query_of(t, &p, Vec::new(), 0, self.visibility())).await?;
                 }
                 continue;
             }
@@ -177,7 +177,7 @@ impl App {
         };
         // Members: the person's record as the store keeps it, the resources whose person key is the patient
         // (the patient, and what its compartment parameters first name them in), read on that key alone.
-        let record = RecordQuery { person: patient.id.clone(), types, after, since, limit: count + 1 };
+        let record = RecordQuery { person: patient.id.clone(), types, after, since, limit: count + 1, visibility: self.visibility().clone() };
         let mut rows = self.store.person_record(record).await?;
         let more = rows.len() > count;
         rows.truncate(count);
@@ -223,7 +223,7 @@ impl App {
     async fn run(&self, resource_type: &str, path: String, parsed: Parsed, extra: Vec<Vec<Predicate>>) -> Result<SearchPage, AppError> {
         let mut page = SearchPage::empty(path, &parsed);
         let count_only = parsed.summary == Summary::Count || parsed.count == 0;
-        let query = query_of(resource_type, &parsed, extra, parsed.count + 1);
+        let query = query_of(resource_type, &parsed, extra, parsed.count + 1, self.visibility());
         if let Cursor::After(keys) | Cursor::Before(keys) = &parsed.cursor {
             check_cursor(&query, keys)?;
         }
@@ -298,7 +298,7 @@ impl App {
             }
             let room = self.config.limits.max_included.saturating_sub(included.len());
             let truncated = wanted.len() > room;
-            let new = self.store.read_many(wanted.into_iter().take(room).collect()).await?;
+            let new = self.store.read_many(wanted.into_iter().take(room).collect(), self.visibility().clone()).await?;
             for s in &new {
                 seen.insert((s.resource_type.clone(), s.id.clone()));
             }
@@ -386,7 +386,8 @@ impl SearchPage {
     }
 }
 
-fn query_of(resource_type: &str, parsed: &Parsed, extra: Vec<Vec<Predicate>>, limit: usize) -> Query {
+/// The store's query for a parsed search, filtered by what the caller may see.
+fn query_of(resource_type: &str, parsed: &Parsed, extra: Vec<Vec<Predicate>>, limit: usize, visibility: &Visibility) -> Query {
     let mut filters = parsed.filters.clone();
     filters.extend(extra);
     let (after, before) = match &parsed.cursor {
@@ -394,7 +395,16 @@ fn query_of(resource_type: &str, parsed: &Parsed, extra: Vec<Vec<Predicate>>, li
         Cursor::After(k) => (Some(k.clone()), None),
         Cursor::Before(k) => (None, Some(k.clone())),
     };
-    Query { resource_type: resource_type.to_owned(), filters, sort: parsed.sort.clone(), limit, after, before, person: parsed.person.clone() }
+    Query {
+        resource_type: resource_type.to_owned(),
+        filters,
+        sort: parsed.sort.clone(),
+        limit,
+        after,
+        before,
+        person: parsed.person.clone(),
+        visibility: visibility.clone(),
+    }
 }
 
 /// A cursor comes from the client, so it is checked whole before the store sees it: one value per sort key

@@ -10,7 +10,11 @@ use serde_json::json;
 
 async fn record(h: &Harness) {
     let create = |v: serde_json::Value| async move {
-        h.app.update(v["resourceType"].as_str().expect("type"), v["id"].as_str().expect("id"), v.clone(), None).await.expect("write")
+        h.app
+            .as_system("test")
+            .update(v["resourceType"].as_str().expect("type"), v["id"].as_str().expect("id"), v.clone(), None)
+            .await
+            .expect("write")
     };
     create(json!({ "resourceType": "Organization", "id": "gp1", "name": "A practice" })).await;
     create(json!({ "resourceType": "Practitioner", "id": "pr1" })).await;

@@ -172,7 +172,7 @@ async fn bad_lines_are_reported_with_file_and_line_and_the_rest_is_imported() {
     assert!(report.failures[1].to_string().starts_with(&format!("{}:4: ", path.display())), "{}", report.failures[1]);
     assert_eq!(report.dangling.count, 1);
     assert_eq!(report.dangling.samples[0].target_id, "nobody");
-    assert_eq!(h.app.read("Observation", "o1").await.expect("o1 stored").version, 1);
+    assert_eq!(h.app.as_system("test").read("Observation", "o1").await.expect("o1 stored").version, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -210,7 +210,7 @@ async fn identifiers_decide_for_resources_without_ids_and_changes_make_new_versi
     .expect("write NDJSON");
     let r3 = import(&h, &[second]).await;
     assert_eq!((r3.total().created, r3.total().updated), (0, 1), "{:?}", counts(&r3));
-    let stored = h.app.read("Patient", patient["id"].as_str().expect("id")).await.expect("read");
+    let stored = h.app.as_system("test").read("Patient", patient["id"].as_str().expect("id")).await.expect("read");
     assert_eq!(stored.version, 2);
     assert!(stored.body.as_deref().is_some_and(|b| b.contains("\"female\"") && b.contains("\"versionId\":\"2\"")));
 }
@@ -235,8 +235,8 @@ async fn a_generated_population_imports_with_no_failure_and_no_dangling_referenc
             .expect("patient JSON");
     let nhs = first["identifier"][0]["value"].as_str().expect("NHS number");
     let params = vec![("identifier".to_owned(), format!("https://fhir.nhs.uk/Id/nhs-number|{nhs}"))];
-    let page = h.app.search("Patient", &params, Default::default()).await.expect("search");
-    let found = h.app.searchset(&page).expect("bundle");
+    let page = h.app.as_system("test").search("Patient", &params, Default::default()).await.expect("search");
+    let found = h.app.as_system("test").searchset(&page).expect("bundle");
     assert_eq!(found["entry"][0]["resource"]["id"], first["id"], "{found}");
 
     let again = import(&h, &[out]).await;
@@ -294,7 +294,7 @@ async fn the_last_line_about_a_resource_wins() {
     let options = ImportOptions { batch_size: 1, units_in_flight: 8, ..Default::default() };
     let report = h.app.import(sources, options, Arc::new(Progress::default())).await.expect("import runs");
     assert_eq!(report.failure_count, 0, "{:?}", counts(&report));
-    let stored = h.app.read("Patient", "same").await.expect("read");
+    let stored = h.app.as_system("test").read("Patient", "same").await.expect("read");
     assert_eq!(stored.version, 400);
     assert!(stored.body.as_deref().is_some_and(|b| b.contains("1999-01-01")), "{:?}", stored.body);
 }

@@ -10,6 +10,7 @@ use deadpool_postgres::Object;
 pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_resources", include_str!("../../migrations/postgres/0001_resources.sql")),
     ("0002_accounts", include_str!("../../migrations/postgres/0002_accounts.sql")),
+    ("0003_access", include_str!("../../migrations/postgres/0003_access.sql")),
 ];
 
 /// The advisory lock that admits one migrator at a time ("joinery migrate" in ASCII).

@@ -13,7 +13,7 @@ use crate::error::StoreError;
 use crate::model::{HistoryQuery, Stored, TokenCriterion};
 use crate::search::{Link, Query};
 use crate::sql::{self, Dialect};
-use crate::Tx;
+use crate::{Tx, Visibility};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -155,9 +155,14 @@ impl PgStore {
         }
     }
 
-    pub async fn read(&self, resource_type: &str, id: &str) -> Result<Option<Stored>, StoreError> {
+    pub async fn read(&self, resource_type: &str, id: &str, vis: &Visibility) -> Result<Option<Stored>, StoreError> {
         let started = Instant::now();
         let c = self.ready_client().await?;
+        if *vis != Visibility::All {
+            let rows = rows::query_prepared(&c, &sql::current(Dialect::Postgres, resource_type, id, vis), &self.inner.statements).await?;
+            metrics::histogram!("joinery_store_seconds", "op" => "read").record(started.elapsed().as_secs_f64());
+            return rows.first().map(rows::stored).transpose();
+        }
         // A Patient's person key is its own id: read it on that key first (on a store distributed by person,
         // one shard), and by id alone only if that finds nothing.
         let mut row = None;
@@ -175,8 +180,12 @@ impl PgStore {
         row.map(|r| rows::stored(&r)).transpose()
     }
 
-    pub async fn vread(&self, resource_type: &str, id: &str, version: i64) -> Result<Option<Stored>, StoreError> {
+    pub async fn vread(&self, resource_type: &str, id: &str, version: i64, vis: &Visibility) -> Result<Option<Stored>, StoreError> {
         let c = self.ready_client().await?;
+        if *vis != Visibility::All {
+            let rows = rows::query_prepared(&c, &sql::version(Dialect::Postgres, resource_type, id, version, vis), &self.inner.statements).await?;
+            return rows.first().map(rows::stored).transpose();
+        }
         self.inner.statements.note(rows::VERSION);
         let s = c.prepare_cached(rows::VERSION).await.map_err(pg)?;
         let row = c.query_opt(&s, &[&resource_type, &id, &version]).await.map_err(pg)?;
@@ -197,7 +206,7 @@ impl PgStore {
         limit: usize,
     ) -> Result<Vec<Stored>, StoreError> {
         let c = self.ready_client().await?;
-        let f = sql::find(Dialect::Postgres, resource_type, &criteria, after_id.as_deref(), limit);
+        let f = sql::find(Dialect::Postgres, resource_type, &criteria, after_id.as_deref(), limit, &Visibility::All);
         let ids: Vec<String> =
             rows::query(&c, &f, &self.inner.statements).await?.iter().map(|r| r.try_get(0).map_err(pg)).collect::<Result<_, _>>()?;
         let keys = ids.into_iter().map(|id| (resource_type.to_owned(), id)).collect();
@@ -248,10 +257,17 @@ impl PgStore {
         rows::links(&c, &sql::person::links(Dialect::Postgres, &person, &keys), &self.inner.statements).await
     }
 
-    /// The current versions of the given resources that exist and are live, in the order given.
-    pub async fn read_many(&self, keys: Vec<(String, String)>) -> Result<Vec<Stored>, StoreError> {
+    /// The current versions of the given resources that exist, are live and the caller may see, in the order
+    /// given.
+    pub async fn read_many(&self, keys: Vec<(String, String)>, vis: Visibility) -> Result<Vec<Stored>, StoreError> {
         let c = self.ready_client().await?;
-        rows::read_many(&c, keys, true, &self.inner.statements).await
+        if vis == Visibility::All {
+            return rows::read_many(&c, keys, true, &self.inner.statements).await;
+        }
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        rows::query(&c, &sql::many(Dialect::Postgres, keys, &vis), &self.inner.statements).await?.iter().map(rows::stored).collect()
     }
 
     /// Closes the pool: waiting requests are refused, connections close as they come back.

@@ -13,19 +13,23 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Row;
 
 /// The current version of a resource, deleted or not.
-pub const CURRENT: &str = "SELECT v.seq, v.resource_type, v.id, v.version, v.person_key, v.last_updated, v.method, v.deleted, v.body \
+pub const CURRENT: &str =
+    "SELECT v.seq, v.resource_type, v.id, v.version, v.person_key, v.last_updated, v.method, v.deleted, v.body, v.recorded_by, v.restricted \
      FROM resource_current c JOIN resource_version v ON v.seq = c.seq WHERE c.resource_type = $1 AND c.id = $2";
 
 /// One version of a resource.
-pub const VERSION: &str = "SELECT v.seq, v.resource_type, v.id, v.version, v.person_key, v.last_updated, v.method, v.deleted, v.body \
+pub const VERSION: &str =
+    "SELECT v.seq, v.resource_type, v.id, v.version, v.person_key, v.last_updated, v.method, v.deleted, v.body, v.recorded_by, v.restricted \
      FROM resource_version v WHERE v.resource_type = $1 AND v.id = $2 AND v.version = $3";
 
 /// The version stored at a sequence number.
-pub const BY_SEQ: &str = "SELECT v.seq, v.resource_type, v.id, v.version, v.person_key, v.last_updated, v.method, v.deleted, v.body \
+pub const BY_SEQ: &str =
+    "SELECT v.seq, v.resource_type, v.id, v.version, v.person_key, v.last_updated, v.method, v.deleted, v.body, v.recorded_by, v.restricted \
      FROM resource_version v WHERE v.seq = $1";
 
 /// Current versions of several resources in one statement, in the order given; `$3` keeps only live ones.
-const MANY: &str = "SELECT v.seq, v.resource_type, v.id, v.version, v.person_key, v.last_updated, v.method, v.deleted, v.body \
+const MANY: &str =
+    "SELECT v.seq, v.resource_type, v.id, v.version, v.person_key, v.last_updated, v.method, v.deleted, v.body, v.recorded_by, v.restricted \
      FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(resource_type, id, n) \
      JOIN resource_current c ON c.resource_type = k.resource_type AND c.id = k.id \
      JOIN resource_version v ON v.seq = c.seq \
@@ -33,14 +37,16 @@ const MANY: &str = "SELECT v.seq, v.resource_type, v.id, v.version, v.person_key
 
 /// Current versions of shared resources (no person key: reference data, which a store distributed by person
 /// keeps on every node), in the order given.
-pub const SHARED: &str = "SELECT v.seq, v.resource_type, v.id, v.version, v.person_key, v.last_updated, v.method, v.deleted, v.body \
+pub const SHARED: &str =
+    "SELECT v.seq, v.resource_type, v.id, v.version, v.person_key, v.last_updated, v.method, v.deleted, v.body, v.recorded_by, v.restricted \
      FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(resource_type, id, n) \
      JOIN resource_current c ON c.resource_type = k.resource_type AND c.id = k.id AND c.person_key IS NULL \
      JOIN resource_version v ON v.seq = c.seq AND v.person_key IS NULL \
      WHERE c.deleted = 0 ORDER BY k.n";
 
 /// A Patient by id: a Patient's person key is its own id, so the read is routed by the person key too.
-pub const PATIENT: &str = "SELECT v.seq, v.resource_type, v.id, v.version, v.person_key, v.last_updated, v.method, v.deleted, v.body \
+pub const PATIENT: &str =
+    "SELECT v.seq, v.resource_type, v.id, v.version, v.person_key, v.last_updated, v.method, v.deleted, v.body, v.recorded_by, v.restricted \
      FROM resource_current c JOIN resource_version v ON v.seq = c.seq AND v.person_key = c.person_key \
      WHERE c.resource_type = 'Patient' AND c.id = $1 AND c.person_key = $1";
 
@@ -48,7 +54,7 @@ pub fn stored(r: &Row) -> Result<Stored, StoreError> {
     stored_from(r, 0)
 }
 
-/// A `Stored` from the nine `STORED_COLUMNS` starting at column `at`.
+/// A `Stored` from the `STORED_COLUMNS` starting at column `at`.
 pub fn stored_from(r: &Row, at: usize) -> Result<Stored, StoreError> {
     let method: String = r.try_get(at + 6).map_err(pg)?;
     Ok(Stored {
@@ -61,6 +67,8 @@ pub fn stored_from(r: &Row, at: usize) -> Result<Stored, StoreError> {
         method: Method::parse(&method).ok_or_else(|| StoreError::Internal(format!("unknown method {method}").into()))?,
         deleted: r.try_get::<_, i16>(at + 7).map_err(pg)? != 0,
         body: r.try_get(at + 8).map_err(pg)?,
+        recorded_by: r.try_get(at + 9).map_err(pg)?,
+        restricted: r.try_get::<_, i16>(at + 10).map_err(pg)? != 0,
     })
 }
 
@@ -144,7 +152,7 @@ pub async fn search(c: &Client, q: &Query, rec: &Recorder) -> Result<Vec<(Stored
     for r in &rows {
         let mut keys = Vec::with_capacity(page.keys.len());
         for (i, kind) in page.keys.iter().enumerate() {
-            let col = 9 + i;
+            let col = crate::sql::STORED_WIDTH + i;
             keys.push(match kind {
                 KeyKind::Int => r.try_get::<_, Option<i64>>(col).map_err(pg)?.map(Value::from).unwrap_or(Value::Null),
                 KeyKind::Real => {

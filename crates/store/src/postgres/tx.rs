@@ -17,7 +17,7 @@ use super::{pg, rows};
 use crate::error::StoreError;
 use crate::model::{NewVersion, Stored, TokenCriterion};
 use crate::sql::{self, Dialect};
-use crate::Tx;
+use crate::{Tx, Visibility};
 use deadpool_postgres::Object;
 use fhir::search::{IndexEntry, IndexValue};
 use std::collections::{HashMap, HashSet};
@@ -75,7 +75,8 @@ const LOCK_ONE: &str = "SELECT pg_advisory_xact_lock($1)";
 
 /// The current row of a resource, locked, with the version it points at (NULL when the row changed while
 /// the statement waited for its lock: the join is then re-checked against the new row and fails).
-const CURRENT_FOR_UPDATE: &str = "SELECT c.seq, v.seq, v.resource_type, v.id, v.version, v.person_key, v.last_updated, v.method, v.deleted, v.body \
+const CURRENT_FOR_UPDATE: &str =
+    "SELECT c.seq, v.seq, v.resource_type, v.id, v.version, v.person_key, v.last_updated, v.method, v.deleted, v.body, v.recorded_by, v.restricted \
      FROM resource_current c LEFT JOIN resource_version v ON v.seq = c.seq \
      WHERE c.resource_type = $1 AND c.id = $2 FOR UPDATE OF c";
 
@@ -173,13 +174,13 @@ impl Tx for PgTx<'_> {
         Ok(stored)
     }
 
-    fn find(&mut self, resource_type: &str, criteria: &[TokenCriterion], limit: usize) -> Result<Vec<String>, StoreError> {
-        let memo = (resource_type.to_owned(), format!("{criteria:?}"), limit);
+    fn find(&mut self, resource_type: &str, criteria: &[TokenCriterion], limit: usize, vis: &Visibility) -> Result<Vec<String>, StoreError> {
+        let memo = (resource_type.to_owned(), format!("{criteria:?}{vis:?}"), limit);
         if let Some(ids) = self.found.get(&memo) {
             return Ok(ids.clone());
         }
         self.lock(criteria.iter().map(|k| lock_key(resource_type, &k.param, &k.code)))?;
-        let f = sql::find(Dialect::Postgres, resource_type, criteria, None, limit);
+        let f = sql::find(Dialect::Postgres, resource_type, criteria, None, limit, vis);
         let (c, rt) = (self.client, self.rt);
         let r = rt.block_on(rows::query(c, &f, &rows::Recorder::OFF));
         let rows = match r {
@@ -210,6 +211,20 @@ impl Tx for PgTx<'_> {
         });
         let rows = self.check(r)?;
         rows.iter().map(|r| Ok((r.try_get(0).map_err(pg)?, r.try_get(1).map_err(pg)?))).collect()
+    }
+
+    fn sees(&mut self, resource_type: &str, id: &str, vis: &Visibility) -> Result<bool, StoreError> {
+        let f = sql::sees(Dialect::Postgres, resource_type, id, vis);
+        let (c, rt) = (self.client, self.rt);
+        match rt.block_on(rows::query(c, &f, &rows::Recorder::OFF)) {
+            Ok(rows) => Ok(!rows.is_empty()),
+            Err(e) => {
+                if self.failure.is_none() {
+                    self.failure = Some(copy(&e));
+                }
+                Err(e)
+            }
+        }
     }
 
     fn put(&mut self, v: NewVersion<'_>) -> Result<Stored, StoreError> {
@@ -278,6 +293,12 @@ impl Tx for PgTx<'_> {
                     &cols.comp_v_code,
                     &cols.comp_v_low,
                     &cols.comp_v_high,
+                    &v.recorded_by,
+                    &i16::from(v.restricted),
+                    &cols.relation_party,
+                    &cols.relation_kind,
+                    &cols.relation_start,
+                    &cols.relation_until,
                 ],
             )
             .await
@@ -295,6 +316,8 @@ impl Tx for PgTx<'_> {
             method: v.method,
             deleted: v.body.is_none(),
             body: v.body.map(str::to_owned),
+            recorded_by: v.recorded_by.map(str::to_owned),
+            restricted: v.restricted,
         };
         self.current.insert((v.resource_type.to_owned(), v.id.to_owned()), Some(stored.clone()));
         self.found.retain(|(t, _, _), _| t != v.resource_type);
@@ -307,6 +330,7 @@ fn copy(e: &StoreError) -> StoreError {
     match e {
         StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
         StoreError::Conflict => StoreError::Conflict,
+        StoreError::Forbidden(m) => StoreError::Forbidden(m.clone()),
         StoreError::Internal(inner) => StoreError::Internal(inner.to_string().into()),
     }
 }
@@ -318,15 +342,22 @@ fn copy(e: &StoreError) -> StoreError {
 const PUT: &str = "
 WITH l AS (SELECT count(pg_advisory_xact_lock(k)) AS n FROM unnest($9::bigint[]) AS k),
 v AS (
-    INSERT INTO resource_version (resource_type, id, version, person_key, last_updated, method, deleted, body)
-    SELECT $1::text, $2::text, $3::bigint, $4::text, $5::text, $6::text, $7::smallint, $8::text FROM l
+    INSERT INTO resource_version (resource_type, id, version, person_key, last_updated, method, deleted, body, recorded_by, restricted)
+    SELECT $1::text, $2::text, $3::bigint, $4::text, $5::text, $6::text, $7::smallint, $8::text, $45::text, $46::smallint FROM l
     RETURNING seq
 ),
 c AS (
-    INSERT INTO resource_current (resource_type, id, seq, version, deleted, person_key)
-    SELECT $1::text, $2::text, v.seq, $3::bigint, $7::smallint, $4::text FROM v
+    INSERT INTO resource_current (resource_type, id, seq, version, deleted, person_key, recorded_by, restricted)
+    SELECT $1::text, $2::text, v.seq, $3::bigint, $7::smallint, $4::text, $45::text, $46::smallint FROM v
     ON CONFLICT (resource_type, id) DO UPDATE SET seq = excluded.seq, version = excluded.version,
-        deleted = excluded.deleted, person_key = excluded.person_key
+        deleted = excluded.deleted, person_key = excluded.person_key, recorded_by = excluded.recorded_by,
+        restricted = excluded.restricted
+),
+d_relation AS (DELETE FROM access_relation WHERE resource_type = $1::text AND id = $2::text AND $3::bigint > 1),
+i_relation AS (
+    INSERT INTO access_relation (resource_type, id, n, person_key, party, kind, start_ms, until_ms)
+    SELECT $1::text, $2::text, (u.n - 1)::int, $4::text, a, b, c, d
+    FROM unnest($47::text[], $48::text[], $49::bigint[], $50::bigint[]) WITH ORDINALITY AS u(a, b, c, d, n)
 ),
 d_token AS (DELETE FROM search_token WHERE resource_type = $1::text AND id = $2::text AND $3::bigint > 1),
 d_string AS (DELETE FROM search_string WHERE resource_type = $1::text AND id = $2::text AND $3::bigint > 1),
@@ -415,6 +446,10 @@ struct Columns {
     comp_v_code: Vec<Option<String>>,
     comp_v_low: Vec<Option<f64>>,
     comp_v_high: Vec<Option<f64>>,
+    relation_party: Vec<String>,
+    relation_kind: Vec<&'static str>,
+    relation_start: Vec<Option<i64>>,
+    relation_until: Vec<Option<i64>>,
 }
 
 /// PostgreSQL text cannot hold U+0000; index values drop it (the body keeps it, escaped by JSON).
@@ -442,6 +477,14 @@ impl Columns {
         }
         for e in v.index {
             c.add(e);
+        }
+        if v.person_key.is_some() {
+            for r in v.relations {
+                c.relation_party.push(text(&r.party));
+                c.relation_kind.push(r.kind.as_str());
+                c.relation_start.push(r.start);
+                c.relation_until.push(r.until);
+            }
         }
         c
     }

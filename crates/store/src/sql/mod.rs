@@ -2,6 +2,7 @@
 //! (placeholders, string functions, `IN` lists), the driver-neutral parameter values it binds, and the
 //! statements whose text is the same in both (search, includes, history, token finds).
 
+pub mod access;
 pub mod person;
 pub mod search;
 
@@ -125,7 +126,56 @@ pub fn placeholders(dialect: Dialect, text: &str) -> String {
 }
 
 /// The columns of `resource_version v` that make a `Stored`, in the order the backends read them.
-pub const STORED_COLUMNS: &str = "v.seq, v.resource_type, v.id, v.version, v.person_key, v.last_updated, v.method, v.deleted, v.body";
+pub const STORED_COLUMNS: &str =
+    "v.seq, v.resource_type, v.id, v.version, v.person_key, v.last_updated, v.method, v.deleted, v.body, v.recorded_by, v.restricted";
+/// How many columns `STORED_COLUMNS` names (what a statement selects after them starts here).
+pub const STORED_WIDTH: usize = 11;
+
+/// The current version of a resource (deleted or not) if the caller may see it.
+pub fn current(dialect: Dialect, resource_type: &str, id: &str, vis: &crate::access::Visibility) -> Fragment {
+    let mut f = Fragment::new(dialect);
+    f.bind(
+        &format!("SELECT {STORED_COLUMNS} FROM resource_current c JOIN resource_version v ON v.seq = c.seq WHERE c.resource_type = ?"),
+        resource_type,
+    );
+    f.bind(" AND c.id = ?", id);
+    access::visible(&mut f, vis, "v");
+    f
+}
+
+/// The live current versions of several resources that the caller may see, in the order given (PostgreSQL:
+/// the keys go in as two arrays).
+pub fn many(dialect: Dialect, keys: Vec<(String, String)>, vis: &crate::access::Visibility) -> Fragment {
+    let (types, ids): (Vec<String>, Vec<String>) = keys.into_iter().unzip();
+    let mut f = Fragment::new(dialect);
+    f.bind(&format!("SELECT {STORED_COLUMNS} FROM unnest(?::text[]"), Param::TextList(types));
+    f.bind(", ?::text[]) WITH ORDINALITY AS k(resource_type, id, n)", Param::TextList(ids));
+    f.push(" JOIN resource_current c ON c.resource_type = k.resource_type AND c.id = k.id JOIN resource_version v ON v.seq = c.seq");
+    f.push(" WHERE c.deleted = 0");
+    access::visible(&mut f, vis, "v");
+    f.push(" ORDER BY k.n");
+    f
+}
+
+/// One row if the caller may see the current version of a resource.
+pub fn sees(dialect: Dialect, resource_type: &str, id: &str, vis: &crate::access::Visibility) -> Fragment {
+    let mut f = Fragment::new(dialect);
+    f.bind("SELECT 1 FROM resource_current c WHERE c.resource_type = ?", resource_type);
+    f.bind(" AND c.id = ?", id);
+    access::visible(&mut f, vis, "c");
+    f
+}
+
+/// One version of a resource if the caller may see it (as that version was recorded, with the caller's
+/// relationships now).
+pub fn version(dialect: Dialect, resource_type: &str, id: &str, version: i64, vis: &crate::access::Visibility) -> Fragment {
+    let mut f = Fragment::new(dialect);
+    f.bind(&format!("SELECT {STORED_COLUMNS} FROM resource_version v WHERE v.resource_type = ?"), resource_type);
+    f.bind(" AND v.id = ?", id);
+    f.bind(" AND v.version = ?", version);
+    access::visible(&mut f, vis, "v");
+    f
+}
 
 /// History, newest first: `(statement)` for a scope, an optional lower bound on `last_updated` and a
 /// sequence cursor.
@@ -147,13 +197,21 @@ pub fn history(dialect: Dialect, q: &crate::model::HistoryQuery) -> Fragment {
     if let Some(before) = q.before_seq {
         f.bind(" AND v.seq < ?", before);
     }
+    access::visible(&mut f, &q.visibility, "v");
     f.bind(" ORDER BY v.seq DESC LIMIT ?", q.limit as i64);
     f
 }
 
 /// Ids of live resources matching every token criterion (`_id` matches the id itself), in id order,
 /// after `after_id`.
-pub fn find(dialect: Dialect, resource_type: &str, criteria: &[crate::model::TokenCriterion], after_id: Option<&str>, limit: usize) -> Fragment {
+pub fn find(
+    dialect: Dialect,
+    resource_type: &str,
+    criteria: &[crate::model::TokenCriterion],
+    after_id: Option<&str>,
+    limit: usize,
+    vis: &crate::access::Visibility,
+) -> Fragment {
     let mut f = Fragment::new(dialect);
     f.bind("SELECT c.id FROM resource_current c WHERE c.resource_type = ? AND c.deleted = 0", resource_type);
     for k in criteria {
@@ -175,6 +233,7 @@ pub fn find(dialect: Dialect, resource_type: &str, criteria: &[crate::model::Tok
     if let Some(after) = after_id {
         f.bind(" AND c.id > ?", after);
     }
+    access::visible(&mut f, vis, "c");
     f.bind(" ORDER BY c.id LIMIT ?", limit as i64);
     f
 }

@@ -27,6 +27,7 @@ pub fn record(d: Dialect, q: &RecordQuery) -> Fragment {
     if let Some(since) = &q.since {
         f.bind(" AND v.last_updated >= ?", since.as_str());
     }
+    super::access::visible(&mut f, &q.visibility, "c");
     f.bind(" ORDER BY c.resource_type, c.id LIMIT ?", q.limit as i64);
     f
 }

@@ -3,7 +3,8 @@
 //! null-safe keyset comparisons); a page is limited before the bodies are joined; counts and the
 //! reference look-ups of `_include`, `_revinclude` and compartments.
 
-use super::{Dialect, Fragment, Param, STORED_COLUMNS};
+use super::{access, Dialect, Fragment, Param, STORED_COLUMNS};
+use crate::access::Visibility;
 use crate::error::StoreError;
 use crate::search::{IndexTable, Predicate, Query, RangeOp, SortKey, StringMode, Test, UriMode};
 use serde_json::Value;
@@ -32,9 +33,20 @@ pub struct Page {
 }
 
 /// Ids of live `resource_type` resources for which `pred` holds, and whether the caller must negate
-/// membership (`:missing=true`, `:not`, `ne`).
-fn id_set(d: Dialect, resource_type: &str, pred: &Predicate, person: Option<&str>) -> Result<(Fragment, bool), StoreError> {
+/// membership (`:missing=true`, `:not`, `ne`). `vis` is the caller's visibility: a nested set (a chain's
+/// targets, the resources a `_has` reads) holds only what the caller may see, so that a search cannot
+/// reveal through another resource what the caller cannot read; `here` applies it to this set too (the
+/// outermost set is filtered by the query itself).
+fn id_set(
+    d: Dialect,
+    resource_type: &str,
+    pred: &Predicate,
+    person: Option<&str>,
+    vis: &Visibility,
+    here: bool,
+) -> Result<(Fragment, bool), StoreError> {
     let mut f = Fragment::new(d);
+    let restrict = here && *vis != Visibility::All;
     let negated = matches!(
         pred.test,
         Test::Missing { missing: true, .. }
@@ -50,6 +62,9 @@ fn id_set(d: Dialect, resource_type: &str, pred: &Predicate, person: Option<&str
             if let Some(p) = person {
                 f.bind(" AND r.person_key = ?", p);
             }
+            if restrict {
+                access::visible(&mut f, vis, "r");
+            }
             return Ok((f, false));
         }
         Test::Has { source_type, reference_param, inner } => {
@@ -58,7 +73,7 @@ fn id_set(d: Dialect, resource_type: &str, pred: &Predicate, person: Option<&str
             f.bind(" AND x.target_type = ?", resource_type);
             // The resources that point here may belong to anyone: `_has` is not scoped to the person (on a
             // store distributed by person it reads every shard; see docs/scaling.md).
-            let (inner_set, inner_negated) = id_set(d, source_type, inner, None)?;
+            let (inner_set, inner_negated) = id_set(d, source_type, inner, None, vis, true)?;
             f.push(if inner_negated { " AND x.id NOT IN (" } else { " AND x.id IN (" });
             f.append(inner_set);
             f.push(")");
@@ -69,12 +84,23 @@ fn id_set(d: Dialect, resource_type: &str, pred: &Predicate, person: Option<&str
     let Some(table) = table_of(&pred.test) else {
         return Err(StoreError::Internal("invariant: a test without an index table".into()));
     };
-    f.bind(&format!("SELECT x.id FROM {} x WHERE x.resource_type = ?", table.name()), resource_type);
+    if restrict {
+        f.bind(
+            &format!(
+                "SELECT x.id FROM {} x JOIN resource_current r ON r.resource_type = x.resource_type AND r.id = x.id WHERE x.resource_type = ?",
+                table.name()
+            ),
+            resource_type,
+        );
+        access::visible(&mut f, vis, "r");
+    } else {
+        f.bind(&format!("SELECT x.id FROM {} x WHERE x.resource_type = ?", table.name()), resource_type);
+    }
     f.bind(" AND x.param = ?", pred.param.as_str());
     if let Some(p) = person {
         f.bind(" AND x.person_key = ?", p);
     }
-    condition(&pred.test, &mut f)?;
+    condition(&pred.test, vis, &mut f)?;
     Ok((f, negated))
 }
 
@@ -94,7 +120,7 @@ fn table_of(test: &Test) -> Option<IndexTable> {
 }
 
 /// The part of the WHERE clause after `x.resource_type = ? AND x.param = ?`.
-fn condition(test: &Test, f: &mut Fragment) -> Result<(), StoreError> {
+fn condition(test: &Test, vis: &Visibility, f: &mut Fragment) -> Result<(), StoreError> {
     match test {
         Test::Missing { .. } => {}
         Test::Token { system, code, .. } => {
@@ -172,8 +198,9 @@ fn condition(test: &Test, f: &mut Fragment) -> Result<(), StoreError> {
                 if i > 0 {
                     f.push(" OR ");
                 }
-                // A chain's targets (a Practitioner, an Organization, another Patient) are not scoped.
-                let (set, negated) = id_set(f.dialect, t, inner, None)?;
+                // A chain's targets (a Practitioner, an Organization, another Patient) are not scoped to the
+                // person, but only those the caller may see count.
+                let (set, negated) = id_set(f.dialect, t, inner, None, vis, true)?;
                 f.bind("(x.target_type = ?", t.as_str());
                 f.push(if negated { " AND x.target_id NOT IN (" } else { " AND x.target_id IN (" });
                 f.append(set);
@@ -253,7 +280,7 @@ fn point_condition(column: &str, op: RangeOp, value: f64, low: f64, high: f64, f
 }
 
 /// `c.resource_type = ? AND c.deleted = 0 AND <every filter group>` (and the person, when the query
-/// serves one person's record).
+/// serves one person's record), and what the caller may see.
 fn filters(d: Dialect, q: &Query) -> Result<Fragment, StoreError> {
     let mut f = Fragment::new(d);
     f.bind("c.resource_type = ? AND c.deleted = 0", q.resource_type.as_str());
@@ -261,6 +288,7 @@ fn filters(d: Dialect, q: &Query) -> Result<Fragment, StoreError> {
     if let Some(p) = person {
         f.bind(" AND c.person_key = ?", p);
     }
+    access::visible(&mut f, &q.visibility, "c");
     for group in &q.filters {
         f.push(" AND (");
         for (i, pred) in group.iter().enumerate() {
@@ -271,7 +299,7 @@ fn filters(d: Dialect, q: &Query) -> Result<Fragment, StoreError> {
                 f.bind("c.id = ?", id.as_str());
                 continue;
             }
-            let (set, negated) = id_set(d, &q.resource_type, pred, person)?;
+            let (set, negated) = id_set(d, &q.resource_type, pred, person, &q.visibility, false)?;
             f.push(if negated { "c.id NOT IN (" } else { "c.id IN (" });
             f.append(set);
             f.push(")");
@@ -370,7 +398,7 @@ pub fn page(d: Dialect, q: &Query) -> Result<Page, StoreError> {
     keys.push(SortKey { param: None, table: IndexTable::Token, descending: id_desc });
     let kinds: Vec<KeyKind> = keys.iter().map(key_kind).collect();
     let reverse = q.after.is_none() && q.before.is_some();
-    if d == Dialect::Postgres && keys.len() == 1 {
+    if d == Dialect::Postgres && keys.len() == 1 && q.visibility == Visibility::All {
         if let Some(f) = single_set_page(d, q, id_desc, reverse)? {
             return Ok(Page { statement: f, keys: kinds, reverse, reusable_plan: true });
         }
@@ -442,7 +470,7 @@ fn single_set(q: &Query) -> Option<&Predicate> {
 /// of matches); this keeps a page of a fifty-thousand-match search to one index range.
 fn single_set_page(d: Dialect, q: &Query, descending: bool, reverse: bool) -> Result<Option<Fragment>, StoreError> {
     let Some(pred) = single_set(q) else { return Ok(None) };
-    let (set, negated) = id_set(d, &q.resource_type, pred, q.person.as_deref())?;
+    let (set, negated) = id_set(d, &q.resource_type, pred, q.person.as_deref(), &q.visibility, false)?;
     if negated {
         return Ok(None);
     }
@@ -479,9 +507,9 @@ pub fn count(d: Dialect, q: &Query) -> Result<Fragment, StoreError> {
     // replaces them, a deletion removes them), so the distinct ids are the count. PostgreSQL cannot see
     // that the join to `resource_current` adds nothing and probes it once per match (measured 5 to 10
     // times slower on tens of thousands of matches); SQLite keeps the general form, which it runs well.
-    if d == Dialect::Postgres {
+    if d == Dialect::Postgres && q.visibility == Visibility::All {
         if let Some(pred) = single_set(q) {
-            let (set, negated) = id_set(d, &q.resource_type, pred, q.person.as_deref())?;
+            let (set, negated) = id_set(d, &q.resource_type, pred, q.person.as_deref(), &q.visibility, false)?;
             if !negated {
                 f.push("SELECT COUNT(DISTINCT s.id) FROM (");
                 f.append(set);
@@ -537,6 +565,7 @@ mod tests {
             after,
             before: None,
             person: None,
+            visibility: Visibility::All,
         }
     }
 

@@ -5,8 +5,11 @@ use crate::error::StoreError;
 use rusqlite::Connection;
 
 /// Migrations in order; the database's `user_version` is the number applied.
-pub const MIGRATIONS: &[&str] =
-    &[include_str!("../../migrations/sqlite/0001_resources.sql"), include_str!("../../migrations/sqlite/0002_accounts.sql")];
+pub const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/sqlite/0001_resources.sql"),
+    include_str!("../../migrations/sqlite/0002_accounts.sql"),
+    include_str!("../../migrations/sqlite/0003_access.sql"),
+];
 
 pub fn run(conn: &mut Connection) -> Result<(), StoreError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;

@@ -9,9 +9,10 @@ mod search;
 mod writer;
 
 use crate::error::StoreError;
-use crate::model::{HistoryQuery, HistoryScope, Stored, TokenCriterion};
+use crate::model::{HistoryQuery, Stored, TokenCriterion};
 use crate::search::{Link, Query};
-use crate::Tx;
+use crate::sql::Dialect;
+use crate::{Tx, Visibility};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -114,14 +115,20 @@ impl SqliteStore {
 
     /// Reads by primary key run on the calling thread: they take microseconds, and a hop to the blocking
     /// pool would cost more than the query.
-    pub async fn read(&self, resource_type: &str, id: &str) -> Result<Option<Stored>, StoreError> {
+    pub async fn read(&self, resource_type: &str, id: &str, vis: &Visibility) -> Result<Option<Stored>, StoreError> {
         let _permit = self.inner.admit().await?;
-        self.inner.with_reader_inline("read", None, |c| rows::current(c, resource_type, id))
+        self.inner.with_reader_inline("read", None, |c| match vis {
+            Visibility::All => rows::current(c, resource_type, id),
+            _ => Ok(rows::query(c, &crate::sql::current(Dialect::Sqlite, resource_type, id, vis))?.pop()),
+        })
     }
 
-    pub async fn vread(&self, resource_type: &str, id: &str, version: i64) -> Result<Option<Stored>, StoreError> {
+    pub async fn vread(&self, resource_type: &str, id: &str, version: i64, vis: &Visibility) -> Result<Option<Stored>, StoreError> {
         let _permit = self.inner.admit().await?;
-        self.inner.with_reader_inline("vread", None, |c| rows::version(c, resource_type, id, version))
+        self.inner.with_reader_inline("vread", None, |c| match vis {
+            Visibility::All => rows::version(c, resource_type, id, version),
+            _ => Ok(rows::query(c, &crate::sql::version(Dialect::Sqlite, resource_type, id, version, vis))?.pop()),
+        })
     }
 
     pub async fn history(&self, query: HistoryQuery) -> Result<Vec<Stored>, StoreError> {
@@ -137,7 +144,7 @@ impl SqliteStore {
     ) -> Result<Vec<Stored>, StoreError> {
         let t = resource_type.to_owned();
         self.with_reader("find", move |c| {
-            let ids = rows::find(c, &t, &criteria, after_id.as_deref(), limit)?;
+            let ids = rows::find(c, &t, &criteria, after_id.as_deref(), limit, &Visibility::All)?;
             let mut out = Vec::with_capacity(ids.len());
             for id in ids {
                 if let Some(s) = rows::current(c, &t, &id)? {
@@ -173,12 +180,17 @@ impl SqliteStore {
         self.with_reader("links", move |c| search::links_to(c, &t, &ids, source_type.as_deref(), param.as_deref())).await
     }
 
-    /// The current versions of the given resources that exist and are live, in the order given.
-    pub async fn read_many(&self, keys: Vec<(String, String)>) -> Result<Vec<Stored>, StoreError> {
+    /// The current versions of the given resources that exist, are live and the caller may see, in the order
+    /// given.
+    pub async fn read_many(&self, keys: Vec<(String, String)>, vis: Visibility) -> Result<Vec<Stored>, StoreError> {
         self.with_reader("read_many", move |c| {
             let mut out = Vec::with_capacity(keys.len());
             for (t, id) in &keys {
-                if let Some(s) = rows::current(c, t, id)?.filter(|s| !s.deleted) {
+                let found = match vis {
+                    Visibility::All => rows::current(c, t, id)?,
+                    _ => rows::query(c, &crate::sql::current(Dialect::Sqlite, t, id, &vis))?.pop(),
+                };
+                if let Some(s) = found.filter(|s| !s.deleted) {
                     out.push(s);
                 }
             }
@@ -352,31 +364,5 @@ fn configure_writer(conn: &Connection) -> Result<(), StoreError> {
 }
 
 fn history(c: &Connection, q: &HistoryQuery) -> Result<Vec<Stored>, StoreError> {
-    let mut sql = format!("SELECT {} FROM resource_version v WHERE 1=1", rows::COLUMNS);
-    let mut params: Vec<rusqlite::types::Value> = Vec::new();
-    match &q.scope {
-        HistoryScope::System => {}
-        HistoryScope::Type(t) => {
-            sql.push_str(" AND v.resource_type = ?");
-            params.push(t.clone().into());
-        }
-        HistoryScope::Instance(t, id) => {
-            sql.push_str(" AND v.resource_type = ? AND v.id = ?");
-            params.push(t.clone().into());
-            params.push(id.clone().into());
-        }
-    }
-    if let Some(since) = &q.since {
-        sql.push_str(" AND v.last_updated >= ?");
-        params.push(since.clone().into());
-    }
-    if let Some(before) = q.before_seq {
-        sql.push_str(" AND v.seq < ?");
-        params.push(before.into());
-    }
-    sql.push_str(" ORDER BY v.seq DESC LIMIT ?");
-    params.push((q.limit as i64).into());
-    let mut stmt = c.prepare_cached(&sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(params), rows::stored)?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    rows::query(c, &crate::sql::history(Dialect::Sqlite, q))
 }

@@ -34,7 +34,7 @@ pub fn search(c: &Connection, q: &Query) -> Result<Vec<(Stored, Vec<Value>)>, St
         let stored = rows::stored(r)?;
         let mut values = Vec::with_capacity(kinds.len());
         for (i, kind) in kinds.iter().enumerate() {
-            values.push(from_sql(r.get::<_, Sql>(9 + i)?, *kind));
+            values.push(from_sql(r.get::<_, Sql>(crate::sql::STORED_WIDTH + i)?, *kind));
         }
         Ok((stored, values))
     })?;

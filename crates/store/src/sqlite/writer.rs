@@ -4,7 +4,8 @@
 use super::rows;
 use crate::error::StoreError;
 use crate::model::{NewVersion, Stored, TokenCriterion};
-use crate::Tx;
+use crate::sql::{self, Dialect};
+use crate::{Tx, Visibility};
 use fhir::search::{IndexEntry, IndexValue};
 use rusqlite::Connection;
 use std::panic::AssertUnwindSafe;
@@ -226,12 +227,13 @@ fn copy_error(e: &StoreError) -> StoreError {
     match e {
         StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
         StoreError::Conflict => StoreError::Conflict,
+        StoreError::Forbidden(m) => StoreError::Forbidden(m.clone()),
         StoreError::Internal(inner) => StoreError::Internal(inner.to_string().into()),
     }
 }
 
 /// Every table keyed by (resource_type, id) that holds rows of the current version only.
-const INDEX_TABLES: [&str; 9] = [
+const INDEX_TABLES: [&str; 10] = [
     "search_token",
     "search_string",
     "search_reference",
@@ -241,6 +243,7 @@ const INDEX_TABLES: [&str; 9] = [
     "search_uri",
     "search_composite",
     "resource_link",
+    "access_relation",
 ];
 
 /// Writes one index value into the table for its type.
@@ -316,8 +319,13 @@ impl Tx for SqliteTx<'_> {
         rows::current(self.conn, resource_type, id)
     }
 
-    fn find(&mut self, resource_type: &str, criteria: &[TokenCriterion], limit: usize) -> Result<Vec<String>, StoreError> {
-        rows::find(self.conn, resource_type, criteria, None, limit)
+    fn find(&mut self, resource_type: &str, criteria: &[TokenCriterion], limit: usize, vis: &Visibility) -> Result<Vec<String>, StoreError> {
+        rows::find(self.conn, resource_type, criteria, None, limit, vis)
+    }
+
+    fn sees(&mut self, resource_type: &str, id: &str, vis: &Visibility) -> Result<bool, StoreError> {
+        let f = sql::sees(Dialect::Sqlite, resource_type, id, vis);
+        Ok(self.conn.prepare_cached(&f.sql())?.exists(rusqlite::params_from_iter(super::search::params(&f)))?)
     }
 
     fn referrers(&mut self, resource_type: &str, id: &str, limit: usize) -> Result<Vec<(String, String)>, StoreError> {
@@ -332,21 +340,43 @@ impl Tx for SqliteTx<'_> {
     fn put(&mut self, v: NewVersion<'_>) -> Result<Stored, StoreError> {
         let c = self.conn;
         c.prepare_cached(
-            "INSERT INTO resource_version (resource_type, id, version, person_key, last_updated, method, deleted, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO resource_version (resource_type, id, version, person_key, last_updated, method, deleted, body, recorded_by, restricted)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?
-        .execute((v.resource_type, v.id, v.version, v.person_key, v.last_updated, v.method.as_str(), v.body.is_none() as i64, v.body))?;
+        .execute((
+            v.resource_type,
+            v.id,
+            v.version,
+            v.person_key,
+            v.last_updated,
+            v.method.as_str(),
+            v.body.is_none() as i64,
+            v.body,
+            v.recorded_by,
+            v.restricted as i64,
+        ))?;
         let seq = c.last_insert_rowid();
         c.prepare_cached(
-            "INSERT INTO resource_current (resource_type, id, seq, version, deleted, person_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            "INSERT INTO resource_current (resource_type, id, seq, version, deleted, person_key, recorded_by, restricted)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (resource_type, id) DO UPDATE SET seq = excluded.seq, version = excluded.version,
-                 deleted = excluded.deleted, person_key = excluded.person_key",
+                 deleted = excluded.deleted, person_key = excluded.person_key, recorded_by = excluded.recorded_by,
+                 restricted = excluded.restricted",
         )?
-        .execute((v.resource_type, v.id, seq, v.version, v.body.is_none() as i64, v.person_key))?;
+        .execute((v.resource_type, v.id, seq, v.version, v.body.is_none() as i64, v.person_key, v.recorded_by, v.restricted as i64))?;
         if v.version > 1 {
             // A first version has no index rows to replace.
             for table in INDEX_TABLES {
                 c.prepare_cached(&format!("DELETE FROM {table} WHERE resource_type = ?1 AND id = ?2"))?.execute((v.resource_type, v.id))?;
+            }
+        }
+        if let (Some(_), Some(person)) = (v.body, v.person_key) {
+            let mut relation = c.prepare_cached(
+                "INSERT INTO access_relation (resource_type, id, n, person_key, party, kind, start_ms, until_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            for (n, r) in v.relations.iter().enumerate() {
+                relation.execute((v.resource_type, v.id, n as i64, person, r.party.as_str(), r.kind.as_str(), r.start, r.until))?;
             }
         }
         if v.body.is_some() {
@@ -370,6 +400,8 @@ impl Tx for SqliteTx<'_> {
             method: v.method,
             deleted: v.body.is_none(),
             body: v.body.map(str::to_owned),
+            recorded_by: v.recorded_by.map(str::to_owned),
+            restricted: v.restricted,
         })
     }
 }

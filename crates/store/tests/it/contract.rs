@@ -5,7 +5,7 @@ use fhir::search::{IndexEntry, IndexValue};
 use std::sync::Arc;
 use store::{
     HistoryQuery, HistoryScope, Method, NewVersion, PgOptions, PgStore, PgTestDatabase, SqliteOptions, SqliteStore, Store, StoreError,
-    TokenCriterion, Tx,
+    TokenCriterion, Tx, Visibility,
 };
 
 /// What keeps a backend's database alive for a test: a temporary folder, or a fresh PostgreSQL database.
@@ -50,8 +50,13 @@ fn version<'a>(t: &'a str, id: &'a str, v: i64, body: Option<&'a str>, index: &'
         body,
         index,
         links,
+        recorded_by: None,
+        restricted: false,
+        relations: &[],
     }
 }
+
+const ALL: Visibility = Visibility::All;
 
 fn token(code: &str, system: Option<&str>) -> IndexEntry {
     IndexEntry { param: "identifier".into(), value: IndexValue::Token { system: system.map(str::to_owned), code: code.into() } }
@@ -68,14 +73,14 @@ async fn versions_and_current() {
             })
             .await
             .expect("write");
-        let cur = store.read("Patient", "a").await.expect("read").expect("exists");
+        let cur = store.read("Patient", "a", &ALL).await.expect("read").expect("exists");
         assert_eq!((cur.version, cur.body.as_deref()), (2, Some(r#"{"v":2.50}"#)), "{name}: text kept exactly");
         assert_eq!(cur.person_key.as_deref(), Some("p1"));
-        assert_eq!(store.vread("Patient", "a", 1).await.expect("vread").and_then(|s| s.body), Some(r#"{"v":1}"#.into()));
-        assert!(store.vread("Patient", "a", 3).await.expect("vread").is_none());
-        assert!(store.read("Patient", "b").await.expect("read").is_none());
+        assert_eq!(store.vread("Patient", "a", 1, &ALL).await.expect("vread").and_then(|s| s.body), Some(r#"{"v":1}"#.into()));
+        assert!(store.vread("Patient", "a", 3, &ALL).await.expect("vread").is_none());
+        assert!(store.read("Patient", "b", &ALL).await.expect("read").is_none());
         store.write(|tx: &mut dyn Tx| tx.put(version("Patient", "a", 3, None, &[], &[]))).await.expect("delete");
-        let cur = store.read("Patient", "a").await.expect("read").expect("exists");
+        let cur = store.read("Patient", "a", &ALL).await.expect("read").expect("exists");
         assert!(cur.deleted && cur.body.is_none(), "{name}");
         // The same (type, id, version) twice is a conflict and nothing of that unit is kept.
         let dup = store
@@ -86,7 +91,7 @@ async fn versions_and_current() {
             })
             .await;
         assert!(matches!(dup, Err(StoreError::Conflict)), "{name}: {dup:?}");
-        assert!(store.read("Patient", "z").await.expect("read").is_none(), "{name}: the failed unit left nothing");
+        assert!(store.read("Patient", "z", &ALL).await.expect("read").is_none(), "{name}: the failed unit left nothing");
     }
 }
 
@@ -113,7 +118,7 @@ async fn failing_units_do_not_disturb_their_group() {
         for (n, t) in tasks.into_iter().enumerate() {
             let result = t.await.expect("task");
             assert_eq!(result.is_ok(), n % 3 != 0, "{name}: unit {n}");
-            let stored = store.read("Basic", &format!("r{n}")).await.expect("read");
+            let stored = store.read("Basic", &format!("r{n}"), &ALL).await.expect("read");
             assert_eq!(stored.is_some(), n % 3 != 0, "{name}: unit {n} kept exactly when it succeeded");
         }
     }
@@ -129,7 +134,7 @@ async fn a_panicking_unit_is_rolled_back_and_the_writer_survives() {
             })
             .await;
         assert!(matches!(r, Err(StoreError::Internal(_))), "{name}");
-        assert!(store.read("Basic", "boom").await.expect("read").is_none());
+        assert!(store.read("Basic", "boom", &ALL).await.expect("read").is_none());
         store.write(|tx: &mut dyn Tx| tx.put(version("Basic", "after", 1, Some("{}"), &[], &[]))).await.expect("writer still works");
     }
 }
@@ -186,7 +191,7 @@ async fn history_pages_newest_first() {
             .expect("write");
         let page = |scope, since: Option<&str>, before_seq, limit| {
             let store = store.clone();
-            let q = HistoryQuery { scope, since: since.map(str::to_owned), before_seq, limit };
+            let q = HistoryQuery { scope, since: since.map(str::to_owned), before_seq, limit, visibility: ALL };
             async move { store.history(q).await.expect("history").into_iter().map(|s| (s.id, s.seq)).collect::<Vec<_>>() }
         };
         let all = page(HistoryScope::System, None, None, 10).await;
@@ -239,8 +244,8 @@ async fn reopening_keeps_everything_and_migrations_run_once() {
     // Two stores opening the same file at once both succeed: migrations are applied once.
     let (a, b) = (SqliteStore::open(SqliteOptions::new(&path)), SqliteStore::open(SqliteOptions::new(&path)));
     let (a, b) = (Store::Sqlite(a.expect("open a")), Store::Sqlite(b.expect("open b")));
-    assert_eq!(a.read("Basic", "kept").await.expect("read").and_then(|s| s.body), Some(r#"{"a":1}"#.into()));
-    assert!(b.read("Basic", "kept").await.expect("read").is_some());
+    assert_eq!(a.read("Basic", "kept", &ALL).await.expect("read").and_then(|s| s.body), Some(r#"{"a":1}"#.into()));
+    assert!(b.read("Basic", "kept", &ALL).await.expect("read").is_some());
     let conn = rusqlite::Connection::open(&path).expect("open raw");
     let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("user_version");
     assert_eq!(v as usize, store::SQLITE_SCHEMA_VERSION);
@@ -264,7 +269,7 @@ async fn postgres_migrations_run_once_when_nodes_start_together() {
     assert_eq!(stores[0].applied_migrations().await.expect("applied"), store::POSTGRES_SCHEMA_VERSION);
     // A store opened later on the same database sees the data and applies nothing.
     let again = Store::Postgres(PgStore::open(PgOptions::new(db.url())).expect("open"));
-    assert_eq!(again.read("Basic", "kept").await.expect("read").and_then(|s| s.body), Some(r#"{"a":1}"#.into()));
+    assert_eq!(again.read("Basic", "kept", &ALL).await.expect("read").and_then(|s| s.body), Some(r#"{"a":1}"#.into()));
     for s in &stores {
         s.close().await.expect("close");
     }
@@ -285,7 +290,7 @@ async fn postgres_conditional_creates_through_two_pools_make_one_resource() {
         tasks.push(tokio::spawn(async move {
             s.write(move |tx: &mut dyn Tx| -> Result<bool, StoreError> {
                 let crit = [TokenCriterion { param: "identifier".into(), system: Some(Some("s".into())), code: "42".into() }];
-                if !tx.find("Patient", &crit, 2)?.is_empty() {
+                if !tx.find("Patient", &crit, 2, &ALL)?.is_empty() {
                     return Ok(false);
                 }
                 let id = format!("p{n}");
@@ -326,6 +331,7 @@ async fn search_pages_by_id_both_ways_and_counts() {
             after: after.map(|a| vec![serde_json::Value::String(a.into())]),
             before: before.map(|b| vec![serde_json::Value::String(b.into())]),
             person: None,
+            visibility: ALL,
         };
         let ids = |rows: Vec<(store::Stored, Vec<serde_json::Value>)>| rows.into_iter().map(|(s, _)| s.id).collect::<Vec<_>>();
         let desc = || vec![SortKey { param: None, table: IndexTable::Token, descending: true }];

@@ -1,3 +1,4 @@
 //! The store's contract: what every backend must do, run against each backend this build has.
 
+mod access;
 mod contract;
