@@ -2,6 +2,7 @@
 //! by default, PostgreSQL when `JOINERY_TEST_BACKEND=postgres` (a fresh database per test on the server
 //! `JOINERY_TEST_POSTGRES_URL` names, dropped afterwards).
 
+mod access;
 mod auth;
 mod bulk_export;
 mod bundles;
