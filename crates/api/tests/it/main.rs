@@ -13,6 +13,7 @@ mod errors;
 mod fuzz;
 mod history;
 mod limits;
+mod model;
 mod search;
 mod sharding;
 mod synthea;
