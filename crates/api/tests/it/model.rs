@@ -297,6 +297,9 @@ async fn every_answer_agrees_with_the_model_of_the_rules() {
         tokens.insert(user.clone(), format!("Bearer {}", s.app().issue_token(user, None).await.expect("token").token));
     }
     let of_type = |t: &str| resources.iter().filter(|r| r["resourceType"] == t).map(key).collect::<BTreeSet<_>>();
+    let observations_of = |p: &str| {
+        resources.iter().filter(|r| r["resourceType"] == "Observation" && references_to(r, &format!("Patient/{p}"))).map(key).collect::<BTreeSet<_>>()
+    };
     let patients: Vec<String> = (0..PATIENTS).map(|i| format!("p{i}")).chain(["nobody".to_owned()]).collect();
     let types =
         ["Patient", "Observation", "Encounter", "EpisodeOfCare", "CareTeam", "Consent", "Appointment", "Condition", "Organization", "RelatedPerson"];
@@ -326,12 +329,7 @@ async fn every_answer_agrees_with_the_model_of_the_rules() {
                     ("GET", p, None, format!("{}:{want:?}", want.len()))
                 }
                 3 => {
-                    let want: BTreeSet<String> = resources
-                        .iter()
-                        .filter(|r| r["resourceType"] == "Observation" && references_to(r, &format!("Patient/{patient}")))
-                        .map(key)
-                        .filter(|k| sees(k))
-                        .collect();
+                    let want: BTreeSet<String> = observations_of(&patient).into_iter().filter(|k| sees(k)).collect();
                     (
                         "GET",
                         format!("/fhir/Observation?subject=Patient/{patient}&_count=1000&_total=accurate"),
@@ -364,12 +362,7 @@ async fn every_answer_agrees_with_the_model_of_the_rules() {
                 }
                 6 => {
                     let expected = if sees(&format!("Patient/{patient}")) {
-                        let want: BTreeSet<String> = resources
-                            .iter()
-                            .filter(|r| r["resourceType"] == "Observation" && references_to(r, &format!("Patient/{patient}")))
-                            .map(key)
-                            .filter(|k| sees(k))
-                            .collect();
+                        let want: BTreeSet<String> = observations_of(&patient).into_iter().filter(|k| sees(k)).collect();
                         format!("{}:{want:?}", want.len())
                     } else {
                         "404".into()
@@ -393,16 +386,8 @@ async fn every_answer_agrees_with_the_model_of_the_rules() {
                 }
                 8 => {
                     let target = format!("Patient/{patient}");
-                    let included: BTreeSet<String> = if sees(&target) {
-                        resources
-                            .iter()
-                            .filter(|r| r["resourceType"] == "Observation" && references_to(r, &target))
-                            .map(key)
-                            .filter(|k| sees(k))
-                            .collect()
-                    } else {
-                        BTreeSet::new()
-                    };
+                    let included: BTreeSet<String> =
+                        if sees(&target) { observations_of(&patient).into_iter().filter(|k| sees(k)).collect() } else { BTreeSet::new() };
                     ("GET", format!("/fhir/Patient?_id={patient}&_revinclude=Observation:subject&_count=1000"), None, format!("include {included:?}"))
                 }
                 9 => {
