@@ -85,7 +85,8 @@ impl Conn {
             self.sender.ready().await.map_err(|e| format!("the connection closed: {e}"))?;
             let mut builder =
                 Request::builder().method(req.method.clone()).uri(req.path.as_str()).header(HOST, self.host.clone()).header(ACCEPT, FHIR_JSON);
-            if let Some(auth) = AUTHORIZATION.get() {
+            let own = req.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("authorization"));
+            if let (Some(auth), false) = (AUTHORIZATION.get(), own) {
                 builder = builder.header(hyper::header::AUTHORIZATION, auth.clone());
             }
             for (k, v) in &req.headers {

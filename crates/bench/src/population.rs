@@ -49,6 +49,23 @@ pub struct Population {
     pub count: TokenCount,
     /// Every candidate the count was chosen among (the largest few), for the report.
     pub count_candidates: Vec<TokenCount>,
+    /// The practice with the most registered people, for the searches made as its GP.
+    pub practice: Option<Practice>,
+}
+
+/// A GP practice: a role there to sign in as, the people registered with it (a sample), and how many of them
+/// `family=` (the population's most common family name) matches.
+pub struct Practice {
+    pub organisation: String,
+    pub role: String,
+    pub registered: u64,
+    pub patients: Vec<String>,
+    pub family_matches: u64,
+}
+
+/// The organisation a Patient is registered with (`generalPractitioner`), if one.
+fn practice_of(p: &Value) -> Option<&str> {
+    p.get("generalPractitioner")?.as_array()?.iter().find_map(|g| g.get("reference")?.as_str()?.strip_prefix("Organization/"))
 }
 
 /// One Observation search: a patient, one of their codes, and the expected first page.
@@ -207,7 +224,11 @@ pub fn read(dir: &Path, seed: u64) -> Result<Population, String> {
     let mut identifiers = Vec::new();
     let mut without_nhs = 0u64;
     let mut family_counts: HashMap<String, (u64, String)> = HashMap::new();
+    let mut registered: HashMap<String, Vec<String>> = HashMap::new();
     let people = each_line(&patient_file, |p| {
+        if let (Some(org), Some(id)) = (practice_of(&p), p.get("id").and_then(Value::as_str)) {
+            registered.entry(org.to_owned()).or_default().push(id.to_owned());
+        }
         let id = p.get("id").and_then(Value::as_str).ok_or("a Patient without an id")?.to_owned();
         let nhs = p
             .get("identifier")
@@ -242,11 +263,38 @@ pub fn read(dir: &Path, seed: u64) -> Result<Population, String> {
     };
     let name_prefix: String = family_norm.chars().take(3).collect();
 
-    // Patients, second pass: what `family=` and `name=` match.
+    // The practice with the most registered people (ties: the first id), and a role there.
+    let chosen = registered.into_iter().max_by(|(a, x), (b, y)| x.len().cmp(&y.len()).then_with(|| b.cmp(a)));
+    let role_file = dir.join("PractitionerRole.ndjson");
+    let mut practice = None;
+    if let Some((organisation, mut patients)) = chosen.filter(|_| role_file.is_file()) {
+        let mut role = None;
+        let wanted = format!("Organization/{organisation}");
+        each_line(&role_file, |r| {
+            if role.is_none() && r.pointer("/organization/reference").and_then(Value::as_str) == Some(wanted.as_str()) {
+                role = r.get("id").and_then(Value::as_str).map(str::to_owned);
+            }
+            Ok(())
+        })?;
+        if let Some(role) = role {
+            let registered = patients.len() as u64;
+            for i in (1..patients.len()).rev() {
+                patients.swap(i, rng.below(i as u64 + 1) as usize);
+            }
+            patients.truncate(MAX_IDENTIFIERS);
+            practice = Some(Practice { organisation, role, registered, patients, family_matches: 0 });
+        }
+    }
+
+    // Patients, second pass: what `family=` and `name=` match (and, for the practice's GP, among its people).
     let (mut family_matches, mut name_matches) = (0u64, 0u64);
     each_line(&patient_file, |p| {
         let (families, parts) = name_parts(&p);
-        family_matches += u64::from(families.iter().any(|f| f.starts_with(&family_norm)));
+        let family_match = families.iter().any(|f| f.starts_with(&family_norm));
+        family_matches += u64::from(family_match);
+        if let Some(practice) = practice.as_mut().filter(|pr| family_match && practice_of(&p) == Some(pr.organisation.as_str())) {
+            practice.family_matches += 1;
+        }
         name_matches += u64::from(parts.iter().any(|f| f.starts_with(&name_prefix)));
         Ok(())
     })?;
@@ -345,6 +393,7 @@ pub fn read(dir: &Path, seed: u64) -> Result<Population, String> {
         observation_cases: cases,
         count,
         count_candidates: candidates,
+        practice,
     })
 }
 
@@ -372,6 +421,10 @@ impl Population {
                 "pairs_left_out_without_match": self.observation_cases_without_match,
             },
             "count": self.count.to_json(),
+            "practice": self.practice.as_ref().map(|p| json!({
+                "organization": p.organisation, "practitioner_role": p.role, "registered": p.registered,
+                "family_matches": p.family_matches,
+            })),
             "count_candidates": self.count_candidates.iter().map(TokenCount::to_json).collect::<Vec<_>>(),
         })
     }

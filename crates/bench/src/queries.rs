@@ -17,6 +17,8 @@ pub enum Expect {
     Names { count: usize, prefix: String, family_only: bool },
     /// `total` is this, with `entries` matches.
     Total { total: u64, entries: usize },
+    /// A read: this Patient.
+    Resource { id: String },
 }
 
 /// One query shape: its requests (path and expected answer) and its targets.
@@ -27,12 +29,20 @@ pub struct Shape {
     pub target_p99_ms: f64,
     cases: Vec<(String, Expect)>,
     by_path: HashMap<String, usize>,
+    /// The `Authorization` header its requests carry instead of the system client's.
+    authorization: Option<&'static str>,
 }
 
 impl Shape {
     fn new(name: &'static str, description: String, target_per_s: Option<f64>, target_p99_ms: f64, cases: Vec<(String, Expect)>) -> Shape {
         let by_path = cases.iter().enumerate().map(|(i, (p, _))| (p.clone(), i)).collect();
-        Shape { name, description, target_per_s, target_p99_ms, cases, by_path }
+        Shape { name, description, target_per_s, target_p99_ms, cases, by_path, authorization: None }
+    }
+
+    /// The same shape, asked as another caller (`Bearer …`).
+    fn asked_as(mut self, authorization: &'static str) -> Shape {
+        self.authorization = Some(authorization);
+        self
     }
 
     pub fn example(&self) -> Option<&str> {
@@ -146,13 +156,49 @@ pub fn shapes(p: &Population) -> Vec<Shape> {
     out
 }
 
+/// The shapes of the access issue, on the practice with the most registered people: a read by id as the system
+/// client and as the practice's GP (the same people), and `Patient?family=` as the GP (only the practice's own
+/// people match). `gp` is the GP's `Authorization` header.
+pub fn access_shapes(p: &Population, gp: &'static str) -> Vec<Shape> {
+    let Some(practice) = &p.practice else { return Vec::new() };
+    let reads: Vec<(String, Expect)> =
+        practice.patients.iter().map(|id| (format!("/fhir/Patient/{id}"), Expect::Resource { id: id.clone() })).collect();
+    let about = format!("Patient/{{id}} (random among the {} registered with Organization/{})", practice.registered, practice.organisation);
+    let family_count = (practice.family_matches as usize).min(population::NAME_PAGE);
+    vec![
+        Shape::new("read_system", format!("{about}, as the system client"), None, 50.0, reads.clone()),
+        Shape::new("read_gp", format!("{about}, as a clinician of PractitionerRole/{}", practice.role), None, 50.0, reads).asked_as(gp),
+        Shape::new(
+            "family_gp",
+            format!(
+                "Patient?family={}&_count={} as the GP ({} of the {} matches are registered there)",
+                p.family,
+                population::NAME_PAGE,
+                practice.family_matches,
+                p.family_matches
+            ),
+            None,
+            50.0,
+            vec![(
+                format!("/fhir/Patient?family={}&_count={}", encode(&p.family), population::NAME_PAGE),
+                Expect::Names { count: family_count, prefix: population::normalize(&p.family), family_only: true },
+            )],
+        )
+        .asked_as(gp),
+    ]
+}
+
 impl Work for Shape {
     fn request(&self, rng: &mut Rng) -> Req {
-        match self.cases.len() {
+        let mut req = match self.cases.len() {
             0 => Req::get("/fhir/metadata".into()),
             1 => Req::get(self.cases[0].0.clone()),
             n => Req::get(self.cases[rng.below(n as u64) as usize].0.clone()),
+        };
+        if let Some(auth) = self.authorization {
+            req.headers.push(("authorization", auth));
         }
+        req
     }
 
     fn check(&self, reply: &Reply) -> Result<Option<String>, String> {
@@ -170,6 +216,13 @@ impl Work for Shape {
 pub fn judge(expect: &Expect, reply: &Reply) -> Result<(), String> {
     if reply.status != 200 {
         return Err(reply.describe());
+    }
+    if let Expect::Resource { id } = expect {
+        let r: Value = serde_json::from_slice(&reply.body).map_err(|e| format!("the body is not JSON ({e}): {}", reply.describe()))?;
+        return match (r.get("resourceType").and_then(Value::as_str), r.get("id").and_then(Value::as_str)) {
+            (Some("Patient"), Some(got)) if got == id => Ok(()),
+            _ => Err(format!("expected Patient/{id}: {}", reply.describe())),
+        };
     }
     let bundle: Value = serde_json::from_slice(&reply.body).map_err(|e| format!("the body is not JSON ({e}): {}", reply.describe()))?;
     if bundle.get("resourceType").and_then(Value::as_str) != Some("Bundle") || bundle.get("type").and_then(Value::as_str) != Some("searchset") {
@@ -219,6 +272,7 @@ pub fn judge(expect: &Expect, reply: &Reply) -> Result<(), String> {
                 }
             }
         }
+        Expect::Resource { .. } => {}
         Expect::Total { total, entries } => {
             let got = bundle.get("total").and_then(Value::as_u64);
             if got != Some(*total) {

@@ -221,6 +221,25 @@ fn run(args: &SearchArgs, cleanup: &mut Cleanup) -> Result<bool, String> {
         eprintln!("bench search: warning: the NDJSON holds {} people, not {}", population.people, args.people);
     }
     let mut shapes = queries::shapes(&population);
+    if let Some(practice) = &population.practice {
+        // A clinician of the practice with the most registered people: an account on the database and a token.
+        let role = format!("PractitionerRole/{}", practice.role);
+        let add = ["user", "add", "--database"].map(std::ffi::OsStr::new);
+        let rest = ["--username", "bench-gp", "--role", "clinician", "--practitioner-role", role.as_str()].map(std::ffi::OsStr::new);
+        let args_add: Vec<&std::ffi::OsStr> = add.into_iter().chain([db.as_os_str()]).chain(rest).collect();
+        // Exit 1: the account is there already (a reused database).
+        joinery_command(&joinery, &args_add, &[1])?;
+        let token = ["token", "--database"].map(std::ffi::OsStr::new);
+        let args_token: Vec<&std::ffi::OsStr> = token.into_iter().chain([db.as_os_str(), "--user".as_ref(), "bench-gp".as_ref()]).collect();
+        let (stdout, _, _) = joinery_command(&joinery, &args_token, &[])?;
+        let token = stdout.lines().last().unwrap_or_default().trim();
+        if token.is_empty() {
+            return Err("`joinery token --user bench-gp` printed no token".into());
+        }
+        // One header for the whole run, shared by the clients' requests.
+        let header: &'static str = Box::leak(format!("Bearer {token}").into_boxed_str());
+        shapes.extend(queries::access_shapes(&population, header));
+    }
     if !args.only.is_empty() {
         shapes.retain(|s| args.only.iter().any(|o| o == s.name));
         if shapes.is_empty() {
@@ -271,6 +290,7 @@ fn run(args: &SearchArgs, cleanup: &mut Cleanup) -> Result<bool, String> {
         },
         "picked": population.to_json(),
         "server": measured.server,
+        "access": access_summary(&measured.queries),
         "queries": measured.queries,
         "memory": measured.memory,
         "kept": kept,
@@ -442,6 +462,23 @@ async fn serve_and_measure(args: &SearchArgs, joinery: &Path, db: &Path, populat
         store_counts: Value::Object(store_counts),
         store_matches,
         healthy,
+    })
+}
+
+/// The access targets: a GP's read keeps at least 80% of the system client's throughput on the same people;
+/// `Patient?family=` as the GP answers with p99 under 50 ms.
+fn access_summary(queries: &Value) -> Value {
+    let rate = |name: &str| queries.get(name).and_then(|q| q.get("requests_per_s")).and_then(Value::as_f64);
+    let ratio = match (rate("read_gp"), rate("read_system")) {
+        (Some(gp), Some(system)) if system > 0.0 => Some(crate::round3(gp / system)),
+        _ => None,
+    };
+    let family_p99 = queries.get("family_gp").and_then(|q| q.get("p99_ms")).and_then(Value::as_f64);
+    json!({
+        "read_gp_over_system": ratio,
+        "read_meets_80_percent": ratio.map(|r| r >= 0.8),
+        "family_gp_p99_ms": family_p99,
+        "family_gp_meets_50_ms": family_p99.map(|p| p < 50.0),
     })
 }
 

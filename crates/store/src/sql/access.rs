@@ -46,7 +46,10 @@ fn staff(f: &mut Fragment, s: &StaffVisibility, t: &str) {
     // A relationship holds now between one of the caller's parties and the row's person.
     f.push(&format!(" AND ({t}.person_key IS NULL OR (EXISTS (SELECT 1 FROM access_relation a WHERE a.person_key = {t}.person_key"));
     f.in_list("a.party", &s.parties);
-    f.in_list("a.kind", &kinds(s));
+    // On SQLite the kind is checked on the rows found rather than probed through the index: a probe per
+    // (party, kind) pair is eighteen per candidate row, three per party are enough (measured 4.6 → 3.7 ms for
+    // a GP's page of a 332-candidate family search).
+    f.in_list(if f.dialect == super::Dialect::Sqlite { "+a.kind" } else { "a.kind" }, &kinds(s));
     f.bind(" AND (a.start_ms IS NULL OR a.start_ms <= ?)", s.now);
     f.bind(" AND (a.until_ms IS NULL OR a.until_ms > CASE a.kind WHEN 'encounter' THEN ?", s.encounters_since);
     f.bind(" WHEN 'conference' THEN ?", s.conferences_since);

@@ -310,6 +310,7 @@ impl Inner {
             Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        stable_plans(&conn)?;
         conn.execute_batch("PRAGMA cache_size = -16000;")?;
         let deadline = Arc::new(AtomicU64::new(0));
         let epoch = Instant::now();
@@ -350,9 +351,19 @@ fn poisoned() -> StoreError {
 /// variety of search shapes; a cache that is too small re-prepares on every write.
 const STATEMENT_CACHE: usize = 256;
 
+/// SQLite prepares a statement again when a bound value that might steer its plan changes (measured: every
+/// read by id as a member of staff, whose access condition holds such values, was parsed and planned afresh,
+/// doubling its CPU). The query planner stability guarantee keeps one plan per statement whatever the values;
+/// the statements here are written so that one plan serves every value.
+fn stable_plans(conn: &Connection) -> Result<(), StoreError> {
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    Ok(())
+}
+
 fn configure_writer(conn: &Connection) -> Result<(), StoreError> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    stable_plans(conn)?;
     // WAL: readers never block the writer. synchronous=FULL: a commit is on disk before it is acknowledged.
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
