@@ -117,7 +117,12 @@ pub fn run(args: DemoArgs, file: FileConfig) -> Outcome {
             Err(e) => return Err(Failure::Run(format!("cannot make the demo's client account: {e}"))),
         }
         let token = app.issue_token("demo", None).await.map_err(|e| Failure::Run(format!("cannot issue the demo's token: {e}")))?;
-        let banner = banner(&settings.base_url, &marker, &token.token, &database);
+        let sign_ins = match &marker.example_patient {
+            Some(patient) => sign_ins(&app, patient).await?,
+            None => Vec::new(),
+        };
+        let people = sign_ins_text(&sign_ins, &database, &settings.base_url, marker.example_patient.as_deref());
+        let banner = banner(&settings.base_url, &marker, &token.token, &database, &people);
         serve(settings, Some((app, banner))).await
     })
 }
@@ -181,6 +186,72 @@ fn example(patients: &Path) -> (Option<String>, Option<String>) {
     (id, nhs)
 }
 
+/// The sign-ins the demo makes, one per kind of user around the example person: (username, role, who they are).
+async fn sign_ins(app: &app::App, patient: &str) -> Result<Vec<(String, care::access::Role, String)>, Failure> {
+    use app::auth::{ActsAs, NewAccount};
+    use care::access::Role;
+    let system = app.as_system("demo");
+    let failed = |e: app::AppError| Failure::Run(format!("cannot find the demo's sign-ins: {e}"));
+    let first =
+        |page: app::SearchPage| -> Option<serde_json::Value> { page.matches.first().and_then(|s| serde_json::from_str(s.body.as_deref()?).ok()) };
+    let reference = |v: &serde_json::Value, path: &str| v.pointer(path).and_then(|r| r.as_str()).map(str::to_owned);
+    let search = |t: &'static str, param: &'static str, value: String| {
+        let system = system.clone();
+        async move { system.search(t, &[(param.to_owned(), value)], Default::default()).await }
+    };
+    let person = system.read("Patient", patient).await.map_err(failed)?;
+    let person: serde_json::Value = serde_json::from_str(person.body.as_deref().unwrap_or("{}")).unwrap_or_default();
+    let mut wanted: Vec<(&str, Role, ActsAs, String)> =
+        vec![("person", Role::Person, ActsAs::Patient(patient.to_owned()), format!("Patient/{patient} themself"))];
+    if let Some(practice) = reference(&person, "/generalPractitioner/0/reference") {
+        let roles = search("PractitionerRole", "organization", practice.clone()).await.map_err(failed)?;
+        let ids: Vec<String> = roles.matches.iter().map(|s| s.id.clone()).collect();
+        if let Some(gp) = ids.first() {
+            wanted.push(("gp", Role::Clinician, ActsAs::PractitionerRole(gp.clone()), format!("a clinician at {practice}, the person's practice")));
+            let desk = ids.get(1).unwrap_or(gp);
+            wanted.push(("reception", Role::SupportStaff, ActsAs::PractitionerRole(desk.clone()), format!("support staff at {practice}")));
+            wanted.push(("analyst", Role::Analyst, ActsAs::PractitionerRole(gp.clone()), format!("an analyst at {practice} (no person-level data)")));
+        }
+    }
+    let episodes = search("EpisodeOfCare", "patient", format!("Patient/{patient}")).await.map_err(failed)?;
+    if let Some(manager) = first(episodes).and_then(|e| reference(&e, "/careManager/reference")) {
+        if let Some(role) = first(search("PractitionerRole", "practitioner", manager.clone()).await.map_err(failed)?) {
+            if let Some(id) = role.get("id").and_then(|i| i.as_str()) {
+                wanted.push((
+                    "coordinator",
+                    Role::CareCoordinator,
+                    ActsAs::PractitionerRole(id.to_owned()),
+                    format!("{manager}, the person's care coordinator"),
+                ));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (username, role, acts_as, who) in wanted {
+        match app.add_account(NewAccount { username: username.into(), role, acts_as, password: None }).await {
+            Ok(_) | Err(app::AppError::Conflict(_)) => out.push((username.to_owned(), role, who)),
+            Err(e) => return Err(Failure::Run(format!("cannot make the demo's sign-in {username}: {e}"))),
+        }
+    }
+    Ok(out)
+}
+
+/// How to try the access rules with the demo's sign-ins.
+fn sign_ins_text(sign_ins: &[(String, care::access::Role, String)], database: &str, base: &str, patient: Option<&str>) -> String {
+    if sign_ins.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nSign-ins to try the access rules with (each sees what its relationships allow):\n");
+    for (username, role, who) in sign_ins {
+        out.push_str(&format!("\n  {username:<12} {:<26} {who}", role.code()));
+    }
+    out.push_str(&format!("\n\nA token for one: joinery token --database {database} --user gp   (its last line)"));
+    if let Some(p) = patient {
+        out.push_str(&format!("\nThen, for example: curl -H \"Authorization: Bearer $GP_TOKEN\" {base}/Patient/{p}/$access\n"));
+    }
+    out
+}
+
 fn read_marker(path: &Path) -> Option<Marker> {
     serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
 }
@@ -190,7 +261,7 @@ fn write_marker(path: &Path, marker: &Marker) -> Result<(), Failure> {
     std::fs::write(path, text).map_err(|e| Failure::Run(format!("cannot write {}: {e}", path.display())))
 }
 
-fn banner(base: &str, m: &Marker, token: &str, database: &str) -> String {
+fn banner(base: &str, m: &Marker, token: &str, database: &str, sign_ins: &str) -> String {
     let mut out = format!(
         "\nThe record holds the synthetic {} population: {} people, {} resources (seed {}, as on {}).\n\
          Every request but the CapabilityStatement needs a bearer token. A system client's, valid for an hour:\n\
@@ -213,8 +284,9 @@ fn banner(base: &str, m: &Marker, token: &str, database: &str) -> String {
         ));
     }
     out.push_str(&format!(
-        "\n  curl -i -H \"Authorization: Bearer $TOKEN\" -H 'Prefer: respond-async' '{base}/$export?_type=Patient,Condition'   (then poll the Content-Location)\
-         \n\nPress Ctrl-C to stop; in-flight requests finish and the database closes cleanly.\n"
+        "\n  curl -i -H \"Authorization: Bearer $TOKEN\" -H 'Prefer: respond-async' '{base}/$export?_type=Patient,Condition'   (then poll the Content-Location)\n"
     ));
+    out.push_str(sign_ins);
+    out.push_str("\nPress Ctrl-C to stop; in-flight requests finish and the database closes cleanly.\n");
     out
 }
