@@ -226,6 +226,19 @@ async fn sign_ins(app: &app::App, patient: &str) -> Result<Vec<(String, care::ac
             }
         }
     }
+    // A carer: the person's next of kin, if the person granted them part of the record.
+    let grants = search("Consent", "patient", format!("Patient/{patient}")).await.map_err(failed)?;
+    for grant in grants.matches.iter().filter_map(|s| serde_json::from_str::<serde_json::Value>(s.body.as_deref()?).ok()) {
+        if let Some(kin) = reference(&grant, "/provision/actor/0/reference").and_then(|r| r.strip_prefix("RelatedPerson/").map(str::to_owned)) {
+            wanted.push((
+                "carer",
+                Role::Carer,
+                ActsAs::RelatedPerson(kin.clone()),
+                format!("RelatedPerson/{kin}, whom the person granted part of their record"),
+            ));
+            break;
+        }
+    }
     let mut out = Vec::new();
     for (username, role, acts_as, who) in wanted {
         match app.add_account(NewAccount { username: username.into(), role, acts_as, password: None }).await {

@@ -531,6 +531,11 @@ impl Network {
         &self.professionals[professional].id
     }
 
+    /// The organisation a professional works for.
+    pub fn professional_organisation(&self, professional: usize) -> usize {
+        self.professionals[professional].organisation
+    }
+
     /// Writes every Organization, HealthcareService, Practitioner and PractitionerRole.
     pub fn write(&self, chunk: &mut Chunk) {
         for organisation in &self.organisations {

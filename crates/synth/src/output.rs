@@ -25,9 +25,11 @@ pub(crate) enum ResourceType {
     Observation,
     Encounter,
     Appointment,
+    CareTeam,
+    Consent,
 }
 
-pub(crate) const RESOURCE_TYPES: usize = 12;
+pub(crate) const RESOURCE_TYPES: usize = 14;
 
 impl ResourceType {
     pub const ALL: [ResourceType; RESOURCE_TYPES] = [
@@ -43,6 +45,8 @@ impl ResourceType {
         ResourceType::Observation,
         ResourceType::Encounter,
         ResourceType::Appointment,
+        ResourceType::CareTeam,
+        ResourceType::Consent,
     ];
 
     pub fn name(self) -> &'static str {
@@ -59,6 +63,8 @@ impl ResourceType {
             ResourceType::Observation => "Observation",
             ResourceType::Encounter => "Encounter",
             ResourceType::Appointment => "Appointment",
+            ResourceType::CareTeam => "CareTeam",
+            ResourceType::Consent => "Consent",
         }
     }
 }

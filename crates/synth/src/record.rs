@@ -1,4 +1,4 @@
-//! Writes a person as FHIR R4 resources: Patient, RelatedPerson, EpisodeOfCare, Condition, MedicationRequest, Observation, Appointment and Encounter, with ids made from the person's index so that every reference is known without lookup.
+//! Writes a person as FHIR R4 resources: Patient, RelatedPerson, EpisodeOfCare, CareTeam, Condition, MedicationRequest, Observation, Appointment, Encounter and Consent (opt-outs and carers' grants), each with the organisation that recorded it in `meta.source`, with ids made from the person's index so that every reference is known without lookup.
 
 use crate::calendar::IsoDate;
 use crate::catalogue::CONDITIONS;
@@ -18,6 +18,8 @@ pub(crate) fn write_person(model: &Model, person: &Person, chunk: &mut Chunk) {
     writer.patient(chunk);
     writer.related_person(chunk);
     writer.episodes(chunk);
+    writer.care_team(chunk);
+    writer.consents(chunk);
     writer.conditions(chunk);
     writer.prescriptions(chunk);
     writer.observations(chunk);
@@ -57,7 +59,34 @@ pub(crate) fn write_address(address: &mut Object<'_>, value: &Address, usage: &s
         .string("country", "GB");
 }
 
+/// A number in 0..100 drawn from the person's index and a salt, without touching the generator's stream, so
+/// that what it decides (opt-outs, grants, restricted items) leaves the rest of the population as it was.
+fn percent(index: u64, salt: u64) -> u64 {
+    let mut z = index.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ salt.wrapping_mul(0xD6E8_FEB8_6659_FD93);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) % 100
+}
+
+/// Per cent of people who opt out of sharing; of people with next of kin, who grant them access; of
+/// conditions, labelled restricted.
+const OPT_OUT_PERCENT: u64 = 3;
+const CARER_GRANT_PERCENT: u64 = 30;
+const RESTRICTED_PERCENT: u64 = 3;
+
 impl PersonWriter<'_> {
+    /// `meta`: the organisation that recorded the resource and, if so, its restricted label.
+    fn source(&self, resource: &mut Object<'_>, organisation: usize, restricted: bool) {
+        resource.object("meta", |meta| {
+            meta.formatted("source", format_args!("Organization/{}", self.model.network.organisation_id(organisation)));
+            if restricted {
+                meta.array("security", |labels| {
+                    labels.coding(vocab::CONFIDENTIALITY, "R", "restricted");
+                });
+            }
+        });
+    }
+
     fn subject(&self, resource: &mut Object<'_>, key: &str) {
         resource.reference(key, format_args!("Patient/pat-{}", self.index));
     }
@@ -86,6 +115,7 @@ impl PersonWriter<'_> {
         let person = self.person;
         chunk.write(ResourceType::Patient, |resource| {
             resource.formatted("id", format_args!("pat-{}", self.index));
+            self.source(resource, self.practice(), false);
             if let Some(number) = person.nhs_number {
                 resource.array("identifier", |identifiers| {
                     identifiers.object(|identifier| {
@@ -128,7 +158,9 @@ impl PersonWriter<'_> {
     fn related_person(&self, chunk: &mut Chunk) {
         let Some(kin) = &self.person.kin else { return };
         chunk.write(ResourceType::RelatedPerson, |resource| {
-            resource.formatted("id", format_args!("rel-{}", self.index)).boolean("active", true);
+            resource.formatted("id", format_args!("rel-{}", self.index));
+            self.source(resource, self.practice(), false);
+            resource.boolean("active", true);
             self.subject(resource, "patient");
             resource
                 .array("relationship", |relationships| {
@@ -157,12 +189,11 @@ impl PersonWriter<'_> {
     fn episodes(&self, chunk: &mut Chunk) {
         for (k, episode) in self.person.episodes.iter().enumerate() {
             chunk.write(ResourceType::EpisodeOfCare, |resource| {
-                resource
-                    .formatted("id", format_args!("eoc-{}-{k}", self.index))
-                    .string("status", if episode.end.is_some() { "finished" } else { "active" })
-                    .array("type", |types| {
-                        types.concept(vocab::EPISODE_TYPE_SYSTEM, episode.kind.0, episode.kind.1);
-                    });
+                resource.formatted("id", format_args!("eoc-{}-{k}", self.index));
+                self.source(resource, episode.organisation, false);
+                resource.string("status", if episode.end.is_some() { "finished" } else { "active" }).array("type", |types| {
+                    types.concept(vocab::EPISODE_TYPE_SYSTEM, episode.kind.0, episode.kind.1);
+                });
                 self.subject(resource, "patient");
                 self.organisation(resource, "managingOrganization", episode.organisation);
                 resource.object("period", |period| {
@@ -176,13 +207,86 @@ impl PersonWriter<'_> {
         }
     }
 
+    /// The care team of the person's first open episode of community, mental-health or social care (not the GP
+    /// registration): its care manager as coordinator, and the person's usual GP.
+    fn care_team(&self, chunk: &mut Chunk) {
+        let open = |e: &&crate::person::Episode| e.end.is_none() && e.kind != vocab::episode_type::GP_REGISTRATION;
+        let Some(episode) = self.person.episodes.iter().find(open) else { return };
+        chunk.write(ResourceType::CareTeam, |resource| {
+            resource.formatted("id", format_args!("team-{}", self.index));
+            self.source(resource, episode.organisation, false);
+            resource.string("status", "active");
+            self.subject(resource, "subject");
+            resource.object("period", |period| self.date(period, "start", episode.start));
+            resource.array("participant", |participants| {
+                participants.object(|participant| {
+                    participant.array("role", |roles| {
+                        roles.concept(vocab::CARE_TEAM_ROLE, "care-coordinator", "Care coordinator");
+                    });
+                    self.practitioner(participant, "member", episode.manager);
+                    self.organisation(participant, "onBehalfOf", self.model.network.professional_organisation(episode.manager));
+                });
+                if self.person.usual_gp != episode.manager {
+                    participants.object(|participant| {
+                        self.practitioner(participant, "member", self.person.usual_gp);
+                        self.organisation(participant, "onBehalfOf", self.practice());
+                    });
+                }
+            });
+            resource.array("managingOrganization", |organisations| {
+                organisations.reference(format_args!("Organization/{}", self.model.network.organisation_id(episode.organisation)));
+            });
+        });
+    }
+
+    /// An opt-out of sharing (a few per cent of people), and a grant to their next of kin (some of those who
+    /// have one): appointments, medicines and conditions.
+    fn consents(&self, chunk: &mut Chunk) {
+        let consent = |resource: &mut Object<'_>, id: &str, policy: (&str, &str)| {
+            resource.formatted("id", format_args!("{id}-{}", self.index));
+            self.source(resource, self.practice(), false);
+            resource.string("status", "active").concept("scope", vocab::CONSENT_SCOPE, "patient-privacy", "Privacy Consent").array("category", |c| {
+                c.concept(vocab::LOINC, "59284-0", "Patient Consent");
+            });
+            self.subject(resource, "patient");
+            resource.concept("policyRule", vocab::ACT_CODE, policy.0, policy.1);
+        };
+        if percent(self.index, 1) < OPT_OUT_PERCENT {
+            chunk.write(ResourceType::Consent, |resource| {
+                consent(resource, "optout", ("OPTOUT", "opt-out"));
+                resource.object("provision", |provision| {
+                    provision.string("type", "deny");
+                });
+            });
+        }
+        if self.person.kin.is_some() && percent(self.index, 2) < CARER_GRANT_PERCENT {
+            chunk.write(ResourceType::Consent, |resource| {
+                consent(resource, "carer", ("OPTIN", "opt-in"));
+                resource.object("provision", |provision| {
+                    provision.string("type", "permit").array("actor", |actors| {
+                        actors.object(|actor| {
+                            actor.concept("role", vocab::PARTICIPATION_TYPE, "IRCP", "information recipient");
+                            actor.reference("reference", format_args!("RelatedPerson/rel-{}", self.index));
+                        });
+                    });
+                    provision.array("class", |classes| {
+                        for t in ["Appointment", "MedicationRequest", "Condition"] {
+                            classes.coding(vocab::RESOURCE_TYPES, t, t);
+                        }
+                    });
+                });
+            });
+        }
+    }
+
     fn conditions(&self, chunk: &mut Chunk) {
         for (k, diagnosis) in self.person.diagnoses.iter().enumerate() {
             let variant = &CONDITIONS[diagnosis.condition].variants[diagnosis.variant];
             let (status, status_display) = if diagnosis.abated.is_some() { ("resolved", "Resolved") } else { ("active", "Active") };
             chunk.write(ResourceType::Condition, |resource| {
+                resource.formatted("id", format_args!("con-{}-{k}", self.index));
+                self.source(resource, self.practice(), percent(self.index * 64 + k as u64, 3) < RESTRICTED_PERCENT);
                 resource
-                    .formatted("id", format_args!("con-{}-{k}", self.index))
                     .concept("clinicalStatus", vocab::CONDITION_CLINICAL, status, status_display)
                     .concept("verificationStatus", vocab::CONDITION_VERIFICATION, "confirmed", "Confirmed")
                     .array("category", |categories| {
@@ -204,8 +308,9 @@ impl PersonWriter<'_> {
         for (k, prescription) in self.person.prescriptions.iter().enumerate() {
             let medicine = &MEDICINES[prescription.drug];
             chunk.write(ResourceType::MedicationRequest, |resource| {
+                resource.formatted("id", format_args!("med-{}-{k}", self.index));
+                self.source(resource, self.practice(), false);
                 resource
-                    .formatted("id", format_args!("med-{}-{k}", self.index))
                     .string("status", status)
                     .string("intent", "order")
                     .array("category", |categories| {
@@ -234,8 +339,9 @@ impl PersonWriter<'_> {
         for measured in &self.person.measurements {
             let mut observation = |category: (&str, &str), codes: &[(&str, &str, &str)], value: &dyn Fn(&mut Object<'_>)| {
                 chunk.write(ResourceType::Observation, |resource| {
+                    resource.formatted("id", format_args!("obs-{}-{k}", self.index));
+                    self.source(resource, self.model.network.professional_organisation(measured.by), false);
                     resource
-                        .formatted("id", format_args!("obs-{}-{k}", self.index))
                         .string("status", "final")
                         .array("category", |categories| {
                             categories.concept(vocab::OBSERVATION_CATEGORY, category.0, category.1);
@@ -322,7 +428,9 @@ impl PersonWriter<'_> {
             ("ROUTINE", "Routine appointment - default if not valued")
         };
         chunk.write(ResourceType::Appointment, |resource| {
-            resource.formatted("id", format_args!("apt-{}-{number}", self.index)).string("status", visit.status.code());
+            resource.formatted("id", format_args!("apt-{}-{number}", self.index));
+            self.source(resource, visit.organisation, false);
+            resource.string("status", visit.status.code());
             resource.array("serviceType", |types| {
                 let (code, display) = service_type(visit);
                 types.concept(vocab::SNOMED, code, display);
@@ -345,13 +453,11 @@ impl PersonWriter<'_> {
 
     fn ambulatory_encounter(&self, chunk: &mut Chunk, number: usize, appointment: usize, visit: &Visit) {
         chunk.write(ResourceType::Encounter, |resource| {
-            resource
-                .formatted("id", format_args!("enc-{}-{number}", self.index))
-                .string("status", "finished")
-                .coding("class", vocab::ACT_CODE, "AMB", "ambulatory")
-                .array("type", |types| {
-                    types.concept(vocab::SNOMED, "11429006", "Consultation");
-                });
+            resource.formatted("id", format_args!("enc-{}-{number}", self.index));
+            self.source(resource, visit.organisation, false);
+            resource.string("status", "finished").coding("class", vocab::ACT_CODE, "AMB", "ambulatory").array("type", |types| {
+                types.concept(vocab::SNOMED, "11429006", "Consultation");
+            });
             let (code, display) = service_type(visit);
             resource.concept("serviceType", vocab::SNOMED, code, display);
             self.subject(resource, "subject");
@@ -384,8 +490,9 @@ impl PersonWriter<'_> {
         if let Some(attendance) = &emergency.attendance {
             let end = attendance.end.expect("invariant: A&E attendances always end");
             chunk.write(ResourceType::Encounter, |resource| {
+                resource.formatted("id", format_args!("enc-{}-{}", self.index, *encounter));
+                self.source(resource, trust, false);
                 resource
-                    .formatted("id", format_args!("enc-{}-{}", self.index, *encounter))
                     .string("status", "finished")
                     .coding("class", vocab::ACT_CODE, "EMER", "emergency")
                     .array("type", |types| {
@@ -409,8 +516,9 @@ impl PersonWriter<'_> {
             let (source, source_display) =
                 if emergency.attendance.is_some() { ("emd", "From accident/emergency department") } else { ("gp", "General Practitioner referral") };
             chunk.write(ResourceType::Encounter, |resource| {
+                resource.formatted("id", format_args!("enc-{}-{}", self.index, *encounter));
+                self.source(resource, trust, false);
                 resource
-                    .formatted("id", format_args!("enc-{}-{}", self.index, *encounter))
                     .string("status", if stay.end.is_some() { "finished" } else { "in-progress" })
                     .coding("class", vocab::ACT_CODE, "IMP", "inpatient encounter")
                     .array("type", |types| {

@@ -22,6 +22,12 @@ pub const SERVICE_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/servic
 pub const ADMIT_SOURCE: &str = "http://terminology.hl7.org/CodeSystem/admit-source";
 pub const DISCHARGE_DISPOSITION: &str = "http://terminology.hl7.org/CodeSystem/discharge-disposition";
 pub const MEDICATION_REQUEST_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/medicationrequest-category";
+pub const CONFIDENTIALITY: &str = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality";
+pub const CONSENT_SCOPE: &str = "http://terminology.hl7.org/CodeSystem/consentscope";
+pub const PARTICIPATION_TYPE: &str = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType";
+pub const RESOURCE_TYPES: &str = "http://hl7.org/fhir/resource-types";
+/// Joinery's code for a care team member who coordinates the person's care (read by the access rules).
+pub const CARE_TEAM_ROLE: &str = "urn:joinery:care-team-role";
 pub const COURSE_OF_THERAPY: &str = "http://terminology.hl7.org/CodeSystem/medicationrequest-course-of-therapy";
 
 /// Joinery's code system for the kind of an organisation in the provider network.

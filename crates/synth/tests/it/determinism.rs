@@ -61,7 +61,7 @@ fn summary_matches_the_files() {
     assert_eq!(summary.total, summary.counts.values().sum::<u64>());
     assert_eq!(summary.people, 700);
     assert_eq!(summary.counts["Patient"], 700);
-    assert_eq!(summary.files.len(), 12);
+    assert_eq!(summary.files.len(), 14);
 }
 
 #[test]

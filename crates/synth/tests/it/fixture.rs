@@ -65,7 +65,7 @@ pub struct Population {
     pub services: Vec<Value>,
 }
 
-pub const RESOURCE_TYPES: [&str; 12] = [
+pub const RESOURCE_TYPES: [&str; 14] = [
     "Organization",
     "HealthcareService",
     "Practitioner",
@@ -78,6 +78,8 @@ pub const RESOURCE_TYPES: [&str; 12] = [
     "Observation",
     "Encounter",
     "Appointment",
+    "CareTeam",
+    "Consent",
 ];
 
 pub fn population() -> &'static Population {
