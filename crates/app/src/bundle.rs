@@ -573,7 +573,7 @@ fn strip_base<'u>(url: &'u str, base: &str) -> &'u str {
 }
 
 fn single_match(tx: &mut dyn Tx, resource_type: &str, criteria: &[TokenCriterion], what: &str) -> Result<Option<String>, AppError> {
-    let found = tx.find(resource_type, criteria, 2, &store::Visibility::All)?;
+    let found = tx.find(resource_type, criteria, 2)?;
     match found.len() {
         0 | 1 => Ok(found.into_iter().next()),
         _ => Err(AppError::PreconditionFailed(format!("{what} matches more than one resource"))),

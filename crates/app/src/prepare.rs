@@ -68,7 +68,7 @@ pub fn resolve_references(tx: &mut dyn Tx, value: &mut Value, root: &str) -> Res
             Target::Local { .. } => check_local_reference(tx, &path, r)?,
             Target::Conditional { resource_type, query } => {
                 let criteria = criteria::conditional(resource_type, query).map_err(|e| e.within_entry(&path))?;
-                let found = tx.find(resource_type, &criteria, 2, &store::Visibility::All)?;
+                let found = tx.find(resource_type, &criteria, 2)?;
                 match found.as_slice() {
                     [id] => rewrites.push((r.to_owned(), format!("{resource_type}/{id}"))),
                     [] => {
@@ -168,21 +168,24 @@ pub fn version_of(value: Value, id: &str, version: i64, last_updated: &str, sour
     })
 }
 
-/// Refuses to delete a resource that live resources still point at (409), naming a few of them.
+/// Refuses to delete a resource that live resources still point at (409), naming a few of those the unit's
+/// caller may see (behind the application's guard, `sees` answers for the caller).
 pub fn check_unreferenced(tx: &mut dyn Tx, resource_type: &str, id: &str) -> Result<(), AppError> {
     let referrers = tx.referrers(resource_type, id, 3)?;
     if referrers.is_empty() {
         return Ok(());
     }
-    let names: Vec<String> = referrers.iter().map(|(t, i)| format!("{t}/{i}")).collect();
-    Err(AppError::Conflict(format!(
-        "{resource_type}/{id} cannot be deleted: other resources refer to it ({}{})",
-        names.join(", "),
-        if referrers.len() >= 3 { ", …" } else { "" }
-    )))
+    let mut names = Vec::new();
+    for (t, i) in &referrers {
+        if tx.sees(t, i, &store::Visibility::All)? {
+            names.push(format!("{t}/{i}"));
+        }
+    }
+    let listed = if names.is_empty() { String::new() } else { format!(" ({}{})", names.join(", "), if referrers.len() >= 3 { ", …" } else { "" }) };
+    Err(AppError::Conflict(format!("{resource_type}/{id} cannot be deleted: other resources refer to it{listed}")))
 }
 
-/// Writes a deletion of `current`, by `recorded_by`.
+/// Writes a deletion of `current`, recorded by whoever `w` says writes.
 pub fn put_deletion(tx: &mut dyn Tx, current: &Stored, w: &Writing) -> Result<Stored, AppError> {
     Ok(tx.put(NewVersion {
         resource_type: &current.resource_type,

@@ -8,7 +8,7 @@ use crate::prepare::{self, check};
 use crate::session::{Session, Writing};
 use fhir::IssueCode;
 use serde_json::Value;
-use store::{HistoryQuery, HistoryScope, Method, Stored, TokenCriterion, Tx, Visibility};
+use store::{HistoryQuery, HistoryScope, Method, Stored, TokenCriterion, Tx};
 
 /// What a write did.
 #[derive(Debug, Clone)]
@@ -69,7 +69,7 @@ pub(crate) enum Refs {
 /// The resource an `If-None-Exist` condition matches, if exactly one does (412 if several do).
 fn existing_match(tx: &mut dyn Tx, resource_type: &str, if_none_exist: Option<&[TokenCriterion]>) -> Result<Option<Stored>, AppError> {
     let Some(criteria) = if_none_exist else { return Ok(None) };
-    let found = tx.find(resource_type, criteria, 2, &Visibility::All)?;
+    let found = tx.find(resource_type, criteria, 2)?;
     match found.as_slice() {
         [] => Ok(None),
         [id] => Ok(Some(tx.current(resource_type, id)?.ok_or_else(|| AppError::Internal("index points at a missing resource".into()))?)),
@@ -170,7 +170,7 @@ pub(crate) fn conditional_update_in(
     w: &Writing,
 ) -> Result<Written, AppError> {
     let body_id = value.get("id").and_then(Value::as_str).map(str::to_owned);
-    let found = tx.find(resource_type, criteria, 2, &Visibility::All)?;
+    let found = tx.find(resource_type, criteria, 2)?;
     match found.as_slice() {
         [] => match body_id {
             Some(id) => update_in(tx, value, resource_type, &id, if_match, Method::Put, refs, w),
@@ -213,7 +213,7 @@ pub(crate) fn conditional_delete_in(
     refs: Refs,
     w: &Writing,
 ) -> Result<Written, AppError> {
-    let found = tx.find(resource_type, criteria, 2, &Visibility::All)?;
+    let found = tx.find(resource_type, criteria, 2)?;
     match found.as_slice() {
         [] => Ok(Written::Deleted(None)),
         [id] => delete_in(tx, resource_type, id, None, refs, w),
@@ -374,7 +374,7 @@ impl Session {
         let t = resource_type.to_owned();
         let w = self.writing();
         self.write(move |tx| {
-            let found = tx.find(&t, &criteria, 2, &Visibility::All)?;
+            let found = tx.find(&t, &criteria, 2)?;
             match found.as_slice() {
                 [id] => patch_in(tx, &t, id, &patch, if_match, Refs::Check, &w),
                 [] => Err(AppError::NotFound("the condition matches no resource".into())),

@@ -1,4 +1,4 @@
-//! One caller's door to the record: the session every use case that reads or writes a person's data runs
+//! One caller's access to the record: the session every use case that reads or writes a person's data runs
 //! in, the visibility the store filters each of its reads by, and the guard around its units of work that
 //! hides what the caller may not see and refuses writes outside their care relationships.
 
@@ -36,6 +36,10 @@ impl Clock {
     }
 }
 
+fn names(types: &[&str]) -> Vec<String> {
+    types.iter().map(|t| (*t).to_owned()).collect()
+}
+
 /// Who writes, and when: what a unit stamps on the versions it writes.
 #[derive(Debug, Clone)]
 pub(crate) struct Writing {
@@ -48,7 +52,7 @@ pub(crate) struct Writing {
 
 /// What one caller's reads are filtered by and their writes checked against.
 #[derive(Debug, Clone)]
-pub(crate) struct Door {
+pub(crate) struct CallerAccess {
     pub visibility: Visibility,
     pub organisation: Option<String>,
     /// Analysts, administrators, privacy officers and carers read; they do not write into records.
@@ -61,7 +65,7 @@ pub(crate) struct Door {
 pub struct Session {
     app: App,
     caller: Arc<Caller>,
-    door: Arc<Door>,
+    access: Arc<CallerAccess>,
 }
 
 impl std::ops::Deref for Session {
@@ -75,9 +79,9 @@ impl App {
     /// The session of `caller`, with the access that holds now.
     pub async fn as_caller(&self, caller: &Caller) -> Result<Session, AppError> {
         let now = self.config.clock.now();
-        let door = match caller {
-            Caller::System { .. } => Door { visibility: Visibility::All, organisation: None, may_write: true },
-            Caller::Person { patient, .. } => Door {
+        let access = match caller {
+            Caller::System { .. } => CallerAccess { visibility: Visibility::All, organisation: None, may_write: true },
+            Caller::Person { patient, .. } => CallerAccess {
                 visibility: Visibility::Person { patient: patient.clone(), types: None, restricted: true },
                 organisation: None,
                 may_write: true,
@@ -90,18 +94,19 @@ impl App {
                     }
                     _ => Visibility::Shared,
                 };
-                Door { visibility, organisation: None, may_write: false }
+                CallerAccess { visibility, organisation: None, may_write: false }
             }
             Caller::Staff(s) if s.role.is_care_professional() => {
                 let mut parties = vec![format!("Organization/{}", s.organisation)];
                 parties.extend(s.practitioner.iter().map(|p| format!("Practitioner/{p}")));
                 parties.extend(s.practitioner_role.iter().map(|r| format!("PractitionerRole/{r}")));
                 let policy = &self.config.policy;
-                Door {
+                CallerAccess {
                     visibility: Visibility::Staff(StaffVisibility {
                         parties,
                         organisation: s.organisation.clone(),
-                        administrative: s.role == Role::SupportStaff,
+                        administrative: (s.role == Role::SupportStaff).then(|| names(&care::access::ADMINISTRATIVE)),
+                        demographics: names(&care::access::DEMOGRAPHICS),
                         now: now.0,
                         encounters_since: now.minus(policy.encounter_window).0,
                         conferences_since: now.minus(policy.conference_grace).0,
@@ -110,9 +115,9 @@ impl App {
                     may_write: true,
                 }
             }
-            Caller::Staff(s) => Door { visibility: Visibility::Shared, organisation: Some(s.organisation.clone()), may_write: false },
+            Caller::Staff(s) => CallerAccess { visibility: Visibility::Shared, organisation: Some(s.organisation.clone()), may_write: false },
         };
-        Ok(Session { app: self.clone(), caller: Arc::new(caller.clone()), door: Arc::new(door) })
+        Ok(Session { app: self.clone(), caller: Arc::new(caller.clone()), access: Arc::new(access) })
     }
 
     /// The session of a trusted integration system inside this process (the command line's import and
@@ -121,7 +126,7 @@ impl App {
         Session {
             app: self.clone(),
             caller: Arc::new(Caller::System { name: name.to_owned() }),
-            door: Arc::new(Door { visibility: Visibility::All, organisation: None, may_write: true }),
+            access: Arc::new(CallerAccess { visibility: Visibility::All, organisation: None, may_write: true }),
         }
     }
 }
@@ -133,7 +138,7 @@ impl Session {
 
     /// What the store filters this caller's reads by.
     pub(crate) fn visibility(&self) -> &Visibility {
-        &self.door.visibility
+        &self.access.visibility
     }
 
     /// Whether the caller is a trusted integration system.
@@ -143,7 +148,7 @@ impl Session {
 
     /// Who writes now.
     pub(crate) fn writing(&self) -> Writing {
-        Writing { now: crate::instant::now(), source: self.door.organisation.as_ref().map(|o| format!("Organization/{o}")) }
+        Writing { now: crate::instant::now(), source: self.access.organisation.as_ref().map(|o| format!("Organization/{o}")) }
     }
 
     /// Runs a unit of work as this caller: inside it, what the caller may not see does not exist, and a
@@ -152,11 +157,11 @@ impl Session {
         &self,
         unit: impl FnOnce(&mut dyn Tx) -> Result<T, AppError> + Send + 'static,
     ) -> Result<T, AppError> {
-        if !self.door.may_write {
+        if !self.access.may_write {
             return Err(AppError::Forbidden(format!("the role {} does not write into records", self.caller.role())));
         }
-        let door = self.door.clone();
-        self.app.store.write(move |tx| if door.visibility == Visibility::All { unit(tx) } else { unit(&mut Guarded { tx, door: &door }) }).await
+        let access = self.access.clone();
+        self.app.store.write(move |tx| if access.visibility == Visibility::All { unit(tx) } else { unit(&mut Guarded { tx, access: &access }) }).await
     }
 }
 
@@ -165,7 +170,7 @@ impl Session {
 /// before any relationship exists), and may not overwrite what they cannot see.
 struct Guarded<'a> {
     tx: &'a mut dyn Tx,
-    door: &'a Door,
+    access: &'a CallerAccess,
 }
 
 fn refused(resource_type: &str, id: &str) -> StoreError {
@@ -175,18 +180,23 @@ fn refused(resource_type: &str, id: &str) -> StoreError {
 impl Tx for Guarded<'_> {
     fn current(&mut self, resource_type: &str, id: &str) -> Result<Option<Stored>, StoreError> {
         match self.tx.current(resource_type, id)? {
-            Some(s) if self.tx.sees(resource_type, id, &self.door.visibility)? => Ok(Some(s)),
+            Some(s) if self.tx.sees(resource_type, id, &self.access.visibility)? => Ok(Some(s)),
             _ => Ok(None),
         }
     }
 
-    /// Finds among what the caller may see, whatever visibility the unit passes.
-    fn find(&mut self, resource_type: &str, criteria: &[TokenCriterion], limit: usize, _: &Visibility) -> Result<Vec<String>, StoreError> {
-        self.tx.find(resource_type, criteria, limit, &self.door.visibility)
+    /// Finds among what the caller may see.
+    fn find(&mut self, resource_type: &str, criteria: &[TokenCriterion], limit: usize) -> Result<Vec<String>, StoreError> {
+        self.tx.find_visible(resource_type, criteria, limit, &self.access.visibility)
+    }
+
+    /// Never wider than what the caller may see, whatever visibility is asked for.
+    fn find_visible(&mut self, resource_type: &str, criteria: &[TokenCriterion], limit: usize, _: &Visibility) -> Result<Vec<String>, StoreError> {
+        self.find(resource_type, criteria, limit)
     }
 
     fn sees(&mut self, resource_type: &str, id: &str, _: &Visibility) -> Result<bool, StoreError> {
-        self.tx.sees(resource_type, id, &self.door.visibility)
+        self.tx.sees(resource_type, id, &self.access.visibility)
     }
 
     fn referrers(&mut self, resource_type: &str, id: &str, limit: usize) -> Result<Vec<(String, String)>, StoreError> {
@@ -194,7 +204,7 @@ impl Tx for Guarded<'_> {
     }
 
     fn put(&mut self, v: NewVersion<'_>) -> Result<Stored, StoreError> {
-        let vis = &self.door.visibility;
+        let vis = &self.access.visibility;
         if self.tx.current(v.resource_type, v.id)?.is_some() && !self.tx.sees(v.resource_type, v.id, vis)? {
             return Err(refused(v.resource_type, v.id));
         }

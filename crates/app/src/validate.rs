@@ -99,16 +99,17 @@ impl Session {
                 })?;
                 match self.read(resource_type, id).await {
                     Ok(_) => {
-                        let referrers = self.store.links_to(resource_type, vec![id.to_owned()], None, None).await?;
-                        if let Some(first) = referrers.first() {
+                        let links = self.store.links_to(resource_type, vec![id.to_owned()], None, None).await?;
+                        let mut referrers: Vec<(String, String)> = links.into_iter().map(|l| (l.resource_type, l.id)).collect();
+                        referrers.sort();
+                        referrers.dedup();
+                        if !referrers.is_empty() {
+                            // Only a referrer the caller may see is named.
+                            let seen = self.store.read_many(referrers.clone(), self.visibility().clone()).await?;
+                            let first = seen.first().map(|s| format!(", {}/{} among them", s.resource_type, s.id)).unwrap_or_default();
                             issues.push(Issue::error(
                                 IssueCode::Conflict,
-                                format!(
-                                    "{resource_type}/{id} cannot be deleted: {} live resource(s) refer to it, {}/{} the first",
-                                    referrers.len(),
-                                    first.resource_type,
-                                    first.id
-                                ),
+                                format!("{resource_type}/{id} cannot be deleted: {} live resource(s) refer to it{first}", referrers.len()),
                             ));
                         }
                     }

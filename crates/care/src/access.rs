@@ -515,10 +515,10 @@ pub struct Item<'a> {
 }
 
 /// The resource types that identify a person: always shown under any grant.
-const DEMOGRAPHICS: [&str; 1] = ["Patient"];
+pub const DEMOGRAPHICS: [&str; 1] = ["Patient"];
 
 /// The resource types support staff see.
-const ADMINISTRATIVE: [&str; 2] = ["Patient", "Appointment"];
+pub const ADMINISTRATIVE: [&str; 2] = ["Patient", "Appointment"];
 
 /// Whether a grant's view shows `item` to `caller`. Only called once `decide` has allowed access.
 pub fn shows(view: &View, caller: &Caller, item: &Item<'_>) -> bool {

@@ -77,8 +77,10 @@ pub struct StaffVisibility {
     /// items are visible to it alone.
     pub organisation: String,
     /// Support staff: relationships of their organisation only (registered, episode, encounter), and only
-    /// demographics and appointments.
-    pub administrative: bool,
+    /// the resource types listed (the rules' demographics and appointments).
+    pub administrative: Option<Vec<String>>,
+    /// The resource types that identify a person, shown after an opt-out too (the rules' demographics).
+    pub demographics: Vec<String>,
     /// The moment the decision is made (ms).
     pub now: i64,
     /// Encounters that ended after this still grant (now minus the encounter window).
@@ -86,8 +88,3 @@ pub struct StaffVisibility {
     /// Case conferences that ended after this still grant (now minus the grace period).
     pub conferences_since: i64,
 }
-
-/// The resource types that identify a person, shown under every view.
-pub const DEMOGRAPHICS: &[&str] = &["Patient"];
-/// The resource types support staff see.
-pub const ADMINISTRATIVE: &[&str] = &["Patient", "Appointment"];

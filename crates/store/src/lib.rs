@@ -32,9 +32,13 @@ pub const POSTGRES_SCHEMA_VERSION: usize = postgres::SCHEMA_VERSION;
 pub trait Tx {
     /// The current version of a resource, deleted or not.
     fn current(&mut self, resource_type: &str, id: &str) -> Result<Option<Stored>, StoreError>;
-    /// Ids of live (not deleted) resources of a type matching every criterion that the caller may see, at
-    /// most `limit`.
-    fn find(&mut self, resource_type: &str, criteria: &[TokenCriterion], limit: usize, vis: &Visibility) -> Result<Vec<String>, StoreError>;
+    /// Ids of live (not deleted) resources of a type matching every criterion that `vis` shows, at most `limit`.
+    fn find_visible(&mut self, resource_type: &str, criteria: &[TokenCriterion], limit: usize, vis: &Visibility) -> Result<Vec<String>, StoreError>;
+    /// Ids of live resources of a type matching every criterion, at most `limit`: on a store's own unit, all of
+    /// them; behind the application's guard, those the unit's caller may see.
+    fn find(&mut self, resource_type: &str, criteria: &[TokenCriterion], limit: usize) -> Result<Vec<String>, StoreError> {
+        self.find_visible(resource_type, criteria, limit, &Visibility::All)
+    }
     /// Whether the caller may see the current version of a resource, as this unit has left it so far (false
     /// if there is none).
     fn sees(&mut self, resource_type: &str, id: &str, vis: &Visibility) -> Result<bool, StoreError>;

@@ -187,6 +187,11 @@ async fn writes_stay_inside_relationships_and_carry_their_organisation() {
     // Registering a new person is allowed before any relationship exists.
     let new = json!({ "resourceType": "Patient", "name": [{ "family": "New" }] });
     assert_eq!(as_user(&s, "gp", "POST", "/fhir/Patient", Some(&new)).await.status, 201);
+    // A refused delete names only the referrers the caller may see: Patient/p1 points at gp1, and gp2 may not
+    // see Patient/p1.
+    let refused = as_user(&s, "gp2", "DELETE", "/fhir/Organization/gp1", None).await;
+    refused.assert_outcome(409, "conflict", None);
+    assert!(!refused.text().contains("Patient/p1"), "{}", refused.text());
     // Analysts do not write.
     as_user(&s, "analyst", "POST", "/fhir/Observation", Some(&mine)).await.assert_outcome(403, "forbidden", None);
 }

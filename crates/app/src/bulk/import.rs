@@ -881,7 +881,7 @@ fn write_unit(tx: &mut dyn Tx, mut items: Vec<Item>, stamp: &str, atomic: bool, 
         let key = criteria.first().map(|c| (t.clone(), c.system.clone().flatten(), c.code.clone()));
         let matched = match key.as_ref().and_then(|k| claimed.get(k)) {
             Some(id) => Some(id.clone()),
-            None => match tx.find(&t, criteria, 2, &store::Visibility::All) {
+            None => match tx.find(&t, criteria, 2) {
                 Ok(found) if found.len() > 1 => {
                     failed[n] = Some("the resource's first identifier matches more than one stored resource".into());
                     continue;

@@ -315,7 +315,7 @@ fn a_saturated_pool_and_a_statement_past_its_timeout_give_503() {
         holder
             .write(move |tx: &mut dyn store::Tx| -> Result<(), store::StoreError> {
                 let crit = [store::TokenCriterion { param: "identifier".into(), system: None, code: "9990005555".into() }];
-                tx.find("Patient", &crit, 2, &store::Visibility::All)?;
+                tx.find("Patient", &crit, 2)?;
                 let _ = held_tx.send(());
                 std::thread::sleep(Duration::from_secs(6));
                 Ok(())

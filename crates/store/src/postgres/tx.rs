@@ -174,7 +174,7 @@ impl Tx for PgTx<'_> {
         Ok(stored)
     }
 
-    fn find(&mut self, resource_type: &str, criteria: &[TokenCriterion], limit: usize, vis: &Visibility) -> Result<Vec<String>, StoreError> {
+    fn find_visible(&mut self, resource_type: &str, criteria: &[TokenCriterion], limit: usize, vis: &Visibility) -> Result<Vec<String>, StoreError> {
         let memo = (resource_type.to_owned(), format!("{criteria:?}{vis:?}"), limit);
         if let Some(ids) = self.found.get(&memo) {
             return Ok(ids.clone());

@@ -2,7 +2,7 @@
 //! that holds when the caller may see it, joined to `access_relation` by the row's person key.
 
 use super::Fragment;
-use crate::access::{RelationKind, StaffVisibility, Visibility, ADMINISTRATIVE, DEMOGRAPHICS};
+use crate::access::{RelationKind, StaffVisibility, Visibility};
 
 /// Appends ` AND (<row t is visible>)` for the alias `t` of `resource_current` or `resource_version` (both
 /// carry `resource_type`, `id`, `person_key`, `recorded_by` and `restricted`). Nothing for `All`.
@@ -26,7 +26,7 @@ pub fn visible(f: &mut Fragment, vis: &Visibility, t: &str) {
 
 /// The kinds of relationship that grant a member of staff access: support staff only their organisation's.
 fn kinds(s: &StaffVisibility) -> Vec<String> {
-    let all: &[RelationKind] = if s.administrative {
+    let all: &[RelationKind] = if s.administrative.is_some() {
         &[RelationKind::Registered, RelationKind::Episode, RelationKind::Encounter]
     } else {
         &[
@@ -42,7 +42,6 @@ fn kinds(s: &StaffVisibility) -> Vec<String> {
 }
 
 fn staff(f: &mut Fragment, s: &StaffVisibility, t: &str) {
-    let types = |list: &[&str]| list.iter().map(|t| (*t).to_owned()).collect::<Vec<_>>();
     // A relationship holds now between one of the caller's parties and the row's person.
     f.push(&format!(" AND ({t}.person_key IS NULL OR (EXISTS (SELECT 1 FROM access_relation a WHERE a.person_key = {t}.person_key"));
     f.in_list("a.party", &s.parties);
@@ -57,14 +56,14 @@ fn staff(f: &mut Fragment, s: &StaffVisibility, t: &str) {
     // What the view shows: support staff demographics and appointments; restricted items only to the
     // organisation that recorded them; after an opt-out, what the caller's organisation recorded plus the
     // demographics and the opt-out itself.
-    if s.administrative {
-        f.in_list(&format!("{t}.resource_type"), &types(ADMINISTRATIVE));
+    if let Some(types) = &s.administrative {
+        f.in_list(&format!("{t}.resource_type"), types);
         f.bind(&format!(" AND ({t}.restricted = 0 OR {t}.recorded_by = ?)))"), s.organisation.as_str());
         return;
     }
     f.bind(&format!(" AND ({t}.recorded_by = ?"), s.organisation.as_str());
     f.push(&format!(" OR ({t}.restricted = 0 AND (1 = 0 OR (1 = 1"));
-    f.in_list(&format!("{t}.resource_type"), &types(DEMOGRAPHICS));
+    f.in_list(&format!("{t}.resource_type"), &s.demographics);
     f.push(")");
     f.push(&format!(" OR NOT EXISTS (SELECT 1 FROM access_relation o WHERE o.person_key = {t}.person_key AND o.party = '' AND o.kind = 'opt-out'"));
     f.bind(" AND (o.start_ms IS NULL OR o.start_ms <= ?)", s.now);

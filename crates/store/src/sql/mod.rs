@@ -143,8 +143,8 @@ pub fn current(dialect: Dialect, resource_type: &str, id: &str, vis: &crate::acc
     f
 }
 
-/// The live current versions of several resources that the caller may see, in the order given (PostgreSQL:
-/// the keys go in as two arrays).
+/// The live current versions of several resources that the caller may see, in the order given. PostgreSQL
+/// only: the keys go in as two arrays (SQLite reads them one by one).
 pub fn many(dialect: Dialect, keys: Vec<(String, String)>, vis: &crate::access::Visibility) -> Fragment {
     let (types, ids): (Vec<String>, Vec<String>) = keys.into_iter().unzip();
     let mut f = Fragment::new(dialect);

@@ -117,10 +117,7 @@ impl SqliteStore {
     /// pool would cost more than the query.
     pub async fn read(&self, resource_type: &str, id: &str, vis: &Visibility) -> Result<Option<Stored>, StoreError> {
         let _permit = self.inner.admit().await?;
-        self.inner.with_reader_inline("read", None, |c| match vis {
-            Visibility::All => rows::current(c, resource_type, id),
-            _ => Ok(rows::query(c, &crate::sql::current(Dialect::Sqlite, resource_type, id, vis))?.pop()),
-        })
+        self.inner.with_reader_inline("read", None, |c| rows::current_as(c, resource_type, id, vis))
     }
 
     pub async fn vread(&self, resource_type: &str, id: &str, version: i64, vis: &Visibility) -> Result<Option<Stored>, StoreError> {
@@ -186,11 +183,7 @@ impl SqliteStore {
         self.with_reader("read_many", move |c| {
             let mut out = Vec::with_capacity(keys.len());
             for (t, id) in &keys {
-                let found = match vis {
-                    Visibility::All => rows::current(c, t, id)?,
-                    _ => rows::query(c, &crate::sql::current(Dialect::Sqlite, t, id, &vis))?.pop(),
-                };
-                if let Some(s) = found.filter(|s| !s.deleted) {
+                if let Some(s) = rows::current_as(c, t, id, &vis)?.filter(|s| !s.deleted) {
                     out.push(s);
                 }
             }

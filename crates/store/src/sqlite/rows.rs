@@ -31,6 +31,14 @@ pub fn current(c: &Connection, resource_type: &str, id: &str) -> Result<Option<S
     Ok(c.prepare_cached(&sql)?.query_row((resource_type, id), stored).optional()?)
 }
 
+/// The current version of a resource (deleted or not) if `vis` shows it: the fixed statement for `All`.
+pub fn current_as(c: &Connection, resource_type: &str, id: &str, vis: &Visibility) -> Result<Option<Stored>, StoreError> {
+    match vis {
+        Visibility::All => current(c, resource_type, id),
+        _ => Ok(query(c, &sql::current(Dialect::Sqlite, resource_type, id, vis))?.pop()),
+    }
+}
+
 pub fn version(c: &Connection, resource_type: &str, id: &str, version: i64) -> Result<Option<Stored>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM resource_version v WHERE v.resource_type = ?1 AND v.id = ?2 AND v.version = ?3");
     Ok(c.prepare_cached(&sql)?.query_row((resource_type, id, version), stored).optional()?)

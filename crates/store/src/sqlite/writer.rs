@@ -319,7 +319,7 @@ impl Tx for SqliteTx<'_> {
         rows::current(self.conn, resource_type, id)
     }
 
-    fn find(&mut self, resource_type: &str, criteria: &[TokenCriterion], limit: usize, vis: &Visibility) -> Result<Vec<String>, StoreError> {
+    fn find_visible(&mut self, resource_type: &str, criteria: &[TokenCriterion], limit: usize, vis: &Visibility) -> Result<Vec<String>, StoreError> {
         rows::find(self.conn, resource_type, criteria, None, limit, vis)
     }
 

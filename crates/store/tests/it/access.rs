@@ -57,7 +57,8 @@ fn staff(org: &str, practitioner: Option<&str>, administrative: bool, now: i64) 
     Visibility::Staff(StaffVisibility {
         parties,
         organisation: org.into(),
-        administrative,
+        administrative: administrative.then(|| vec!["Patient".into(), "Appointment".into()]),
+        demographics: vec!["Patient".into()],
         now,
         encounters_since: now - 90 * DAY,
         conferences_since: now - DAY,
@@ -151,7 +152,7 @@ async fn reads_show_only_what_a_relationship_and_its_view_allow() {
             .write(move |tx| {
                 let crit = [TokenCriterion { param: "identifier".into(), system: None, code: "k".into() }];
                 Ok::<_, store::StoreError>((
-                    tx.find("Observation", &crit, 10, &vis)?,
+                    tx.find_visible("Observation", &crit, 10, &vis)?,
                     tx.sees("Observation", "o3", &vis)?,
                     tx.sees("Observation", "o1", &vis)?,
                 ))

@@ -290,7 +290,7 @@ async fn postgres_conditional_creates_through_two_pools_make_one_resource() {
         tasks.push(tokio::spawn(async move {
             s.write(move |tx: &mut dyn Tx| -> Result<bool, StoreError> {
                 let crit = [TokenCriterion { param: "identifier".into(), system: Some(Some("s".into())), code: "42".into() }];
-                if !tx.find("Patient", &crit, 2, &ALL)?.is_empty() {
+                if !tx.find("Patient", &crit, 2)?.is_empty() {
                     return Ok(false);
                 }
                 let id = format!("p{n}");
