@@ -36,10 +36,6 @@ impl Clock {
     }
 }
 
-fn names(types: &[&str]) -> Vec<String> {
-    types.iter().map(|t| (*t).to_owned()).collect()
-}
-
 /// Who writes, and when: what a unit stamps on the versions it writes.
 #[derive(Debug, Clone)]
 pub(crate) struct Writing {
@@ -105,8 +101,8 @@ impl App {
                     visibility: Visibility::Staff(StaffVisibility {
                         parties,
                         organisation: s.organisation.clone(),
-                        administrative: (s.role == Role::SupportStaff).then(|| names(&care::access::ADMINISTRATIVE)),
-                        demographics: names(&care::access::DEMOGRAPHICS),
+                        administrative: (s.role == Role::SupportStaff).then_some(&care::access::ADMINISTRATIVE[..]),
+                        demographics: &care::access::DEMOGRAPHICS,
                         now: now.0,
                         encounters_since: now.minus(policy.encounter_window).0,
                         conferences_since: now.minus(policy.conference_grace).0,

@@ -179,9 +179,11 @@ fn run(args: &SearchArgs, cleanup: &mut Cleanup) -> Result<bool, String> {
     };
 
     // The database.
+    // Absolute: the server runs in a folder of its own, where a relative path would name a new database.
+    let absolute = |p: &Path| std::path::absolute(p).map_err(|e| format!("cannot resolve {}: {e}", p.display()));
     let (db, reused) = match &args.database {
-        Some(p) if p.exists() => (p.clone(), true),
-        Some(p) => (p.clone(), false),
+        Some(p) if p.exists() => (absolute(p)?, true),
+        Some(p) => (absolute(p)?, false),
         None => (work.join("joinery.db"), false),
     };
     if reused {

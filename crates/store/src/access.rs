@@ -78,9 +78,9 @@ pub struct StaffVisibility {
     pub organisation: String,
     /// Support staff: relationships of their organisation only (registered, episode, encounter), and only
     /// the resource types listed (the rules' demographics and appointments).
-    pub administrative: Option<Vec<String>>,
+    pub administrative: Option<&'static [&'static str]>,
     /// The resource types that identify a person, shown after an opt-out too (the rules' demographics).
-    pub demographics: Vec<String>,
+    pub demographics: &'static [&'static str],
     /// The moment the decision is made (ms).
     pub now: i64,
     /// Encounters that ended after this still grant (now minus the encounter window).

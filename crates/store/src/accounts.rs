@@ -86,10 +86,10 @@ fn sqlite_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
 
 impl SqliteStore {
     async fn account(&self, username: &str) -> Result<Option<Account>, StoreError> {
-        let username = username.to_owned();
-        self.with_reader("account", move |c| {
+        // On the calling thread: a look-up by primary key on every request.
+        self.with_reader_here("account", |c| {
             let mut st = c.prepare_cached(&format!("SELECT {COLUMNS} FROM user_account WHERE username = ?"))?;
-            let mut rows = st.query_map([&username], sqlite_row)?;
+            let mut rows = st.query_map([username], sqlite_row)?;
             Ok(rows.next().transpose()?)
         })
         .await

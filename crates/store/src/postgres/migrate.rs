@@ -11,6 +11,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_resources", include_str!("../../migrations/postgres/0001_resources.sql")),
     ("0002_accounts", include_str!("../../migrations/postgres/0002_accounts.sql")),
     ("0003_access", include_str!("../../migrations/postgres/0003_access.sql")),
+    ("0004_access_covering", include_str!("../../migrations/postgres/0004_access_covering.sql")),
 ];
 
 /// The advisory lock that admits one migrator at a time ("joinery migrate" in ASCII).

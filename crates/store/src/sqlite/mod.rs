@@ -113,19 +113,16 @@ impl SqliteStore {
         self.inner.writer.submit(unit).await
     }
 
-    /// Reads by primary key run on the calling thread: they take microseconds, and a hop to the blocking
-    /// pool would cost more than the query.
     pub async fn read(&self, resource_type: &str, id: &str, vis: &Visibility) -> Result<Option<Stored>, StoreError> {
-        let _permit = self.inner.admit().await?;
-        self.inner.with_reader_inline("read", None, |c| rows::current_as(c, resource_type, id, vis))
+        self.with_reader_here("read", |c| rows::current_as(c, resource_type, id, vis)).await
     }
 
     pub async fn vread(&self, resource_type: &str, id: &str, version: i64, vis: &Visibility) -> Result<Option<Stored>, StoreError> {
-        let _permit = self.inner.admit().await?;
-        self.inner.with_reader_inline("vread", None, |c| match vis {
+        self.with_reader_here("vread", |c| match vis {
             Visibility::All => rows::version(c, resource_type, id, version),
             _ => Ok(rows::query(c, &crate::sql::version(Dialect::Sqlite, resource_type, id, version, vis))?.pop()),
         })
+        .await
     }
 
     pub async fn history(&self, query: HistoryQuery) -> Result<Vec<Stored>, StoreError> {
@@ -218,6 +215,13 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| StoreError::Internal(Box::new(e)))?
+    }
+
+    /// Runs `f` on a pooled read connection on the calling thread, once one is free: for reads by primary key,
+    /// which take microseconds, where a hop to the blocking pool would cost more than the query.
+    pub(crate) async fn with_reader_here<T>(&self, op: &'static str, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let _permit = self.inner.admit().await?;
+        self.inner.with_reader_inline(op, None, f)
     }
 
     /// Runs `f` on a pooled read connection on the blocking thread pool, once one is free, interrupted at

@@ -57,8 +57,8 @@ fn staff(org: &str, practitioner: Option<&str>, administrative: bool, now: i64) 
     Visibility::Staff(StaffVisibility {
         parties,
         organisation: org.into(),
-        administrative: administrative.then(|| vec!["Patient".into(), "Appointment".into()]),
-        demographics: vec!["Patient".into()],
+        administrative: administrative.then_some(&["Patient", "Appointment"][..]),
+        demographics: &["Patient"],
         now,
         encounters_since: now - 90 * DAY,
         conferences_since: now - DAY,
