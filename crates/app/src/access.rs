@@ -137,10 +137,50 @@ pub fn recorded_by(resource: &Value) -> Option<String> {
 /// only to the organisation that recorded it.
 const CONFIDENTIALITY: &str = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality";
 
-/// Whether a resource is labelled restricted in `meta.security`.
-pub fn restricted(resource: &Value) -> bool {
+/// Codes that make an item sensitive (configured): an item whose `code` or `medicationCodeableConcept`
+/// carries one of them is seen only by the organisation that recorded it, as if labelled restricted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SensitiveCodes(std::collections::BTreeSet<(String, String)>);
+
+impl SensitiveCodes {
+    /// From `system|code` strings (both parts required).
+    pub fn parse<S: AsRef<str>>(list: &[S]) -> Result<SensitiveCodes, String> {
+        let mut set = std::collections::BTreeSet::new();
+        for entry in list {
+            let entry = entry.as_ref();
+            match entry.split_once('|') {
+                Some((system, code)) if !system.is_empty() && !code.is_empty() && !code.contains('|') => {
+                    set.insert((system.to_owned(), code.to_owned()));
+                }
+                _ => return Err(format!("sensitive code '{entry}' is not system|code")),
+            }
+        }
+        Ok(SensitiveCodes(set))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn codes(&self, concept: Option<&Value>) -> bool {
+        array(concept.and_then(|c| c.get("coding"))).any(|c| match (c.get("system").and_then(Value::as_str), c.get("code").and_then(Value::as_str)) {
+            (Some(system), Some(code)) => self.0.iter().any(|(s, k)| s == system && k == code),
+            _ => false,
+        })
+    }
+
+    /// Whether `resource` is coded with one of the codes.
+    pub fn matches(&self, resource: &Value) -> bool {
+        !self.0.is_empty() && (self.codes(resource.get("code")) || self.codes(resource.get("medicationCodeableConcept")))
+    }
+}
+
+/// Whether a resource is restricted: labelled so in `meta.security` (R or V of v3-Confidentiality), or coded
+/// with one of the configured sensitive codes.
+pub fn restricted(resource: &Value, sensitive: &SensitiveCodes) -> bool {
     array(resource.get("meta").and_then(|m| m.get("security")))
         .any(|c| c.get("system").and_then(Value::as_str) == Some(CONFIDENTIALITY) && matches!(c.get("code").and_then(Value::as_str), Some("R" | "V")))
+        || sensitive.matches(resource)
 }
 
 fn team(r: &Value) -> Team {
@@ -402,4 +442,26 @@ pub fn decision_parameters(decision: &care::access::Decision) -> Value {
         }
     }
     serde_json::json!({ "resourceType": "Parameters", "parameter": parameters })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn sensitive_codes_are_system_and_code_and_mark_what_carries_them() {
+        assert!(SensitiveCodes::parse(&["http://snomed.info/sct"]).is_err());
+        assert!(SensitiveCodes::parse(&["|123"]).is_err());
+        assert!(SensitiveCodes::parse(&["http://snomed.info/sct|"]).is_err());
+        let codes = SensitiveCodes::parse(&["http://snomed.info/sct|123", "http://loinc.org|9-9"]).expect("codes");
+        let coded = |element: &str, system: &str, code: &str| json!({ element: { "coding": [{ "system": system, "code": code }] } });
+        assert!(restricted(&coded("code", "http://snomed.info/sct", "123"), &codes));
+        assert!(restricted(&coded("medicationCodeableConcept", "http://loinc.org", "9-9"), &codes));
+        assert!(!restricted(&coded("code", "http://loinc.org", "123"), &codes), "the code in another system");
+        assert!(!restricted(&coded("category", "http://snomed.info/sct", "123"), &codes), "only the item's own code");
+        assert!(!restricted(&coded("code", "http://snomed.info/sct", "123"), &SensitiveCodes::default()));
+        let labelled = json!({ "meta": { "security": [{ "system": CONFIDENTIALITY, "code": "R" }] } });
+        assert!(restricted(&labelled, &SensitiveCodes::default()));
+    }
 }

@@ -42,6 +42,9 @@ pub struct Config {
     pub token_ttl: std::time::Duration,
     /// The configurable part of the access rules (encounter window, case-conference grace, break-glass).
     pub policy: care::access::Policy,
+    /// Codes whose items only their recording organisation sees. Applied when a version is written: a
+    /// changed set holds for what is written after the change.
+    pub sensitive_codes: std::sync::Arc<access::SensitiveCodes>,
     /// The clock the access rules read (a test may set it).
     pub clock: Clock,
 }
@@ -54,6 +57,7 @@ impl Config {
             token_key: None,
             token_ttl: std::time::Duration::from_secs(3600),
             policy: care::access::Policy::default(),
+            sensitive_codes: Default::default(),
             clock: Clock::system(),
         }
     }

@@ -105,7 +105,7 @@ pub fn check_local_reference(tx: &mut dyn Tx, path: &str, r: &str) -> Result<(),
 
 /// Writes `value` (already checked and resolved) as version `version` of `resource_type/id`.
 pub fn put(tx: &mut dyn Tx, value: Value, resource_type: &str, id: &str, version: i64, method: Method, w: &Writing) -> Result<Stored, AppError> {
-    let v = version_of(value, id, version, &w.now, w.source.as_deref())?;
+    let v = version_of(value, id, version, w)?;
     Ok(tx.put(v.new_version(resource_type, id, version, method, &w.now))?)
 }
 
@@ -142,10 +142,11 @@ impl Prepared {
     }
 }
 
-/// Stamps `value` as version `version` of its resource `id` (written for `source`, if known) and computes
-/// its body text, index entries, person key, local links, provenance and the care relationships it states.
-pub fn version_of(value: Value, id: &str, version: i64, last_updated: &str, source: Option<&str>) -> Result<Prepared, AppError> {
-    let value = stamp(value, id, version, last_updated, source);
+/// Stamps `value` as version `version` of its resource `id` (at `w.now`, for `w.source` if known) and
+/// computes its body text, index entries, person key, local links, provenance, whether it is restricted and
+/// the care relationships it states.
+pub fn version_of(value: Value, id: &str, version: i64, w: &Writing) -> Result<Prepared, AppError> {
+    let value = stamp(value, id, version, &w.now, w.source.as_deref());
     let index = fhir::search::extract(&value);
     let person_key = fhir::index::person_key(&value);
     let links: Vec<(String, String)> = reference::references(&value)
@@ -163,7 +164,7 @@ pub fn version_of(value: Value, id: &str, version: i64, last_updated: &str, sour
         person_key,
         links,
         recorded_by: crate::access::recorded_by(&value),
-        restricted: crate::access::restricted(&value),
+        restricted: crate::access::restricted(&value, &w.sensitive),
         relations,
     })
 }

@@ -93,7 +93,7 @@ impl Draft {
         if references.iter().any(|(_, r)| matches!(fhir::reference::parse(r, None), fhir::reference::Target::Conditional { .. })) {
             return Ok(None);
         }
-        Ok(Some(Draft { prepared: prepare::version_of(value, id, 1, &w.now, w.source.as_deref())?, references }))
+        Ok(Some(Draft { prepared: prepare::version_of(value, id, 1, w)?, references }))
     }
 }
 

@@ -37,13 +37,15 @@ impl Clock {
 }
 
 /// Who writes, and when: what a unit stamps on the versions it writes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Writing {
     /// The instant the versions are stamped with.
     pub now: String,
     /// `Organization/x`: the organisation a member of staff writes for, stamped as each version's
     /// `meta.source`; `None` keeps what the client sent (systems, people).
     pub source: Option<String>,
+    /// The configured sensitive codes, which mark what is written restricted.
+    pub sensitive: std::sync::Arc<crate::access::SensitiveCodes>,
 }
 
 /// What one caller's reads are filtered by and their writes checked against.
@@ -144,7 +146,11 @@ impl Session {
 
     /// Who writes now.
     pub(crate) fn writing(&self) -> Writing {
-        Writing { now: crate::instant::now(), source: self.access.organisation.as_ref().map(|o| format!("Organization/{o}")) }
+        Writing {
+            now: crate::instant::now(),
+            source: self.access.organisation.as_ref().map(|o| format!("Organization/{o}")),
+            sensitive: self.config.sensitive_codes.clone(),
+        }
     }
 
     /// Runs a unit of work as this caller: inside it, what the caller may not see does not exist, and a

@@ -49,6 +49,42 @@ pub struct FileConfig {
     /// What one request may ask for: the keys of `app::Limits`, `max_in_flight`, `request_timeout_ms` and
     /// `header_timeout_ms`.
     pub limits: Option<std::collections::BTreeMap<String, usize>>,
+    /// The configurable part of the information-sharing rules.
+    pub access: Option<AccessConfig>,
+}
+
+/// The `[access]` table of the configuration file.
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct AccessConfig {
+    /// How long after an encounter ends its organisation keeps access, in days [default: 90].
+    pub encounter_window_days: Option<u32>,
+    /// How long after a case conference's scheduled end its attendees keep access, in hours [default: 24].
+    pub conference_grace_hours: Option<u32>,
+    /// How long a break-glass grant lasts, in hours [default: 4].
+    pub break_glass_hours: Option<u32>,
+    /// Codes (`system|code`) whose items only the organisation that recorded them sees, like items labelled
+    /// restricted. Applied when a version is written (REST and import): items written before a change keep
+    /// what they were written with.
+    pub sensitive_codes: Option<Vec<String>>,
+}
+
+/// The use cases' configuration that every command shares: token signing and the access rules.
+pub fn app_config(file: &FileConfig, base_url: &str) -> Result<app::Config, String> {
+    let mut config = app::Config::new(base_url);
+    config.token_key = token_key(file)?;
+    config.token_ttl = token_ttl(file);
+    let access = file.access.clone().unwrap_or_default();
+    let defaults = care::access::Policy::default();
+    let span = |v: Option<u32>, unit: fn(i64) -> care::access::Span, default| v.map_or(default, |v| unit(i64::from(v)));
+    config.policy = care::access::Policy {
+        encounter_window: span(access.encounter_window_days, care::access::Span::days, defaults.encounter_window),
+        conference_grace: span(access.conference_grace_hours, care::access::Span::hours, defaults.conference_grace),
+        break_glass_duration: span(access.break_glass_hours, care::access::Span::hours, defaults.break_glass_duration),
+    };
+    let codes = app::access::SensitiveCodes::parse(&access.sensitive_codes.unwrap_or_default()).map_err(|e| format!("[access] {e}"))?;
+    config.sensitive_codes = std::sync::Arc::new(codes);
+    Ok(config)
 }
 
 impl FileConfig {
@@ -128,6 +164,9 @@ impl StoreArgs {
     }
 }
 
+/// The base URL the command-line tools (import, export, accounts) state; they serve nothing.
+pub const LOCAL_BASE: &str = "http://127.0.0.1:8080/fhir";
+
 /// Where the database lives unless configured.
 pub const DEFAULT_DATABASE: &str = "joinery-data/joinery.db";
 
@@ -141,10 +180,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Per-request limits of the use cases.
     pub limits: app::Limits,
-    /// The configured token signing key, if any.
-    pub token_key: Option<app::Secret>,
-    /// How long issued tokens are valid.
-    pub token_ttl: std::time::Duration,
+    /// The use cases' configuration (tokens, access rules), limits and clock apart.
+    pub app: app::Config,
     /// Most requests served at once.
     pub max_in_flight: usize,
     /// Longest a request may take, in milliseconds.
@@ -158,8 +195,7 @@ pub const HEADER_TIMEOUT_MS: usize = 10_000;
 
 impl Settings {
     pub fn resolve(flags: ServeArgs, file: FileConfig) -> Result<Settings, String> {
-        let token_key = token_key(&file)?;
-        let token_ttl = token_ttl(&file);
+        let mut app = app_config(&file, "")?;
         let listen = flags.listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into());
         let mut database = Database::parse(&flags.database.or(file.database).unwrap_or_else(|| DEFAULT_DATABASE.into()))?;
         if let Database::Postgres(pg) = &mut database {
@@ -167,6 +203,7 @@ impl Settings {
             pg.timeout_ms = flags.database_timeout_ms.or(file.database_timeout_ms).unwrap_or(pg.timeout_ms).max(1);
         }
         let base_url = flags.base_url.or(file.base_url).unwrap_or_else(|| format!("http://{listen}/fhir")).trim_end_matches('/').to_owned();
+        app.base_url = base_url.clone();
         let log_format = flags.log_format.or(file.log_format).unwrap_or_else(|| "json".into());
         if log_format != "json" && log_format != "text" {
             return Err(format!("log format '{log_format}' is not one of json, text"));
@@ -191,19 +228,7 @@ impl Settings {
                 }
             }
         }
-        Ok(Settings {
-            listen,
-            database,
-            base_url,
-            log_format,
-            max_body_bytes,
-            limits,
-            token_key,
-            token_ttl,
-            max_in_flight,
-            request_timeout_ms,
-            header_timeout_ms,
-        })
+        Ok(Settings { listen, database, base_url, log_format, max_body_bytes, limits, app, max_in_flight, request_timeout_ms, header_timeout_ms })
     }
 }
 
@@ -240,10 +265,8 @@ impl Settings {
 
     /// The use cases' configuration.
     pub fn app_config(&self) -> app::Config {
-        let mut config = app::Config::new(self.base_url.clone());
+        let mut config = self.app.clone();
         config.limits = self.limits.clone();
-        config.token_key = self.token_key.clone();
-        config.token_ttl = self.token_ttl;
         config
     }
 }
@@ -307,5 +330,21 @@ mod tests {
         let file: FileConfig = toml::from_str("[limits]\nmax_cont = 200").expect("toml");
         let e = Settings::resolve(ServeArgs::default(), file).expect_err("an unknown limit");
         assert!(e.contains("max_cont") && e.contains("max_count"), "{e}");
+    }
+
+    #[test]
+    fn access_rules_come_from_the_file() {
+        let text = "[access]\nencounter_window_days = 30\nbreak_glass_hours = 2\nsensitive_codes = [\"http://snomed.info/sct|123\"]";
+        let file: FileConfig = toml::from_str(text).expect("toml");
+        let s = Settings::resolve(ServeArgs::default(), file).expect("valid");
+        let config = s.app_config();
+        assert_eq!(config.policy.encounter_window, care::access::Span::days(30));
+        assert_eq!(config.policy.break_glass_duration, care::access::Span::hours(2));
+        assert_eq!(config.policy.conference_grace, care::access::Policy::default().conference_grace, "unset keeps the default");
+        assert_eq!(*config.sensitive_codes, app::access::SensitiveCodes::parse(&["http://snomed.info/sct|123"]).expect("codes"));
+        let file: FileConfig = toml::from_str("[access]\nsensitive_codes = [\"123\"]").expect("toml");
+        let e = Settings::resolve(ServeArgs::default(), file).expect_err("a code without its system");
+        assert!(e.contains("[access]") && e.contains("'123'"), "{e}");
+        assert!(toml::from_str::<FileConfig>("[access]\nencounter_window = 3").is_err(), "an unknown key");
     }
 }

@@ -44,8 +44,9 @@ pub fn run(args: &ExportArgs, file: &FileConfig) -> Outcome {
     let query = form_query(&params);
     let request =
         ExportRequest::from_params(level, &params, format!("joinery export: {path}{query}")).map_err(|e| Failure::Usage(app_message(&e)))?;
+    let config = crate::config::app_config(file, crate::config::LOCAL_BASE).map_err(Failure::Usage)?;
     block_on(async move {
-        let app = app::App::new(open_store(&database)?, app::Config::new("http://127.0.0.1:8080/fhir"));
+        let app = app::App::new(open_store(&database)?, config);
         let outcome = app.as_system("joinery export").export_to_dir(&request, &args.out, None).await;
         let closed = app.shutdown().await;
         let summary = outcome.map_err(|e| match e {

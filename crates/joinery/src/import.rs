@@ -30,8 +30,9 @@ pub struct ImportArgs {
 pub fn run(args: &ImportArgs, file: &FileConfig) -> Outcome {
     let database = args.store.resolve(file).map_err(Failure::Usage)?;
     let sources = app::bulk::list_sources(&args.paths).map_err(|e| Failure::Usage(e.to_string()))?;
+    let config = crate::config::app_config(file, crate::config::LOCAL_BASE).map_err(Failure::Usage)?;
     block_on(async move {
-        let app = app::App::new(open_store(&database)?, app::Config::new("http://127.0.0.1:8080/fhir"));
+        let app = app::App::new(open_store(&database)?, config);
         let options = ImportOptions { batch_size: args.batch, workers: args.workers, ..Default::default() };
         let outcome = import(&app, sources, options).await;
         let closed = app.shutdown().await;

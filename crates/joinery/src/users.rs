@@ -1,7 +1,7 @@
 //! `joinery user add|list|disable` and `joinery token`: accounts and the tokens they sign in with, from the
 //! command line, on the database the server uses.
 
-use crate::config::{token_key, token_ttl, FileConfig, StoreArgs};
+use crate::config::{app_config, FileConfig, StoreArgs, LOCAL_BASE};
 use crate::{block_on, open_store, Failure, Outcome};
 use app::auth::{ActsAs, NewAccount};
 use care::access::Role;
@@ -76,9 +76,7 @@ fn id_of(reference: &str, resource_type: &str, flag: &str) -> Result<String, Fai
 
 fn app_for(store: &StoreArgs, file: &FileConfig) -> Result<app::App, Failure> {
     let database = store.resolve(file).map_err(Failure::Usage)?;
-    let mut config = app::Config::new("http://127.0.0.1:8080/fhir");
-    config.token_key = token_key(file).map_err(Failure::Usage)?;
-    config.token_ttl = token_ttl(file);
+    let config = app_config(file, LOCAL_BASE).map_err(Failure::Usage)?;
     Ok(app::App::new(open_store(&database)?, config))
 }
 

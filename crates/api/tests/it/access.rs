@@ -196,6 +196,36 @@ async fn writes_stay_inside_relationships_and_carry_their_organisation() {
     as_user(&s, "analyst", "POST", "/fhir/Observation", Some(&mine)).await.assert_outcome(403, "forbidden", None);
 }
 
+#[tokio::test]
+async fn items_coded_with_a_configured_sensitive_code_are_seen_only_by_their_recorder() {
+    let sensitive = app::access::SensitiveCodes::parse(&["http://loinc.org|9999-9"]).expect("codes");
+    let s = Server::configured(
+        api::Options::default(),
+        |c| {
+            c.clock = app::Clock::manual(Moment(T0));
+            c.sensitive_codes = std::sync::Arc::new(sensitive);
+        },
+        |_| {},
+    );
+    record(&s).await;
+    // The hospital records a sensitive item (unlabelled) and an ordinary one about p1.
+    for (id, code) in [("s1", "9999-9"), ("s2", "1111-1")] {
+        let r = as_user(&s, "nurse", "PUT", &format!("/fhir/Observation/{id}"), Some(&observation(id, "p1", "hosp", code, false))).await;
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    // p1's GP sees the ordinary item and not the sensitive one, in reads, searches and counts.
+    assert_eq!(as_user(&s, "gp", "GET", "/fhir/Observation/s2", None).await.status, 200);
+    assert_eq!(as_user(&s, "gp", "GET", "/fhir/Observation/s1", None).await.status, 404);
+    assert_eq!(ids(&as_user(&s, "gp", "GET", "/fhir/Observation?code=9999-9,1111-1", None).await, "match"), ["Observation/o2", "Observation/s2"]);
+    // The recording organisation and the person themself see it.
+    assert_eq!(as_user(&s, "nurse", "GET", "/fhir/Observation/s1", None).await.status, 200);
+    assert_eq!(as_user(&s, "me", "GET", "/fhir/Observation/s1", None).await.status, 200);
+    // Recoded to an ordinary code, it is shared again from that version on.
+    let r = as_user(&s, "nurse", "PUT", "/fhir/Observation/s1", Some(&observation("s1", "p1", "hosp", "1111-1", false))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(as_user(&s, "gp", "GET", "/fhir/Observation/s1", None).await.status, 200);
+}
+
 fn opt_out(id: &str) -> Value {
     json!({ "resourceType": "Consent", "id": id, "status": "active",
             "scope": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy" }] },

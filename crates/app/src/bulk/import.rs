@@ -12,6 +12,7 @@
 use super::source::{self, Line, Source, SourceKind};
 use crate::error::AppError;
 use crate::prepare::{self, Prepared};
+use crate::session::Writing;
 use crate::{bundle, instant, record, App};
 use fhir::reference::{self, Target};
 use serde_json::Value;
@@ -220,8 +221,8 @@ struct Item {
 
 /// What a reader hands the workers.
 enum Work {
-    Lines { seq: u64, file: Arc<Path>, file_type: Option<String>, lines: Vec<(u64, Line)>, stamp: String },
-    Document { seq: u64, file: Arc<Path>, stamp: String },
+    Lines { seq: u64, file: Arc<Path>, file_type: Option<String>, lines: Vec<(u64, Line)>, stamp: Writing },
+    Document { seq: u64, file: Arc<Path>, stamp: Writing },
     Failed { seq: u64, failure: Failure },
 }
 
@@ -235,7 +236,7 @@ struct Batch {
     /// Resources read, per type (those that failed before the writer included).
     read: Vec<(String, u64)>,
     skipped: Option<PathBuf>,
-    stamp: String,
+    stamp: Writing,
 }
 
 /// What became of one item on the writer.
@@ -267,6 +268,11 @@ impl From<StoreError> for UnitFailure {
 type UnitResult = Result<Vec<Written>, UnitFailure>;
 
 impl App {
+    /// What a resource written by the import outside the batches is stamped with.
+    fn import_stamp(&self) -> Writing {
+        Writing { now: instant::now(), source: None, sensitive: self.config.sensitive_codes.clone() }
+    }
+
     /// Imports the given files (see `bulk::list_sources`). Bad lines and entries are reported in the
     /// result, never stop the rest; an error is returned only if the store cannot take the import at all.
     pub async fn import(&self, sources: Vec<Source>, options: ImportOptions, progress: Arc<Progress>) -> Result<ImportReport, AppError> {
@@ -290,9 +296,10 @@ impl App {
         let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<Batch>(workers * 2 + 2);
 
         let reader_progress = progress.clone();
+        let clock = Clock { last: String::new(), sensitive: self.config.sensitive_codes.clone() };
         let reader = std::thread::Builder::new()
             .name("joinery-import-reader".into())
-            .spawn(move || read_sources(sources, batch_size, &work_tx, &reader_progress))
+            .spawn(move || read_sources(sources, batch_size, &work_tx, &reader_progress, clock))
             .map_err(|e| AppError::Internal(Box::new(e)))?;
         let mut threads = Vec::with_capacity(workers);
         for n in 0..workers {
@@ -390,7 +397,7 @@ impl App {
     async fn submit(
         &self,
         items: Vec<Item>,
-        stamp: String,
+        stamp: Writing,
         atomic: bool,
         seen: Option<Arc<Mutex<Seen>>>,
         keys: Keys,
@@ -456,7 +463,7 @@ impl App {
                     tracing::warn!(items = items.len(), "an import unit failed; retrying its resources one by one");
                     for item in items {
                         let (t, o) = (item.resource_type.clone(), item.origin.clone());
-                        let stamp = instant::now();
+                        let stamp = self.import_stamp();
                         let seen = seen.clone();
                         match self.store.write(move |tx| write_unit(tx, vec![item], &stamp, false, seen.as_deref())).await {
                             Ok(w) => all.extend(w),
@@ -530,9 +537,8 @@ impl InFlight<'_> {
 
 // ---- reading: one thread cuts the files into batches ----
 
-fn read_sources(sources: Vec<Source>, batch_size: usize, work: &mpsc::SyncSender<Work>, progress: &Progress) {
+fn read_sources(sources: Vec<Source>, batch_size: usize, work: &mpsc::SyncSender<Work>, progress: &Progress, mut clock: Clock) {
     let mut seq = 0u64;
-    let mut clock = Clock::default();
     let send = |w: Work| work.send(w).is_ok();
     for s in sources {
         let file: Arc<Path> = Arc::from(s.path.as_path());
@@ -601,19 +607,20 @@ fn read_sources(sources: Vec<Source>, batch_size: usize, work: &mpsc::SyncSender
     }
 }
 
-/// Instants that never go backwards, so that `lastUpdated` follows the order of writing.
-#[derive(Default)]
+/// Instants that never go backwards, so that `lastUpdated` follows the order of writing: what each batch
+/// is stamped with.
 struct Clock {
     last: String,
+    sensitive: Arc<crate::access::SensitiveCodes>,
 }
 
 impl Clock {
-    fn now(&mut self) -> String {
+    fn now(&mut self) -> Writing {
         let now = instant::now();
         if now > self.last {
             self.last = now;
         }
-        self.last.clone()
+        Writing { now: self.last.clone(), source: None, sensitive: self.sensitive.clone() }
     }
 }
 
@@ -630,7 +637,7 @@ fn work(rx: &Mutex<mpsc::Receiver<Work>>, tx: &tokio::sync::mpsc::Sender<Batch>,
             Work::Lines { seq, file, file_type, lines, stamp } => prepare_lines(seq, &file, file_type.as_deref(), lines, stamp),
             Work::Document { seq, file, stamp } => prepare_document(seq, &file, stamp, progress),
             Work::Failed { seq, failure } => {
-                Batch { seq, atomic: false, items: Vec::new(), read: Vec::new(), failures: vec![failure], skipped: None, stamp: String::new() }
+                Batch { seq, atomic: false, items: Vec::new(), read: Vec::new(), failures: vec![failure], skipped: None, stamp: Writing::default() }
             }
         };
         if tx.blocking_send(batch).is_err() {
@@ -639,7 +646,7 @@ fn work(rx: &Mutex<mpsc::Receiver<Work>>, tx: &tokio::sync::mpsc::Sender<Batch>,
     }
 }
 
-fn prepare_lines(seq: u64, file: &Arc<Path>, file_type: Option<&str>, lines: Vec<(u64, Line)>, stamp: String) -> Batch {
+fn prepare_lines(seq: u64, file: &Arc<Path>, file_type: Option<&str>, lines: Vec<(u64, Line)>, stamp: Writing) -> Batch {
     let mut batch =
         Batch { seq, atomic: false, items: Vec::with_capacity(lines.len()), failures: Vec::new(), read: Vec::new(), skipped: None, stamp };
     let mut read: HashMap<String, u64> = HashMap::new();
@@ -688,7 +695,7 @@ fn prepare_lines(seq: u64, file: &Arc<Path>, file_type: Option<&str>, lines: Vec
 /// Largest JSON document (Bundle) imported; Bundles are read whole.
 const MAX_DOCUMENT: u64 = 2 * 1024 * 1024 * 1024;
 
-fn prepare_document(seq: u64, file: &Arc<Path>, stamp: String, progress: &Progress) -> Batch {
+fn prepare_document(seq: u64, file: &Arc<Path>, stamp: Writing, progress: &Progress) -> Batch {
     let mut batch = Batch { seq, atomic: true, items: Vec::new(), failures: Vec::new(), read: Vec::new(), skipped: None, stamp };
     let whole = Origin { file: file.clone(), line: None, entry: None };
     let text = match std::fs::metadata(file) {
@@ -802,15 +809,15 @@ fn prepare_bundle(mut bundle: Value, file: &Arc<Path>, batch: &mut Batch) {
 }
 
 /// Validates and prepares one resource as version 1, stamped with `stamp`.
-fn prepare_item(value: Value, resource_type: &str, url_id: Option<String>, origin: Origin, stamp: &str) -> Result<Item, String> {
+fn prepare_item(value: Value, resource_type: &str, url_id: Option<String>, origin: Origin, stamp: &Writing) -> Result<Item, String> {
     let (id, identity) = identity_of(&value, resource_type, url_id)?;
     prepare_with(value, resource_type, id, identity, origin, stamp)
 }
 
-fn prepare_with(value: Value, resource_type: &str, id: String, identity: Identity, origin: Origin, stamp: &str) -> Result<Item, String> {
+fn prepare_with(value: Value, resource_type: &str, id: String, identity: Identity, origin: Origin, stamp: &Writing) -> Result<Item, String> {
     prepare::check(&value, resource_type).map_err(|e| describe(&e))?;
     let conditional = reference::references(&value).iter().any(|r| matches!(reference::parse(r, None), Target::Conditional { .. }));
-    let prepared = prepare::version_of(value, &id, 1, stamp, None).map_err(|e| describe(&e))?;
+    let prepared = prepare::version_of(value, &id, 1, stamp).map_err(|e| describe(&e))?;
     Ok(Item { origin, resource_type: resource_type.to_owned(), id, identity, prepared, conditional })
 }
 
@@ -870,7 +877,7 @@ fn describe(e: &AppError) -> String {
 
 // ---- writing: one unit per batch, on the store's writer ----
 
-fn write_unit(tx: &mut dyn Tx, mut items: Vec<Item>, stamp: &str, atomic: bool, seen: Option<&Mutex<Seen>>) -> UnitResult {
+fn write_unit(tx: &mut dyn Tx, mut items: Vec<Item>, stamp: &Writing, atomic: bool, seen: Option<&Mutex<Seen>>) -> UnitResult {
     let mut failed: Vec<Option<String>> = vec![None; items.len()];
     // 1. Identities by identifier; several items with the same identifier become one resource.
     let mut renamed: HashMap<String, String> = HashMap::new(); // "Type/provisional" -> "Type/matched"
@@ -928,7 +935,7 @@ fn write_unit(tx: &mut dyn Tx, mut items: Vec<Item>, stamp: &str, atomic: bool, 
     for n in 0..items.len() {
         let outcome = match failed[n].take() {
             Some(message) => Outcome::Failed(message),
-            None => match write_item(tx, &items[n], stamp, seen) {
+            None => match write_item(tx, &items[n], &stamp.now, seen) {
                 Ok(o) => o,
                 Err(e) => return Err(UnitFailure { error: e, items }),
             },
@@ -939,7 +946,7 @@ fn write_unit(tx: &mut dyn Tx, mut items: Vec<Item>, stamp: &str, atomic: bool, 
 }
 
 /// Prepares an item again on the writer: under its decided id, with renamed and conditional references resolved.
-fn reprepare(tx: &mut dyn Tx, item: &mut Item, renamed: &HashMap<String, String>, stamp: &str) -> Result<(), AppError> {
+fn reprepare(tx: &mut dyn Tx, item: &mut Item, renamed: &HashMap<String, String>, stamp: &Writing) -> Result<(), AppError> {
     let mut value: Value = serde_json::from_str(&item.prepared.body).map_err(|e| AppError::Internal(Box::new(e)))?;
     if !renamed.is_empty() {
         reference::for_each_reference_mut(&mut value, &mut |s| {
@@ -951,7 +958,7 @@ fn reprepare(tx: &mut dyn Tx, item: &mut Item, renamed: &HashMap<String, String>
     if item.conditional {
         bundle::resolve_conditionals(tx, &mut value, &item.resource_type)?;
     }
-    item.prepared = prepare::version_of(value, &item.id, 1, stamp, None)?;
+    item.prepared = prepare::version_of(value, &item.id, 1, stamp)?;
     Ok(())
 }
 
