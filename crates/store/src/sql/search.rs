@@ -406,9 +406,9 @@ pub fn page(d: Dialect, q: &Query) -> Result<Page, StoreError> {
     keys.push(SortKey { param: None, table: IndexTable::Token, descending: id_desc });
     let kinds: Vec<KeyKind> = keys.iter().map(key_kind).collect();
     let reverse = q.after.is_none() && q.before.is_some();
-    if d == Dialect::Postgres && keys.len() == 1 && q.visibility == Visibility::All {
+    if keys.len() == 1 && (d == Dialect::Sqlite || q.visibility == Visibility::All) {
         if let Some(f) = single_set_page(d, q, id_desc, reverse)? {
-            return Ok(Page { statement: f, keys: kinds, reverse, reusable_plan: true });
+            return Ok(Page { statement: f, keys: kinds, reverse, reusable_plan: d == Dialect::Postgres });
         }
     }
 
@@ -487,10 +487,20 @@ fn single_set(q: &Query) -> Option<&Predicate> {
 }
 
 /// A page ordered by id alone of a query that is one positive test on one index table: the ids come
-/// straight from the index (its rows belong to live current versions only), sorted and limited there, and
-/// only the page's rows are joined to their current versions. PostgreSQL would otherwise probe
-/// `resource_current` once per match before sorting (or, with a cached generic plan, whatever the number
-/// of matches); this keeps a page of a fifty-thousand-match search to one index range.
+/// straight from the index (its rows belong to live current versions only) and are sorted there, and only
+/// as many as the page needs are joined to their current versions.
+///
+/// PostgreSQL (the system client): the page's ids are limited in the index, then joined. PostgreSQL would
+/// otherwise probe `resource_current` once per match before sorting (or, with a cached generic plan,
+/// whatever the number of matches); this keeps a page of a fifty-thousand-match search to one index range.
+///
+/// SQLite (every caller): the sorted ids are walked in order, each joined to its current version and the
+/// caller's access decision made on it, until the page is full; a page of `Patient?family=` with 2,963
+/// matches on 199,000 people went from 5.8 to 1.5 ms as a GP. The ids are ordered by `id || ''` so that
+/// SQLite reads them from the index range and sorts them, rather than reading the whole type in id order
+/// from the owner index (which it otherwise prefers, to spare the sort, whatever the number of matches);
+/// `LIMIT -1` keeps the sorted ids a subquery of their own, walked in their order; CROSS JOIN keeps them
+/// the outer loop.
 fn single_set_page(d: Dialect, q: &Query, descending: bool, reverse: bool) -> Result<Option<Fragment>, StoreError> {
     let Some(pred) = single_set(q) else { return Ok(None) };
     let (set, negated) = id_set(d, &q.resource_type, pred, q.person.as_deref(), &q.visibility, false)?;
@@ -498,28 +508,49 @@ fn single_set_page(d: Dialect, q: &Query, descending: bool, reverse: bool) -> Re
         return Ok(None);
     }
     let down = descending != reverse;
+    let direction = if down { "DESC" } else { "ASC" };
     let mut f = Fragment::new(d);
-    f.push(&format!("SELECT {STORED_COLUMNS}, p.k0 FROM (SELECT DISTINCT s.id AS k0 FROM ("));
+    f.push(&format!("SELECT {STORED_COLUMNS}, p.k0 FROM "));
+    if d == Dialect::Sqlite {
+        f.push("(SELECT c.seq AS seq0, s.k0 FROM ");
+    }
+    f.push("(SELECT DISTINCT m.id AS k0 FROM (");
     f.append(set);
-    f.push(") s");
+    f.push(") m");
     if let Some(cursor) = q.after.as_ref().or(q.before.as_ref()) {
         let [Value::String(at)] = cursor.as_slice() else {
             return Err(StoreError::Internal("invariant: the cursor does not match the sort".into()));
         };
-        f.bind(&format!(" WHERE s.id {} ?", if down { "<" } else { ">" }), at.as_str());
+        f.bind(&format!(" WHERE m.id {} ?", if down { "<" } else { ">" }), at.as_str());
     }
-    f.push(&format!(" ORDER BY k0 {}", if down { "DESC" } else { "ASC" }));
-    f.bind(" LIMIT ?", q.limit as i64);
-    f.bind(") p JOIN resource_current c ON c.resource_type = ?", q.resource_type.as_str());
-    f.push(" AND c.id = p.k0 AND c.deleted = 0");
-    if let Some(person) = &q.person {
-        f.bind(" AND c.person_key = ?", person.as_str());
+    match d {
+        Dialect::Postgres => {
+            f.push(&format!(" ORDER BY k0 {direction}"));
+            f.bind(" LIMIT ?", q.limit as i64);
+            f.bind(") p JOIN resource_current c ON c.resource_type = ?", q.resource_type.as_str());
+            f.push(" AND c.id = p.k0 AND c.deleted = 0");
+            if let Some(person) = &q.person {
+                f.bind(" AND c.person_key = ?", person.as_str());
+            }
+            f.push(" JOIN resource_version v ON v.seq = c.seq");
+        }
+        Dialect::Sqlite => {
+            f.push(&format!(" ORDER BY m.id || '' {direction} LIMIT -1) s"));
+            f.bind(" CROSS JOIN resource_current c ON c.resource_type = ?", q.resource_type.as_str());
+            f.push(" AND c.id = s.k0 AND c.deleted = 0");
+            if let Some(person) = &q.person {
+                f.bind(" AND c.person_key = ?", person.as_str());
+            }
+            f.push(" WHERE 1 = 1");
+            access::visible(&mut f, &q.visibility, "c");
+            f.bind(" LIMIT ?", q.limit as i64);
+            f.push(") p JOIN resource_version v ON v.seq = p.seq0");
+        }
     }
-    f.push(" JOIN resource_version v ON v.seq = c.seq");
     if let Some(person) = &q.person {
         f.bind(" AND v.person_key = ?", person.as_str());
     }
-    f.push(&format!(" ORDER BY p.k0 {}", if down { "DESC" } else { "ASC" }));
+    f.push(&format!(" ORDER BY p.k0 {direction}"));
     Ok(Some(f))
 }
 
