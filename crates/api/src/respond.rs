@@ -2,7 +2,7 @@
 //! and every error as an OperationOutcome with its HTTP status (a 500 never shows internals).
 
 use crate::negotiate::Pretty;
-use app::{AppError, Stored};
+use app::{AppError, Released};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use fhir::{Issue, OperationOutcome};
@@ -76,7 +76,7 @@ pub fn text_response(status: StatusCode, text: String) -> Response {
 }
 
 /// The stored text of a resource, exactly as stored (or indented on `_pretty=true`).
-pub fn stored_body(s: &Stored, pretty: Pretty) -> Result<String, ApiError> {
+pub fn stored_body(s: &Released, pretty: Pretty) -> Result<String, ApiError> {
     let body = s.body.clone().ok_or_else(|| AppError::Internal("invariant: a live version has a body".into()))?;
     if !pretty.0 {
         return Ok(body);
@@ -86,7 +86,7 @@ pub fn stored_body(s: &Stored, pretty: Pretty) -> Result<String, ApiError> {
 }
 
 /// Adds ETag and Last-Modified for a version.
-pub fn version_headers(headers: &mut HeaderMap, s: &Stored) {
+pub fn version_headers(headers: &mut HeaderMap, s: &Released) {
     if let Ok(v) = HeaderValue::from_str(&app::etag(s.version)) {
         headers.insert(header::ETAG, v);
     }

@@ -28,7 +28,7 @@ pub async fn read(Door(session): Door, Path((rtype, id)): Path<(String, String)>
 }
 
 /// A read's body: the stored text as it is, or the resource cut by `_summary` or `_elements`.
-fn read_response(s: &app::Stored, params: &[(String, String)], pretty: Pretty) -> Result<Response, crate::respond::ApiError> {
+fn read_response(s: &app::Released, params: &[(String, String)], pretty: Pretty) -> Result<Response, crate::respond::ApiError> {
     Ok(match app::subset_of_read(s, params)? {
         Some(cut) => json_response(StatusCode::OK, &cut, pretty),
         None => text_response(StatusCode::OK, stored_body(s, pretty)?),

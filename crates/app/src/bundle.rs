@@ -176,8 +176,8 @@ impl Session {
                 let w = self.writing();
                 self.write(move |tx| record::conditional_delete_in(tx, &resource_type, &criteria, Refs::Check, &w)).await
             }
-            Action::Read { resource_type, id } => return Ok((read_entry(&self.read(&resource_type, &id).await?)?, 1)),
-            Action::VRead { resource_type, id, version } => return Ok((read_entry(&self.vread(&resource_type, &id, &version).await?)?, 1)),
+            Action::Read { resource_type, id } => return Ok((read_entry(&*self.read(&resource_type, &id).await?)?, 1)),
+            Action::VRead { resource_type, id, version } => return Ok((read_entry(&*self.vread(&resource_type, &id, &version).await?)?, 1)),
             Action::Search { resource_type, params } => {
                 let page = self.search(&resource_type, &params, Default::default()).await?;
                 let resources = page.matches.len() + page.included.len();
@@ -290,7 +290,7 @@ impl Session {
                 let w = match (e.action, target) {
                     (Action::Create { resource_type, .. }, Some((_, id))) => {
                         if existing.contains(&i) {
-                            Written::Existing(record::read_in(tx, &resource_type, &id)?)
+                            Written::Existing(crate::Released::new(record::read_in(tx, &resource_type, &id)?))
                         } else if let Some((_, draft)) = &preset {
                             record::create_draft_in(tx, &resource_type, &id, draft, None, Refs::Deferred, w)?
                         } else {

@@ -5,6 +5,7 @@ use crate::criteria;
 use crate::error::AppError;
 use crate::instant;
 use crate::prepare::{self, check};
+use crate::released::Released;
 use crate::session::{Session, Writing};
 use fhir::IssueCode;
 use serde_json::Value;
@@ -14,17 +15,17 @@ use store::{HistoryQuery, HistoryScope, Method, Stored, TokenCriterion, Tx};
 #[derive(Debug, Clone)]
 pub enum Written {
     /// A new resource (201).
-    Created(Stored),
+    Created(Released),
     /// A new version of an existing resource (200).
-    Updated(Stored),
+    Updated(Released),
     /// A conditional create matched this existing resource; nothing was written (200).
-    Existing(Stored),
+    Existing(Released),
     /// A deletion; `None` when there was nothing live to delete (204 either way).
-    Deleted(Option<Stored>),
+    Deleted(Option<Released>),
 }
 
 impl Written {
-    pub fn stored(&self) -> Option<&Stored> {
+    pub fn stored(&self) -> Option<&Released> {
         match self {
             Written::Created(s) | Written::Updated(s) | Written::Existing(s) => Some(s),
             Written::Deleted(s) => s.as_ref(),
@@ -51,7 +52,7 @@ pub enum Handling {
 /// A page of history, newest first.
 #[derive(Debug, Clone)]
 pub struct HistoryPage {
-    pub versions: Vec<Stored>,
+    pub(crate) versions: Vec<Stored>,
     pub next: Option<i64>,
     pub count: usize,
 }
@@ -108,14 +109,14 @@ pub(crate) fn create_draft_in(
     w: &Writing,
 ) -> Result<Written, AppError> {
     if let Some(existing) = existing_match(tx, resource_type, if_none_exist)? {
-        return Ok(Written::Existing(existing));
+        return Ok(Written::Existing(Released::new(existing)));
     }
     if refs == Refs::Check {
         for (path, r) in &draft.references {
             prepare::check_local_reference(tx, path, r)?;
         }
     }
-    Ok(Written::Created(tx.put(draft.prepared.new_version(resource_type, id, 1, Method::Post, &w.now))?))
+    Ok(Written::Created(Released::new(tx.put(draft.prepared.new_version(resource_type, id, 1, Method::Post, &w.now))?)))
 }
 
 pub(crate) fn create_in(
@@ -128,13 +129,13 @@ pub(crate) fn create_in(
     w: &Writing,
 ) -> Result<Written, AppError> {
     if let Some(existing) = existing_match(tx, resource_type, if_none_exist)? {
-        return Ok(Written::Existing(existing));
+        return Ok(Written::Existing(Released::new(existing)));
     }
     let id = id.unwrap_or_else(new_id);
     if refs == Refs::Check {
         prepare::resolve_references(tx, &mut value, resource_type)?;
     }
-    Ok(Written::Created(prepare::put(tx, value, resource_type, &id, 1, Method::Post, w)?))
+    Ok(Written::Created(Released::new(prepare::put(tx, value, resource_type, &id, 1, Method::Post, w)?)))
 }
 
 pub(crate) fn update_in(
@@ -157,6 +158,7 @@ pub(crate) fn update_in(
         prepare::resolve_references(tx, &mut value, resource_type)?;
     }
     let stored = prepare::put(tx, value, resource_type, id, version, method, w)?;
+    let stored = Released::new(stored);
     Ok(if created { Written::Created(stored) } else { Written::Updated(stored) })
 }
 
@@ -201,7 +203,7 @@ pub(crate) fn delete_in(tx: &mut dyn Tx, resource_type: &str, id: &str, if_match
             if refs == Refs::Check {
                 prepare::check_unreferenced(tx, resource_type, id)?;
             }
-            Ok(Written::Deleted(Some(prepare::put_deletion(tx, &c, w)?)))
+            Ok(Written::Deleted(Some(Released::new(prepare::put_deletion(tx, &c, w)?))))
         }
     }
 }
@@ -309,19 +311,19 @@ impl Session {
         }
     }
 
-    pub async fn read(&self, resource_type: &str, id: &str) -> Result<Stored, AppError> {
+    pub async fn read(&self, resource_type: &str, id: &str) -> Result<Released, AppError> {
         ensure_type(resource_type)?;
-        live(self.store.read(resource_type, id, self.visibility()).await?, resource_type, id)
+        live(self.store.read(resource_type, id, self.visibility()).await?, resource_type, id).map(Released::new)
     }
 
-    pub async fn vread(&self, resource_type: &str, id: &str, version: &str) -> Result<Stored, AppError> {
+    pub async fn vread(&self, resource_type: &str, id: &str, version: &str) -> Result<Released, AppError> {
         ensure_type(resource_type)?;
         let missing = || AppError::NotFound(format!("{resource_type}/{id} has no version {version}"));
         let v: i64 = version.parse().map_err(|_| missing())?;
         match self.store.vread(resource_type, id, v, self.visibility()).await? {
             None => Err(missing()),
             Some(s) if s.deleted => Err(AppError::Gone(format!("version {v} of {resource_type}/{id} is a deletion"))),
-            Some(s) => Ok(s),
+            Some(s) => Ok(Released::new(s)),
         }
     }
 

@@ -193,7 +193,7 @@ async fn sign_ins(app: &app::App, patient: &str) -> Result<Vec<(String, care::ac
     let system = app.as_system("demo");
     let failed = |e: app::AppError| Failure::Run(format!("cannot find the demo's sign-ins: {e}"));
     let first =
-        |page: app::SearchPage| -> Option<serde_json::Value> { page.matches.first().and_then(|s| serde_json::from_str(s.body.as_deref()?).ok()) };
+        |page: app::SearchPage| -> Option<serde_json::Value> { page.matches().first().and_then(|s| serde_json::from_str(s.body.as_deref()?).ok()) };
     let reference = |v: &serde_json::Value, path: &str| v.pointer(path).and_then(|r| r.as_str()).map(str::to_owned);
     let search = |t: &'static str, param: &'static str, value: String| {
         let system = system.clone();
@@ -205,7 +205,7 @@ async fn sign_ins(app: &app::App, patient: &str) -> Result<Vec<(String, care::ac
         vec![("person", Role::Person, ActsAs::Patient(patient.to_owned()), format!("Patient/{patient} themself"))];
     if let Some(practice) = reference(&person, "/generalPractitioner/0/reference") {
         let roles = search("PractitionerRole", "organization", practice.clone()).await.map_err(failed)?;
-        let ids: Vec<String> = roles.matches.iter().map(|s| s.id.clone()).collect();
+        let ids: Vec<String> = roles.matches().iter().map(|s| s.id.clone()).collect();
         if let Some(gp) = ids.first() {
             wanted.push(("gp", Role::Clinician, ActsAs::PractitionerRole(gp.clone()), format!("a clinician at {practice}, the person's practice")));
             let desk = ids.get(1).unwrap_or(gp);
@@ -228,7 +228,7 @@ async fn sign_ins(app: &app::App, patient: &str) -> Result<Vec<(String, care::ac
     }
     // A carer: the person's next of kin, if the person granted them part of the record.
     let grants = search("Consent", "patient", format!("Patient/{patient}")).await.map_err(failed)?;
-    for grant in grants.matches.iter().filter_map(|s| serde_json::from_str::<serde_json::Value>(s.body.as_deref()?).ok()) {
+    for grant in grants.matches().iter().filter_map(|s| serde_json::from_str::<serde_json::Value>(s.body.as_deref()?).ok()) {
         if let Some(kin) = reference(&grant, "/provision/actor/0/reference").and_then(|r| r.strip_prefix("RelatedPerson/").map(str::to_owned)) {
             wanted.push((
                 "carer",

@@ -51,8 +51,8 @@ pub struct SearchPage {
     /// The search's path under the base (`Patient`, `Patient/1/Observation`, `Patient/1/$everything`, or
     /// empty for a system search), for links.
     pub path: String,
-    pub matches: Vec<Stored>,
-    pub included: Vec<Stored>,
+    pub(crate) matches: Vec<Stored>,
+    pub(crate) included: Vec<Stored>,
     pub total: Option<u64>,
     /// Cursors of the neighbouring pages.
     pub next: Option<String>,
@@ -364,6 +364,11 @@ impl Session {
 }
 
 impl SearchPage {
+    /// The page's matches, as they leave `app` (its Bundle is `Session::searchset`).
+    pub fn matches(&self) -> Vec<crate::Released> {
+        self.matches.iter().cloned().map(crate::Released::new).collect()
+    }
+
     fn empty(path: String, parsed: &Parsed) -> SearchPage {
         SearchPage {
             path,

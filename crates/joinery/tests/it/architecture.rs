@@ -100,3 +100,59 @@ fn every_source_file_opens_with_its_purpose() {
     }
     assert!(missing.is_empty(), "files without an opening line saying what they are for: {missing:#?}");
 }
+
+/// The files of a module of `app` (`x.rs` or `x/…`).
+fn module_files(name: &str) -> Vec<PathBuf> {
+    let src = workspace().join("crates/app/src");
+    let mut out = Vec::new();
+    let mut stack = vec![src.join(name)];
+    if src.join(format!("{name}.rs")).is_file() {
+        out.push(src.join(format!("{name}.rs")));
+    }
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn stored_resources_leave_app_only_as_released() {
+    // `app` re-exports none of the store's row types: a stored resource leaves it as `Released`, which only
+    // `app` makes, from what the store returned for the caller's visibility.
+    let lib = std::fs::read_to_string(workspace().join("crates/app/src/lib.rs")).expect("app/src/lib.rs");
+    for line in lib.lines().map(str::trim).filter(|l| l.starts_with("pub use store::")) {
+        assert_eq!(line, "pub use store::HistoryScope;", "app re-exports from the store: {line}");
+    }
+    // No item that other crates can reach returns or holds one: the public modules, and those whose items
+    // lib.rs re-exports.
+    let mut modules: Vec<String> = Vec::new();
+    for line in lib.lines().map(str::trim) {
+        let name = line.strip_prefix("pub mod ").or_else(|| line.strip_prefix("pub use ")).and_then(|rest| rest.split([':', ';']).next());
+        if let Some(name) = name.filter(|n| !n.is_empty() && *n != "store") {
+            modules.push(name.to_owned());
+        }
+    }
+    let mut leaks = Vec::new();
+    for path in modules.iter().flat_map(|m| module_files(m)) {
+        let text = std::fs::read_to_string(&path).expect("read source");
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            let public = line.starts_with("pub fn")
+                || line.starts_with("pub async fn")
+                || (line.starts_with("pub ") && line.contains(':') && !line.contains("fn "));
+            let gives = line.split_once("->").map_or(!line.contains("fn "), |(_, ret)| ret.contains("Stored"));
+            if public && gives && line.contains("Stored") {
+                leaks.push(format!("{}:{}: {line}", path.display(), n + 1));
+            }
+        }
+    }
+    assert!(leaks.is_empty(), "public items of app that give out the store's rows: {leaks:#?}");
+}
