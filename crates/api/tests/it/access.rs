@@ -120,6 +120,17 @@ async fn a_professional_sees_only_the_records_their_relationships_open() {
         ids(&as_user(&s, "gp", "GET", "/fhir/Patient?_has:Observation:subject:code=3333-3", None).await, "match").is_empty(),
         "_has through a restricted item"
     );
+    // Negated: p1's only observation the GP may see has the code, so nothing matches; the restricted one
+    // (another code) does not exist for them.
+    assert!(
+        ids(&as_user(&s, "gp", "GET", "/fhir/Patient?_has:Observation:subject:code:not=1111-1", None).await, "match").is_empty(),
+        "a negated _has through a restricted item"
+    );
+    assert_eq!(
+        ids(&as_user(&s, "nurse", "GET", "/fhir/Patient?_has:Observation:subject:code:not=1111-1", None).await, "match"),
+        ["Patient/p1"],
+        "the hospital recorded it and sees it"
+    );
     assert!(
         ids(&as_user(&s, "gp", "GET", "/fhir/Observation?subject:Patient.family=Familyp2", None).await, "match").is_empty(),
         "a chain to an unseen person"

@@ -396,18 +396,25 @@ async fn every_answer_agrees_with_the_model_of_the_rules() {
                     ("GET", format!("/fhir/Patient?_id={patient}&_revinclude=Observation:subject&_count=1000"), None, format!("include {included:?}"))
                 }
                 9 => {
+                    // `_has` with the code, or negated (`:not`: an observation the caller may see with another
+                    // code; one they may not see does not exist).
+                    let negated = rng.chance(50);
                     let want: BTreeSet<String> = (0..PATIENTS)
                         .map(|i| format!("Patient/p{i}"))
                         .filter(|p| sees(p))
                         .filter(|p| {
                             resources.iter().any(|r| {
-                                r["resourceType"] == "Observation" && r["code"]["coding"][0]["code"] == code && references_to(r, p) && sees(&key(r))
+                                r["resourceType"] == "Observation"
+                                    && (r["code"]["coding"][0]["code"] == code) != negated
+                                    && references_to(r, p)
+                                    && sees(&key(r))
                             })
                         })
                         .collect();
+                    let modifier = if negated { ":not" } else { "" };
                     (
                         "GET",
-                        format!("/fhir/Patient?_has:Observation:subject:code=urn:test|{code}&_count=1000&_total=accurate"),
+                        format!("/fhir/Patient?_has:Observation:subject:code{modifier}=urn:test|{code}&_count=1000&_total=accurate"),
                         None,
                         format!("{}:{want:?}", want.len()),
                     )

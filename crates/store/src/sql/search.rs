@@ -77,6 +77,10 @@ fn id_set(
             f.push(if inner_negated { " AND x.id NOT IN (" } else { " AND x.id IN (" });
             f.append(inner_set);
             f.push(")");
+            if inner_negated {
+                // Outside the negated set is everything, the unseen too: only the sources the caller may see.
+                only_visible(&mut f, "x.id", source_type, vis);
+            }
             return Ok((f, false));
         }
         _ => {}
@@ -102,6 +106,17 @@ fn id_set(
     }
     condition(&pred.test, vis, &mut f)?;
     Ok((f, negated))
+}
+
+/// ` AND <column> IN (the ids of live resource_type resources the caller may see)`; nothing for `All`.
+fn only_visible(f: &mut Fragment, column: &str, resource_type: &str, vis: &Visibility) {
+    if *vis == Visibility::All {
+        return;
+    }
+    f.bind(&format!(" AND {column} IN (SELECT r.id FROM resource_current r WHERE r.resource_type = ?"), resource_type);
+    f.push(" AND r.deleted = 0");
+    access::visible(f, vis, "r");
+    f.push(")");
 }
 
 fn table_of(test: &Test) -> Option<IndexTable> {
@@ -204,7 +219,12 @@ fn condition(test: &Test, vis: &Visibility, f: &mut Fragment) -> Result<(), Stor
                 f.bind("(x.target_type = ?", t.as_str());
                 f.push(if negated { " AND x.target_id NOT IN (" } else { " AND x.target_id IN (" });
                 f.append(set);
-                f.push("))");
+                f.push(")");
+                if negated {
+                    // A target the caller may not see does not exist, so it satisfies no test, negated or not.
+                    only_visible(f, "x.target_id", t, vis);
+                }
+                f.push(")");
             }
             if target_types.is_empty() {
                 f.push("1 = 0");
