@@ -129,6 +129,7 @@ impl From<StoreError> for AppError {
             StoreError::Unavailable(m) => AppError::Unavailable(m),
             StoreError::Conflict => AppError::Conflict("the resource was changed by another request; retry".into()),
             StoreError::Forbidden(m) => AppError::Forbidden(m),
+            StoreError::NotFound(m) => AppError::NotFound(m),
             StoreError::Internal(e) => AppError::Internal(e),
         }
     }

@@ -14,9 +14,27 @@ pub enum StoreError {
     /// caller's units in (a backend never raises it); the unit is rolled back like any failed unit.
     #[error("refused: {0}")]
     Forbidden(String),
+    /// A write the guard answers as if its target did not exist (an update that would create, or would
+    /// overwrite what the caller may not see: both answered alike, so that a write reveals nothing).
+    #[error("not found: {0}")]
+    NotFound(String),
     /// A bug or an unexpected driver failure. Never shown to clients.
     #[error("internal store error")]
     Internal(#[source] BoxError),
+}
+
+impl StoreError {
+    /// Store errors are not `Clone` (they may wrap a driver error): a copy for each waiter or for the record
+    /// of a unit's first failure, a driver error as its description.
+    pub(crate) fn duplicate(&self) -> StoreError {
+        match self {
+            StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+            StoreError::Conflict => StoreError::Conflict,
+            StoreError::Forbidden(m) => StoreError::Forbidden(m.clone()),
+            StoreError::NotFound(m) => StoreError::NotFound(m.clone()),
+            StoreError::Internal(inner) => StoreError::Internal(inner.to_string().into()),
+        }
+    }
 }
 
 impl From<rusqlite::Error> for StoreError {

@@ -101,7 +101,7 @@ impl PgTx<'_> {
         r.map_err(|e| {
             let err = pg(e);
             if self.failure.is_none() {
-                self.failure = Some(copy(&err));
+                self.failure = Some(err.duplicate());
             }
             err
         })
@@ -187,7 +187,7 @@ impl Tx for PgTx<'_> {
             Ok(rows) => rows,
             Err(e) => {
                 if self.failure.is_none() {
-                    self.failure = Some(copy(&e));
+                    self.failure = Some(e.duplicate());
                 }
                 return Err(e);
             }
@@ -220,7 +220,7 @@ impl Tx for PgTx<'_> {
             Ok(rows) => Ok(!rows.is_empty()),
             Err(e) => {
                 if self.failure.is_none() {
-                    self.failure = Some(copy(&e));
+                    self.failure = Some(e.duplicate());
                 }
                 Err(e)
             }
@@ -322,16 +322,6 @@ impl Tx for PgTx<'_> {
         self.current.insert((v.resource_type.to_owned(), v.id.to_owned()), Some(stored.clone()));
         self.found.retain(|(t, _, _), _| t != v.resource_type);
         Ok(stored)
-    }
-}
-
-/// Store errors are not `Clone`; a copy for the record of the unit's first failure.
-fn copy(e: &StoreError) -> StoreError {
-    match e {
-        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
-        StoreError::Conflict => StoreError::Conflict,
-        StoreError::Forbidden(m) => StoreError::Forbidden(m.clone()),
-        StoreError::Internal(inner) => StoreError::Internal(inner.to_string().into()),
     }
 }
 

@@ -191,7 +191,7 @@ fn commit_group(conn: &Connection, jobs: Vec<Job>) {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         let e: StoreError = e.into();
         for job in jobs {
-            job(Err(copy_error(&e)))(Err(copy_error(&e)));
+            job(Err(e.duplicate()))(Err(e.duplicate()));
         }
         return;
     }
@@ -217,19 +217,9 @@ fn commit_group(conn: &Connection, jobs: Vec<Job>) {
         let _ = conn.execute_batch("ROLLBACK");
     }
     for reply in replies {
-        reply(committed.as_ref().map(|_| ()).map_err(copy_error));
+        reply(committed.as_ref().map(|_| ()).map_err(StoreError::duplicate));
     }
     metrics::histogram!("joinery_store_group_size").record(size as f64);
-}
-
-/// Store errors are not `Clone` (they may wrap a driver error); each waiter gets its own description.
-fn copy_error(e: &StoreError) -> StoreError {
-    match e {
-        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
-        StoreError::Conflict => StoreError::Conflict,
-        StoreError::Forbidden(m) => StoreError::Forbidden(m.clone()),
-        StoreError::Internal(inner) => StoreError::Internal(inner.to_string().into()),
-    }
 }
 
 /// Every table keyed by (resource_type, id) that holds rows of the current version only.
