@@ -6,6 +6,7 @@
 
 use crate::respond::ApiError;
 use crate::Api;
+use app::audit::RequestAudit;
 use app::auth::Authenticated;
 use app::AppError;
 use axum::extract::{Request, State};
@@ -29,6 +30,8 @@ pub async fn require(State(api): State<Api>, mut request: Request, next: Next) -
     if !fhir || is_open(&path) {
         return next.run(request).await;
     }
+    let (method, query) = (request.method().clone(), request.uri().query().map(str::to_owned));
+    let audited = |status: StatusCode| RequestAudit { method: method.as_str(), path: &path, query: query.as_deref(), status: status.as_u16() };
     let token = bearer(request.headers());
     let who = match token {
         Some(token) => api.app.authenticate(token).await,
@@ -36,20 +39,34 @@ pub async fn require(State(api): State<Api>, mut request: Request, next: Next) -
     };
     let who = match who {
         Ok(w) => w,
-        Err(e @ AppError::Unauthorized(_)) => return challenge(e, token.is_some()),
+        Err(e @ AppError::Unauthorized(_)) => {
+            let refused = challenge(e, token.is_some());
+            return after_audit(api.app.audit_request(None, &audited(refused.status()), Vec::new()).await, refused);
+        }
         // The store could not say (unreachable, saturated): 503 with Retry-After, as for any request.
         Err(e) => return ApiError::App(e).into_response(),
     };
     if let Err(why) = permitted(&who, request.method(), &path, request.uri().query()) {
-        return ApiError::App(AppError::Forbidden(why)).into_response();
+        let refused = ApiError::App(AppError::Forbidden(why)).into_response();
+        return after_audit(api.app.audit_request(Some(&who.caller), &audited(refused.status()), Vec::new()).await, refused);
     }
     let session = match api.app.as_caller(&who.caller).await {
         Ok(s) => s,
         Err(e) => return ApiError::App(e).into_response(),
     };
-    request.extensions_mut().insert(session);
+    request.extensions_mut().insert(session.clone());
     request.extensions_mut().insert(who);
-    next.run(request).await
+    let response = next.run(request).await;
+    after_audit(session.audit(&audited(response.status())).await, response)
+}
+
+/// The answer, once its audit event is in the log; if the event could not be written, 503 instead: no answer
+/// leaves unaccounted.
+fn after_audit(recorded: Result<(), AppError>, response: Response) -> Response {
+    match recorded {
+        Ok(()) => response,
+        Err(e) => ApiError::App(e).into_response(),
+    }
 }
 
 /// The caller's session, as a handler's argument: the only way a handler reaches the record. A route that

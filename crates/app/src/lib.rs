@@ -2,6 +2,7 @@
 //! door to patient data: transports call `App`, never `store`.
 
 pub mod access;
+pub mod audit;
 pub mod auth;
 pub mod bulk;
 mod bundle;
@@ -82,12 +83,14 @@ pub struct App {
     config: Arc<Config>,
     exports: Arc<bulk::ExportJobs>,
     keys: Arc<tokio::sync::OnceCell<auth::Keys>>,
+    /// The audit log's appender, started on the first event.
+    audit: Arc<std::sync::OnceLock<audit::Appender>>,
 }
 
 impl App {
     pub fn new(store: Store, config: Config) -> Self {
         let exports = Arc::new(bulk::ExportJobs::new(store.data_dir().map(|d| d.join("exports"))));
-        App { store, config: Arc::new(config), exports, keys: Arc::new(tokio::sync::OnceCell::new()) }
+        App { store, config: Arc::new(config), exports, keys: Arc::new(tokio::sync::OnceCell::new()), audit: Arc::new(std::sync::OnceLock::new()) }
     }
 
     pub fn config(&self) -> &Config {

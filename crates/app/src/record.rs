@@ -306,14 +306,16 @@ impl Session {
         // Most creates are prepared here, on the request's thread, so that the writer only writes.
         let (id, w) = (new_id(), self.writing());
         match Draft::new(value.clone(), resource_type, &id, &w)? {
-            Some(draft) => self.write(move |tx| create_draft_in(tx, &t, &id, &draft, criteria.as_deref(), Refs::Check, &w)).await,
-            None => self.write(move |tx| create_in(tx, value, &t, criteria.as_deref(), Some(id), Refs::Check, &w)).await,
+            Some(draft) => self.noted(self.write(move |tx| create_draft_in(tx, &t, &id, &draft, criteria.as_deref(), Refs::Check, &w)).await),
+            None => self.noted(self.write(move |tx| create_in(tx, value, &t, criteria.as_deref(), Some(id), Refs::Check, &w)).await),
         }
     }
 
     pub async fn read(&self, resource_type: &str, id: &str) -> Result<Released, AppError> {
         ensure_type(resource_type)?;
-        live(self.store.read(resource_type, id, self.visibility()).await?, resource_type, id).map(Released::new)
+        let stored = live(self.store.read(resource_type, id, self.visibility()).await?, resource_type, id)?;
+        self.touch(stored.person_key.as_deref());
+        Ok(Released::new(stored))
     }
 
     pub async fn vread(&self, resource_type: &str, id: &str, version: &str) -> Result<Released, AppError> {
@@ -323,7 +325,10 @@ impl Session {
         match self.store.vread(resource_type, id, v, self.visibility()).await? {
             None => Err(missing()),
             Some(s) if s.deleted => Err(AppError::Gone(format!("version {v} of {resource_type}/{id} is a deletion"))),
-            Some(s) => Ok(Released::new(s)),
+            Some(s) => {
+                self.touch(s.person_key.as_deref());
+                Ok(Released::new(s))
+            }
         }
     }
 
@@ -333,7 +338,7 @@ impl Session {
         check(&value, resource_type)?;
         let (t, i) = (resource_type.to_owned(), id.to_owned());
         let w = self.writing();
-        self.write(move |tx| update_in(tx, value, &t, &i, if_match, Method::Put, Refs::Check, &w)).await
+        self.noted(self.write(move |tx| update_in(tx, value, &t, &i, if_match, Method::Put, Refs::Check, &w)).await)
     }
 
     pub async fn conditional_update(&self, resource_type: &str, query: &str, value: Value, if_match: Option<i64>) -> Result<Written, AppError> {
@@ -342,14 +347,14 @@ impl Session {
         check(&value, resource_type)?;
         let t = resource_type.to_owned();
         let w = self.writing();
-        self.write(move |tx| conditional_update_in(tx, value, &t, &criteria, if_match, Refs::Check, &w)).await
+        self.noted(self.write(move |tx| conditional_update_in(tx, value, &t, &criteria, if_match, Refs::Check, &w)).await)
     }
 
     pub async fn delete(&self, resource_type: &str, id: &str, if_match: Option<i64>) -> Result<Written, AppError> {
         ensure_type(resource_type)?;
         let (t, i) = (resource_type.to_owned(), id.to_owned());
         let w = self.writing();
-        self.write(move |tx| delete_in(tx, &t, &i, if_match, Refs::Check, &w)).await
+        self.noted(self.write(move |tx| delete_in(tx, &t, &i, if_match, Refs::Check, &w)).await)
     }
 
     pub async fn conditional_delete(&self, resource_type: &str, query: &str) -> Result<Written, AppError> {
@@ -357,7 +362,7 @@ impl Session {
         let criteria = criteria::conditional(resource_type, query)?;
         let t = resource_type.to_owned();
         let w = self.writing();
-        self.write(move |tx| conditional_delete_in(tx, &t, &criteria, Refs::Check, &w)).await
+        self.noted(self.write(move |tx| conditional_delete_in(tx, &t, &criteria, Refs::Check, &w)).await)
     }
 
     pub async fn patch(&self, resource_type: &str, id: &str, patch: Value, if_match: Option<i64>) -> Result<Written, AppError> {
@@ -365,7 +370,7 @@ impl Session {
         let patch = crate::patch::parse(patch)?;
         let (t, i) = (resource_type.to_owned(), id.to_owned());
         let w = self.writing();
-        self.write(move |tx| patch_in(tx, &t, &i, &patch, if_match, Refs::Check, &w)).await
+        self.noted(self.write(move |tx| patch_in(tx, &t, &i, &patch, if_match, Refs::Check, &w)).await)
     }
 
     /// A conditional patch: the condition must match exactly one resource.
@@ -375,15 +380,17 @@ impl Session {
         let patch = crate::patch::parse(patch)?;
         let t = resource_type.to_owned();
         let w = self.writing();
-        self.write(move |tx| {
-            let found = tx.find(&t, &criteria, 2)?;
-            match found.as_slice() {
-                [id] => patch_in(tx, &t, id, &patch, if_match, Refs::Check, &w),
-                [] => Err(AppError::NotFound("the condition matches no resource".into())),
-                _ => Err(AppError::PreconditionFailed("the condition matches more than one resource".into())),
-            }
-        })
-        .await
+        let written = self
+            .write(move |tx| {
+                let found = tx.find(&t, &criteria, 2)?;
+                match found.as_slice() {
+                    [id] => patch_in(tx, &t, id, &patch, if_match, Refs::Check, &w),
+                    [] => Err(AppError::NotFound("the condition matches no resource".into())),
+                    _ => Err(AppError::PreconditionFailed("the condition matches more than one resource".into())),
+                }
+            })
+            .await;
+        self.noted(written)
     }
 
     /// History, newest first. `since` is a FHIR instant or dateTime; `cursor` comes from a previous page.
@@ -420,7 +427,18 @@ impl Session {
         } else {
             None
         };
+        for v in &versions {
+            self.touch(v.person_key.as_deref());
+        }
         Ok(HistoryPage { versions, next, count })
+    }
+
+    /// A write's result, with the person whose record it wrote noted for the request's audit event.
+    fn noted(&self, written: Result<Written, AppError>) -> Result<Written, AppError> {
+        if let Ok(w) = &written {
+            self.touch(w.stored().and_then(|s| s.person_key.as_deref()));
+        }
+        written
     }
 
     fn count(&self, count: Option<&str>) -> Result<usize, AppError> {

@@ -64,6 +64,8 @@ pub struct Session {
     app: App,
     caller: Arc<Caller>,
     access: Arc<CallerAccess>,
+    /// The people whose records this request touched (shared by the session's clones), for its audit event.
+    pub(crate) touched: crate::audit::TouchedHandle,
 }
 
 impl std::ops::Deref for Session {
@@ -115,7 +117,7 @@ impl App {
             }
             Caller::Staff(s) => CallerAccess { visibility: Visibility::Shared, organisation: Some(s.organisation.clone()), may_write: false },
         };
-        Ok(Session { app: self.clone(), caller: Arc::new(caller.clone()), access: Arc::new(access) })
+        Ok(Session { app: self.clone(), caller: Arc::new(caller.clone()), access: Arc::new(access), touched: Default::default() })
     }
 
     /// The session of a trusted integration system inside this process (the command line's import and
@@ -125,6 +127,7 @@ impl App {
             app: self.clone(),
             caller: Arc::new(Caller::System { name: name.to_owned() }),
             access: Arc::new(CallerAccess { visibility: Visibility::All, organisation: None, may_write: true }),
+            touched: Default::default(),
         }
     }
 }

@@ -34,34 +34,60 @@ pub enum Break {
     Truncated { last: u64, head: u64 },
 }
 
+/// Checks a chain entry by entry, in sequence order (a log too long to hold at once is read in pages).
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    previous: Hash,
+    expected: u64,
+}
+
+impl Default for Verifier {
+    fn default() -> Self {
+        Verifier { previous: GENESIS, expected: 1 }
+    }
+}
+
+impl Verifier {
+    /// The next entry as read: its sequence number, body and stored hash.
+    pub fn next(&mut self, seq: u64, body: &[u8], stored: &Hash) -> Result<(), Break> {
+        if seq != self.expected {
+            return Err(Break::Gap { expected: self.expected, found: seq });
+        }
+        if link(&self.previous, seq, body) != *stored {
+            return Err(Break::Altered { seq });
+        }
+        self.previous = *stored;
+        self.expected += 1;
+        Ok(())
+    }
+
+    /// The end of the log: `head`, if known (the last sequence number and hash recorded outside the log),
+    /// must have been reached exactly. Returns the number of entries checked.
+    pub fn finish(self, head: Option<(u64, Hash)>) -> Result<u64, Break> {
+        let last = self.expected - 1;
+        if let Some((head_seq, head_hash)) = head {
+            if last < head_seq {
+                return Err(Break::Truncated { last, head: head_seq });
+            }
+            if last == head_seq && self.previous != head_hash {
+                return Err(Break::Altered { seq: last });
+            }
+        }
+        Ok(last)
+    }
+}
+
 /// Checks a chain read in sequence order; `head`, if known (the last sequence number and hash recorded
 /// outside the log), must be reached exactly. Returns the number of entries checked.
 pub fn verify<'a, I>(entries: I, head: Option<(u64, Hash)>) -> Result<u64, Break>
 where
     I: IntoIterator<Item = (u64, &'a [u8], Hash)>,
 {
-    let mut previous = GENESIS;
-    let mut expected = 1u64;
+    let mut v = Verifier::default();
     for (seq, body, stored) in entries {
-        if seq != expected {
-            return Err(Break::Gap { expected, found: seq });
-        }
-        if link(&previous, seq, body) != stored {
-            return Err(Break::Altered { seq });
-        }
-        previous = stored;
-        expected += 1;
+        v.next(seq, body, &stored)?;
     }
-    let last = expected - 1;
-    if let Some((head_seq, head_hash)) = head {
-        if last < head_seq {
-            return Err(Break::Truncated { last, head: head_seq });
-        }
-        if last == head_seq && previous != head_hash {
-            return Err(Break::Altered { seq: last });
-        }
-    }
-    Ok(last)
+    v.finish(head)
 }
 
 /// A hash as lowercase hexadecimal.

@@ -48,7 +48,10 @@ pub fn run(args: &ExportArgs, file: &FileConfig) -> Outcome {
     block_on(async move {
         let app = app::App::new(open_store(&database)?, config);
         let outcome = app.as_system("joinery export").export_to_dir(&request, &args.out, None).await;
+        let given = format!("{path}{query} --out {}", args.out.display());
+        let audited = app.audit_command("export", &given, u16::from(outcome.is_err())).await;
         let closed = app.shutdown().await;
+        audited.map_err(|e| Failure::Run(format!("the audit log could not record the export: {e}")))?;
         let summary = outcome.map_err(|e| match e {
             app::bulk::export::ExportError::App(a) => Failure::Run(app_message(&a)),
             other => Failure::Run(other.to_string()),

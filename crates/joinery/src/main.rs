@@ -1,5 +1,6 @@
 //! The `joinery` binary: the command line, configuration (file → environment → flags) and wiring.
 
+mod audit;
 mod config;
 mod demo;
 mod export;
@@ -47,6 +48,9 @@ enum Command {
     User(users::UserCommand),
     /// Print a bearer token for an account (`--user NAME`) or an integration client (`--system NAME`).
     Token(users::TokenArgs),
+    /// The audit log: verify its hash chain.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 fn main() -> ExitCode {
@@ -90,6 +94,10 @@ fn main() -> ExitCode {
         Command::Token(args) => {
             init_logging(&cli_log_format(&file), "warn");
             users::token(args, &file)
+        }
+        Command::Audit(command) => {
+            init_logging(&cli_log_format(&file), "warn");
+            audit::run(command, &file)
         }
     };
     match outcome {

@@ -168,7 +168,10 @@ pub fn token(args: TokenArgs, file: &FileConfig) -> Outcome {
                 }
                 (None, None) => return Err(app::AppError::bad_request(fhir::IssueCode::Required, "give --user or --system", None)),
             };
-            app.issue_token(&username, args.scope.as_deref()).await
+            let issued = app.issue_token(&username, args.scope.as_deref()).await;
+            let given = format!("--user {username}{}", args.scope.as_deref().map(|s| format!(" --scope {s}")).unwrap_or_default());
+            app.audit_command("token", &given, u16::from(issued.is_err())).await?;
+            issued
         }
         .await;
         let _ = app.shutdown().await;

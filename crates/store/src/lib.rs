@@ -3,6 +3,7 @@
 
 pub mod access;
 mod accounts;
+mod audit;
 mod bulk;
 mod error;
 mod model;
@@ -13,6 +14,7 @@ mod sqlite;
 
 pub use access::Visibility;
 pub use accounts::Account;
+pub use audit::{AuditEntry, AuditRecord};
 pub use bulk::{Dangling, DanglingLink, PersonScope, Scan, ScanEnd, ScanRow, WriteConcurrency};
 pub use error::{BoxError, StoreError};
 pub use model::{HistoryQuery, HistoryScope, Method, NewVersion, Stored, TokenCriterion};

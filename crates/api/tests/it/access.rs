@@ -14,7 +14,7 @@ const T0: i64 = 1_893_456_000_000;
 /// A record of two people and the professionals around them, written by the tests' system client:
 /// p1 is registered with practice gp1, p2 with gp2; the hospital `hosp` recorded two observations of p1,
 /// one of them restricted; a hospital nurse is on p1's care team until T0 + 1 hour.
-async fn record(s: &Server) {
+pub async fn record(s: &Server) {
     let role = |id: &str, practitioner: &str, org: &str| {
         json!({ "resourceType": "PractitionerRole", "id": id, "practitioner": { "reference": format!("Practitioner/{practitioner}") },
                 "organization": { "reference": format!("Organization/{org}") } })
@@ -67,7 +67,7 @@ fn observation(id: &str, patient: &str, recorded_by: &str, code: &str, restricte
 }
 
 /// A request as `user` (a fresh token each time: tokens carry no access, the session is decided per request).
-async fn as_user(s: &Server, user: &str, method: &str, path: &str, body: Option<&Value>) -> Res {
+pub async fn as_user(s: &Server, user: &str, method: &str, path: &str, body: Option<&Value>) -> Res {
     let token = s.app().issue_token(user, None).await.expect("token").token;
     let auth = format!("Bearer {token}");
     let body = body.map(Value::to_string);
@@ -88,7 +88,7 @@ fn ids(r: &Res, mode: &str) -> Vec<String> {
     out
 }
 
-fn server() -> Server {
+pub fn server() -> Server {
     Server::configured(api::Options::default(), |c| c.clock = app::Clock::manual(Moment(T0)), |_| {})
 }
 

@@ -3,6 +3,7 @@
 //! `JOINERY_TEST_POSTGRES_URL` names, dropped afterwards).
 
 mod access;
+mod audit;
 mod auth;
 mod bulk_export;
 mod bundles;

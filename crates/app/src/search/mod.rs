@@ -316,6 +316,9 @@ impl Session {
 
     /// The searchset Bundle of a page, with `self`, `next` and `previous` links.
     pub fn searchset(&self, page: &SearchPage) -> Result<Value, AppError> {
+        for s in page.matches.iter().chain(&page.included) {
+            self.touch(s.person_key.as_deref());
+        }
         let mut b = Bundle::new(BundleType::Searchset);
         if let Some(t) = page.total {
             b.total(t);

@@ -229,3 +229,63 @@ fn accounts_and_tokens_from_the_command_line() {
     signal(&child, "-TERM");
     assert!(wait(&mut child, Duration::from_secs(10)).success());
 }
+
+/// `joinery audit verify` on a copy of `log` changed by `sql` (run on the copy's audit file).
+fn verify_changed(d: &Path, name: &str, sql: &str) -> Output {
+    let dir = d.join(name);
+    std::fs::create_dir_all(&dir).expect("dir");
+    for f in ["db.db", "db.audit.db"] {
+        std::fs::copy(d.join("log").join(f), dir.join(f)).expect("copy");
+    }
+    let c = rusqlite::Connection::open(dir.join("db.audit.db")).expect("open the audit file");
+    c.execute_batch(sql).expect("change the log");
+    drop(c);
+    joinery(&["audit", "verify", "--database", "db.db"], &dir)
+}
+
+#[test]
+fn the_command_line_is_audited_and_audit_verify_finds_every_change() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let d = tmp.path();
+    let log = d.join("log");
+    std::fs::create_dir_all(&log).expect("dir");
+    // Three doors to the record from the command line, each one event: two tokens and an export.
+    for args in [&["token", "--database", "db.db", "--system", "feed"][..], &["token", "--database", "db.db", "--user", "feed"][..]] {
+        let out = joinery(args, &log);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let out = joinery(&["export", "--database", "db.db", "--out", "exported"], &log);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = joinery(&["audit", "verify", "--database", "db.db"], &log);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("intact: 3 events"), "{}", text(&out));
+    // The events name the commands.
+    let c = rusqlite::Connection::open(log.join("db.audit.db")).expect("open");
+    let bodies: Vec<String> = c
+        .prepare("SELECT body FROM audit_event ORDER BY seq")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .map(|r| r.expect("row"))
+        .collect();
+    assert!(bodies[0].contains("\"user\":\"joinery token\"") && bodies[0].contains("--user feed"), "{bodies:?}");
+    assert!(bodies[2].contains("\"path\":\"export\""), "{bodies:?}");
+    drop(c);
+
+    let broken = |out: &Output, what: &str| {
+        assert_eq!(out.status.code(), Some(1), "{what}: {}", text(out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let edited = verify_changed(d, "edited", "UPDATE audit_event SET body = replace(body, 'feed', 'other') WHERE seq = 2");
+    assert!(broken(&edited, "an edited event").contains("entry 2 was altered"), "{}", text(&edited));
+    let column = verify_changed(d, "column", "UPDATE audit_event SET username = 'someone else' WHERE seq = 1");
+    assert!(broken(&column, "an edited column").contains("entry 1 was altered"), "{}", text(&column));
+    let deleted = verify_changed(d, "deleted", "DELETE FROM audit_event WHERE seq = 2");
+    assert!(broken(&deleted, "a deleted event").contains("entry 2 is missing"), "{}", text(&deleted));
+    let inserted = verify_changed(
+        d,
+        "inserted",
+        "UPDATE audit_event SET seq = -seq WHERE seq >= 2; UPDATE audit_event SET seq = 1 - seq WHERE seq < 0; INSERT INTO audit_event SELECT 2, at_ms, username, organisation, outcome, body, hash FROM audit_event WHERE seq = 1",
+    );
+    assert!(broken(&inserted, "an inserted event").contains("entry 2 was altered"), "{}", text(&inserted));
+}

@@ -67,6 +67,8 @@ struct Inner {
     permits: Arc<Semaphore>,
     read_wait: Duration,
     query_timeout: Duration,
+    /// The audit log's own file, opened on first use (see `crate::audit`).
+    audit: Arc<Mutex<Option<Connection>>>,
 }
 
 /// A pooled read connection and the deadline its progress handler enforces.
@@ -97,6 +99,7 @@ impl SqliteStore {
                 permits: Arc::new(Semaphore::new(options.readers.max(1))),
                 read_wait: options.read_wait,
                 query_timeout: options.query_timeout,
+                audit: Arc::new(Mutex::new(None)),
             }),
         })
     }
@@ -199,6 +202,45 @@ impl SqliteStore {
 
     /// A rare administrative write (accounts, secrets) on a connection of its own, outside the writer's
     /// queue: it waits for the writer's current group like any SQLite writer (busy timeout), then commits.
+    /// The audit log's file beside the database: `joinery.db` → `joinery.audit.db`.
+    pub fn audit_path(&self) -> PathBuf {
+        self.inner.path.with_extension("audit.db")
+    }
+
+    /// Runs `f` on the audit log's connection (opened, and its table made, on first use), on the blocking
+    /// pool. WAL with `synchronous = NORMAL`: an appended event survives the process failing at once, and a
+    /// power cut loses at most the last moments (see docs/scaling.md); the record keeps `FULL`.
+    pub(crate) async fn with_audit<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (slot, path) = (self.inner.audit.clone(), self.audit_path());
+        tokio::task::spawn_blocking(move || {
+            let mut guard = slot.lock().map_err(|_| poisoned())?;
+            if guard.is_none() {
+                let mut conn = Connection::open(&path)?;
+                conn.busy_timeout(std::time::Duration::from_secs(10))?;
+                let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+                if !mode.eq_ignore_ascii_case("wal") {
+                    return Err(StoreError::Unavailable(format!("the audit log {} cannot use WAL mode", path.display())));
+                }
+                conn.execute_batch("PRAGMA synchronous = NORMAL;")?;
+                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+                if version == 0 {
+                    tx.execute_batch(include_str!("../../migrations/sqlite-audit/0001_audit.sql"))?;
+                    tx.execute_batch("PRAGMA user_version = 1;")?;
+                }
+                tx.commit()?;
+                *guard = Some(conn);
+            }
+            let conn = guard.as_mut().ok_or_else(|| StoreError::Internal("invariant: the audit connection is open".into()))?;
+            f(conn)
+        })
+        .await
+        .map_err(|e| StoreError::Internal(Box::new(e)))?
+    }
+
     pub(crate) async fn admin_write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,

@@ -1,0 +1,207 @@
+//! Every access accountable: one audit event per request that reaches the record (allowed or refused), naming
+//! who asked, what, when, the outcome and the people whose records it touched, appended to the store's hash
+//! chain before the answer leaves; and the chain's verification.
+//!
+//! Events are appended in batches by one task per process (group commit): a request waits for the batch that
+//! holds its event, and if that append fails the request fails.
+
+use crate::error::AppError;
+use crate::session::Session;
+use crate::App;
+use care::access::Caller;
+use care::audit::{Break, Verifier};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+pub use store::{AuditEntry, AuditRecord};
+use tokio::sync::{mpsc, oneshot};
+
+/// Most events appended in one transaction.
+const BATCH: usize = 512;
+
+/// The queue of events waiting for the appender, and the task that drains it.
+pub(crate) struct Appender {
+    queue: mpsc::Sender<(AuditRecord, oneshot::Sender<Result<(), AppError>>)>,
+}
+
+impl Appender {
+    fn start(store: store::Store) -> Appender {
+        let (queue, mut pending) = mpsc::channel::<(AuditRecord, oneshot::Sender<Result<(), AppError>>)>(BATCH * 8);
+        tokio::spawn(async move {
+            while let Some(first) = pending.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < BATCH {
+                    match pending.try_recv() {
+                        Ok(next) => batch.push(next),
+                        Err(_) => break,
+                    }
+                }
+                let (records, waiters): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+                let outcome = store.append_audit(records).await;
+                for w in waiters {
+                    let _ = w.send(match &outcome {
+                        Ok(_) => Ok(()),
+                        Err(e) => Err(AppError::Unavailable(format!("the audit log could not record this request: {e}"))),
+                    });
+                }
+            }
+        });
+        Appender { queue }
+    }
+}
+
+/// What one request did, as its audit event says it.
+#[derive(Debug, Clone)]
+pub struct RequestAudit<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    pub status: u16,
+}
+
+/// The people whose records a session's request touched, noted as resources leave `app`.
+#[derive(Debug, Default)]
+pub(crate) struct Touched(Mutex<BTreeSet<String>>);
+
+impl Touched {
+    pub(crate) fn note(&self, person_key: Option<&str>) {
+        if let (Some(p), Ok(mut set)) = (person_key, self.0.lock()) {
+            if !set.contains(p) {
+                set.insert(p.to_owned());
+            }
+        }
+    }
+
+    fn take(&self) -> Vec<String> {
+        self.0.lock().map(|mut s| std::mem::take(&mut *s).into_iter().collect()).unwrap_or_default()
+    }
+}
+
+fn agent(caller: Option<&Caller>) -> Value {
+    match caller {
+        None => json!({ "user": null, "role": null }),
+        Some(c) => {
+            let mut a = json!({ "user": c.user(), "role": c.role().code() });
+            match c {
+                Caller::Staff(s) => {
+                    a["organisation"] = json!(format!("Organization/{}", s.organisation));
+                    if let Some(r) = &s.practitioner_role {
+                        a["practitionerRole"] = json!(format!("PractitionerRole/{r}"));
+                    }
+                    if let Some(p) = &s.practitioner {
+                        a["practitioner"] = json!(format!("Practitioner/{p}"));
+                    }
+                }
+                Caller::Person { patient, .. } => a["patient"] = json!(format!("Patient/{patient}")),
+                Caller::Carer { related_person, patient, .. } => {
+                    a["relatedPerson"] = json!(format!("RelatedPerson/{related_person}"));
+                    a["patient"] = json!(format!("Patient/{patient}"));
+                }
+                Caller::System { .. } => {}
+            }
+            a
+        }
+    }
+}
+
+impl App {
+    fn appender(&self) -> &Appender {
+        self.audit.get_or_init(|| Appender::start(self.store.clone()))
+    }
+
+    /// Appends one event and waits until it is in the log.
+    async fn append_event(&self, record: AuditRecord) -> Result<(), AppError> {
+        let (done, wait) = oneshot::channel();
+        self.appender().queue.send((record, done)).await.map_err(|_| AppError::Unavailable("the audit log is closed".into()))?;
+        wait.await.map_err(|_| AppError::Unavailable("the audit log stopped before recording this request".into()))?
+    }
+
+    /// Records a request made by `caller` (`None`: no valid token) that touched the records of `patients`.
+    pub async fn audit_request(&self, caller: Option<&Caller>, request: &RequestAudit<'_>, patients: Vec<String>) -> Result<(), AppError> {
+        let now = self.config.clock.now();
+        let at = chrono::DateTime::from_timestamp_millis(now.0).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)).unwrap_or_default();
+        let body = json!({
+            "at": at,
+            "agent": agent(caller),
+            "action": { "method": request.method, "path": request.path, "query": request.query },
+            "patients": patients.iter().map(|p| format!("Patient/{p}")).collect::<Vec<_>>(),
+            "outcome": request.status,
+        });
+        let record = AuditRecord {
+            at_ms: now.0,
+            username: caller.map(|c| c.user().to_owned()),
+            organisation: caller.and_then(|c| c.organisation()).map(str::to_owned),
+            outcome: i64::from(request.status),
+            patients,
+            body: body.to_string(),
+        };
+        self.append_event(record).await
+    }
+
+    /// Records a command run at the command line (`import`, `export`, a token issued) with what it was given
+    /// and its exit status: the command line's door to the record.
+    pub async fn audit_command(&self, command: &str, given: &str, exit_status: u16) -> Result<(), AppError> {
+        let caller = Caller::System { name: format!("joinery {command}") };
+        let request = RequestAudit { method: "CLI", path: command, query: Some(given), status: exit_status };
+        self.audit_request(Some(&caller), &request, Vec::new()).await
+    }
+
+    /// Up to `limit` events after `after`, in chain order (for privacy officers and the command line).
+    pub async fn audit_log(&self, after: i64, limit: usize) -> Result<Vec<AuditEntry>, AppError> {
+        Ok(self.store.audit_entries(after, limit).await?)
+    }
+
+    /// Walks the whole chain: the number of events when it is intact, or where it first breaks, including an
+    /// event whose searchable columns disagree with its body.
+    pub async fn verify_audit(&self) -> Result<Result<u64, Break>, AppError> {
+        let mut v = Verifier::default();
+        let mut after = 0i64;
+        loop {
+            let page = self.store.audit_entries(after, 10_000).await?;
+            let Some(last) = page.last().map(|e| e.seq) else { break };
+            for e in &page {
+                let seq = u64::try_from(e.seq).map_err(|_| AppError::Internal("a negative audit sequence number".into()))?;
+                let Ok(hash) = <[u8; 32]>::try_from(e.hash.as_slice()) else { return Ok(Err(Break::Altered { seq })) };
+                if let Err(b) = v.next(seq, e.record.body.as_bytes(), &hash) {
+                    return Ok(Err(b));
+                }
+                if !columns_agree(&e.record) {
+                    return Ok(Err(Break::Altered { seq }));
+                }
+            }
+            after = last;
+        }
+        Ok(v.finish(None))
+    }
+}
+
+/// Whether the columns kept for searching say what the body says.
+fn columns_agree(r: &AuditRecord) -> bool {
+    let Ok(body) = serde_json::from_str::<Value>(&r.body) else { return false };
+    let organisation = body["agent"]["organisation"].as_str().map(|o| o.trim_start_matches("Organization/"));
+    let patients: Vec<&str> = body["patients"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    let listed: Vec<String> = r.patients.iter().map(|p| format!("Patient/{p}")).collect();
+    let at = chrono::DateTime::parse_from_rfc3339(body["at"].as_str().unwrap_or_default()).map(|t| t.timestamp_millis()).ok();
+    body["agent"]["user"].as_str() == r.username.as_deref()
+        && organisation == r.organisation.as_deref()
+        && body["outcome"].as_i64() == Some(r.outcome)
+        && at == Some(r.at_ms)
+        && patients == listed.iter().map(String::as_str).collect::<Vec<_>>()
+}
+
+impl Session {
+    /// Notes that a resource of `person_key`'s record leaves `app` for this request.
+    pub(crate) fn touch(&self, person_key: Option<&str>) {
+        self.touched.note(person_key);
+    }
+
+    /// Records this session's request: who, what, the outcome and the people it touched. The answer must not
+    /// leave unless this succeeds.
+    pub async fn audit(&self, request: &RequestAudit<'_>) -> Result<(), AppError> {
+        let patients = self.touched.take();
+        App::audit_request(self, Some(self.caller()), request, patients).await
+    }
+}
+
+/// A handle the session keeps to note what it touched.
+pub(crate) type TouchedHandle = Arc<Touched>;

@@ -1,0 +1,229 @@
+//! The audit log on both backends: events appended in batches to one hash chain (`care::audit::link`), read
+//! back in chain order for verification. On SQLite it is a file of its own beside the record; on PostgreSQL
+//! tables of the same database, whose head row every appender locks.
+
+use crate::error::StoreError;
+use crate::postgres::{pg, PgStore};
+use crate::sqlite::SqliteStore;
+use crate::Store;
+use care::audit::{link, Hash, GENESIS};
+use rusqlite::OptionalExtension;
+
+/// One event to append: its body (the event as the application wrote it, which the chain covers) and what
+/// it says, repeated for searching.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub at_ms: i64,
+    pub username: Option<String>,
+    pub organisation: Option<String>,
+    /// The HTTP status (or an exit status of a command).
+    pub outcome: i64,
+    /// The people whose records the request touched (`Patient` ids).
+    pub patients: Vec<String>,
+    pub body: String,
+}
+
+/// An appended event: its place in the chain and the hash stored with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub seq: i64,
+    pub record: AuditRecord,
+    pub hash: Vec<u8>,
+}
+
+impl Store {
+    /// Appends `records` in order, as one transaction, extending the chain; returns the last sequence number.
+    /// Nothing is appended if it fails.
+    pub async fn append_audit(&self, records: Vec<AuditRecord>) -> Result<i64, StoreError> {
+        if records.is_empty() {
+            return Err(StoreError::Internal("invariant: an audit append has events".into()));
+        }
+        match self {
+            Store::Sqlite(s) => s.append_audit(records).await,
+            Store::Postgres(s) => s.append_audit(records).await,
+        }
+    }
+
+    /// Up to `limit` events after `after`, in chain order, each with the patients it lists.
+    pub async fn audit_entries(&self, after: i64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.audit_entries(after, limit).await,
+            Store::Postgres(s) => s.audit_entries(after, limit).await,
+        }
+    }
+}
+
+/// The hashes of `records` following `(seq, previous)`: (seq, hash) for each.
+fn chain(mut seq: i64, mut previous: Hash, records: &[AuditRecord]) -> Result<Vec<(i64, Hash)>, StoreError> {
+    let mut out = Vec::with_capacity(records.len());
+    for r in records {
+        seq += 1;
+        let n = u64::try_from(seq).map_err(|_| StoreError::Internal("invariant: audit sequence numbers are positive".into()))?;
+        previous = link(&previous, n, r.body.as_bytes());
+        out.push((seq, previous));
+    }
+    Ok(out)
+}
+
+fn as_hash(bytes: &[u8]) -> Result<Hash, StoreError> {
+    bytes.try_into().map_err(|_| StoreError::Internal(format!("an audit hash of {} bytes, not 32", bytes.len()).into()))
+}
+
+/// Groups `(seq, patient)` rows by sequence number onto the entries (both in sequence order).
+fn attach(entries: &mut [AuditEntry], rows: Vec<(i64, String)>) {
+    let mut i = 0;
+    for (seq, patient) in rows {
+        while i < entries.len() && entries[i].seq < seq {
+            i += 1;
+        }
+        if let Some(e) = entries.get_mut(i).filter(|e| e.seq == seq) {
+            e.record.patients.push(patient);
+        }
+    }
+}
+
+impl SqliteStore {
+    async fn append_audit(&self, records: Vec<AuditRecord>) -> Result<i64, StoreError> {
+        self.with_audit(move |c| {
+            // IMMEDIATE: another process appending to the same file waits, so the chain stays one.
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let head: Option<(i64, Vec<u8>)> =
+                tx.query_row("SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+            let (seq, previous) = match head {
+                Some((seq, hash)) => (seq, as_hash(&hash)?),
+                None => (0, GENESIS),
+            };
+            let links = chain(seq, previous, &records)?;
+            {
+                let mut event = tx.prepare_cached(
+                    "INSERT INTO audit_event (seq, at_ms, username, organisation, outcome, body, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?;
+                let mut patient = tx.prepare_cached("INSERT OR IGNORE INTO audit_patient (patient, seq) VALUES (?1, ?2)")?;
+                for (r, (seq, hash)) in records.iter().zip(&links) {
+                    event.execute(rusqlite::params![seq, r.at_ms, r.username, r.organisation, r.outcome, r.body, &hash[..]])?;
+                    for p in &r.patients {
+                        patient.execute(rusqlite::params![p, seq])?;
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(links.last().map_or(seq, |(s, _)| *s))
+        })
+        .await
+    }
+
+    async fn audit_entries(&self, after: i64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with_audit(move |c| {
+            let mut entries = Vec::new();
+            let mut st = c.prepare_cached(
+                "SELECT seq, at_ms, username, organisation, outcome, body, hash FROM audit_event WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )?;
+            let rows = st.query_map(rusqlite::params![after, limit], |r| {
+                Ok(AuditEntry {
+                    seq: r.get(0)?,
+                    record: AuditRecord {
+                        at_ms: r.get(1)?,
+                        username: r.get(2)?,
+                        organisation: r.get(3)?,
+                        outcome: r.get(4)?,
+                        patients: Vec::new(),
+                        body: r.get(5)?,
+                    },
+                    hash: r.get(6)?,
+                })
+            })?;
+            for row in rows {
+                entries.push(row?);
+            }
+            if let (Some(first), Some(last)) = (entries.first().map(|e| e.seq), entries.last().map(|e| e.seq)) {
+                let mut st = c.prepare_cached("SELECT seq, patient FROM audit_patient WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq, patient")?;
+                let rows = st.query_map(rusqlite::params![first, last], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                attach(&mut entries, rows.collect::<Result<Vec<_>, _>>()?);
+            }
+            Ok(entries)
+        })
+        .await
+    }
+}
+
+impl PgStore {
+    async fn append_audit(&self, records: Vec<AuditRecord>) -> Result<i64, StoreError> {
+        let mut c = self.ready_client().await?;
+        let tx = c.transaction().await.map_err(pg)?;
+        // The head row is the chain's lock: every appender of every node extends it in turn.
+        let head = tx.query_one("SELECT seq, hash FROM audit_head WHERE one = 1 FOR UPDATE", &[]).await.map_err(pg)?;
+        let seq: i64 = head.try_get(0).map_err(pg)?;
+        let previous = as_hash(&head.try_get::<_, Vec<u8>>(1).map_err(pg)?)?;
+        let links = chain(seq, previous, &records)?;
+        let mut seqs = Vec::with_capacity(records.len());
+        let (mut at, mut users, mut orgs, mut outcomes, mut bodies, mut hashes) = (vec![], vec![], vec![], vec![], vec![], vec![]);
+        let (mut patient_seqs, mut patients) = (vec![], vec![]);
+        for (r, (seq, hash)) in records.iter().zip(&links) {
+            seqs.push(*seq);
+            at.push(r.at_ms);
+            users.push(r.username.clone());
+            orgs.push(r.organisation.clone());
+            outcomes.push(i32::try_from(r.outcome).unwrap_or(i32::MAX));
+            bodies.push(r.body.clone());
+            hashes.push(hash.to_vec());
+            for p in &r.patients {
+                patient_seqs.push(*seq);
+                patients.push(p.clone());
+            }
+        }
+        tx.execute(
+            "INSERT INTO audit_event (seq, at_ms, username, organisation, outcome, body, hash)
+             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::text[], $7::bytea[])",
+            &[&seqs, &at, &users, &orgs, &outcomes, &bodies, &hashes],
+        )
+        .await
+        .map_err(pg)?;
+        tx.execute(
+            "INSERT INTO audit_patient (patient, seq) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING",
+            &[&patients, &patient_seqs],
+        )
+        .await
+        .map_err(pg)?;
+        let (last, last_hash) = links.last().map_or((seq, previous), |(s, h)| (*s, *h));
+        tx.execute("UPDATE audit_head SET seq = $1, hash = $2 WHERE one = 1", &[&last, &last_hash.to_vec()]).await.map_err(pg)?;
+        tx.commit().await.map_err(pg)?;
+        Ok(last)
+    }
+
+    async fn audit_entries(&self, after: i64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        let c = self.ready_client().await?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = c
+            .query(
+                "SELECT seq, at_ms, username, organisation, outcome, body, hash FROM audit_event WHERE seq > $1 ORDER BY seq LIMIT $2",
+                &[&after, &limit],
+            )
+            .await
+            .map_err(pg)?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for r in &rows {
+            entries.push(AuditEntry {
+                seq: r.try_get(0).map_err(pg)?,
+                record: AuditRecord {
+                    at_ms: r.try_get(1).map_err(pg)?,
+                    username: r.try_get(2).map_err(pg)?,
+                    organisation: r.try_get(3).map_err(pg)?,
+                    outcome: i64::from(r.try_get::<_, i32>(4).map_err(pg)?),
+                    patients: Vec::new(),
+                    body: r.try_get(5).map_err(pg)?,
+                },
+                hash: r.try_get(6).map_err(pg)?,
+            });
+        }
+        if let (Some(first), Some(last)) = (entries.first().map(|e| e.seq), entries.last().map(|e| e.seq)) {
+            let rows = c
+                .query("SELECT seq, patient FROM audit_patient WHERE seq BETWEEN $1 AND $2 ORDER BY seq, patient", &[&first, &last])
+                .await
+                .map_err(pg)?;
+            let rows = rows.iter().map(|r| Ok((r.try_get(0).map_err(pg)?, r.try_get(1).map_err(pg)?))).collect::<Result<Vec<_>, StoreError>>()?;
+            attach(&mut entries, rows);
+        }
+        Ok(entries)
+    }
+}
