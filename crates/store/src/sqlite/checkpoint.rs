@@ -45,3 +45,9 @@ impl Checkpointer {
         }
     }
 }
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -67,8 +67,8 @@ struct Inner {
     permits: Arc<Semaphore>,
     read_wait: Duration,
     query_timeout: Duration,
-    /// The audit log's own file, opened on first use (see `crate::audit`).
-    audit: Arc<Mutex<Option<Connection>>>,
+    /// The audit log's own file, opened on first use (see `crate::audit`), and its checkpointer.
+    audit: Arc<Mutex<Option<(Connection, checkpoint::Checkpointer)>>>,
 }
 
 /// A pooled read connection and the deadline its progress handler enforces.
@@ -194,14 +194,20 @@ impl SqliteStore {
 
     pub async fn close(&self) -> Result<(), StoreError> {
         self.inner.checkpointer.stop();
+        // The audit file: its checkpointer stopped, the WAL folded into it.
+        let audit = self.inner.audit.lock().map_err(|_| poisoned())?.take();
+        if let Some((conn, checkpointer)) = audit {
+            checkpointer.stop();
+            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+                tracing::warn!(error = %e, "the audit log's final checkpoint failed");
+            }
+        }
         self.inner.writer.close().await?;
         self.inner.permits.close();
         self.inner.readers.lock().map_err(|_| poisoned())?.clear();
         Ok(())
     }
 
-    /// A rare administrative write (accounts, secrets) on a connection of its own, outside the writer's
-    /// queue: it waits for the writer's current group like any SQLite writer (busy timeout), then commits.
     /// The audit log's file beside the database: `joinery.db` → `joinery.audit.db`.
     pub fn audit_path(&self) -> PathBuf {
         self.inner.path.with_extension("audit.db")
@@ -224,7 +230,8 @@ impl SqliteStore {
                 if !mode.eq_ignore_ascii_case("wal") {
                     return Err(StoreError::Unavailable(format!("the audit log {} cannot use WAL mode", path.display())));
                 }
-                conn.execute_batch("PRAGMA synchronous = NORMAL;")?;
+                // Checkpoints run on a thread of their own, never in an append.
+                conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")?;
                 let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
                 if version == 0 {
@@ -232,15 +239,18 @@ impl SqliteStore {
                     tx.execute_batch("PRAGMA user_version = 1;")?;
                 }
                 tx.commit()?;
-                *guard = Some(conn);
+                let checkpointer = checkpoint::Checkpointer::start(&path)?;
+                *guard = Some((conn, checkpointer));
             }
-            let conn = guard.as_mut().ok_or_else(|| StoreError::Internal("invariant: the audit connection is open".into()))?;
+            let (conn, _) = guard.as_mut().ok_or_else(|| StoreError::Internal("invariant: the audit connection is open".into()))?;
             f(conn)
         })
         .await
         .map_err(|e| StoreError::Internal(Box::new(e)))?
     }
 
+    /// A rare administrative write (accounts, secrets) on a connection of its own, outside the writer's
+    /// queue: it waits for the writer's current group like any SQLite writer (busy timeout), then commits.
     pub(crate) async fn admin_write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
