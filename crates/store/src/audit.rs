@@ -6,8 +6,7 @@ use crate::error::StoreError;
 use crate::postgres::{pg, PgStore};
 use crate::sqlite::SqliteStore;
 use crate::Store;
-use care::audit::{link, Hash, GENESIS};
-use rusqlite::OptionalExtension;
+use care::audit::{link, Hash};
 
 /// One event to append: its body (the event as the application wrote it, which the chain covers) and what
 /// it says, repeated for searching.
@@ -54,7 +53,7 @@ impl Store {
 }
 
 /// The hashes of `records` following `(seq, previous)`: (seq, hash) for each.
-fn chain(mut seq: i64, mut previous: Hash, records: &[AuditRecord]) -> Result<Vec<(i64, Hash)>, StoreError> {
+pub(crate) fn chain(mut seq: i64, mut previous: Hash, records: &[AuditRecord]) -> Result<Vec<(i64, Hash)>, StoreError> {
     let mut out = Vec::with_capacity(records.len());
     for r in records {
         seq += 1;
@@ -84,32 +83,7 @@ fn attach(entries: &mut [AuditEntry], rows: Vec<(i64, String)>) {
 
 impl SqliteStore {
     async fn append_audit(&self, records: Vec<AuditRecord>) -> Result<i64, StoreError> {
-        self.with_audit(move |c| {
-            // IMMEDIATE: another process appending to the same file waits, so the chain stays one.
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let head: Option<(i64, Vec<u8>)> =
-                tx.query_row("SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
-            let (seq, previous) = match head {
-                Some((seq, hash)) => (seq, as_hash(&hash)?),
-                None => (0, GENESIS),
-            };
-            let links = chain(seq, previous, &records)?;
-            {
-                let mut event = tx.prepare_cached(
-                    "INSERT INTO audit_event (seq, at_ms, username, organisation, outcome, body, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )?;
-                let mut patient = tx.prepare_cached("INSERT OR IGNORE INTO audit_patient (patient, seq) VALUES (?1, ?2)")?;
-                for (r, (seq, hash)) in records.iter().zip(&links) {
-                    event.execute(rusqlite::params![seq, r.at_ms, r.username, r.organisation, r.outcome, r.body, &hash[..]])?;
-                    for p in &r.patients {
-                        patient.execute(rusqlite::params![p, seq])?;
-                    }
-                }
-            }
-            tx.commit()?;
-            Ok(links.last().map_or(seq, |(s, _)| *s))
-        })
-        .await
+        self.audit_appender().await?.append(records).await
     }
 
     async fn audit_entries(&self, after: i64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {

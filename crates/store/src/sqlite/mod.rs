@@ -1,5 +1,6 @@
 //! The SQLite backend: WAL mode, a pool of read connections, and one writer thread that commits in groups.
 
+mod audit_log;
 mod bulk;
 mod checkpoint;
 mod migrate;
@@ -68,7 +69,14 @@ struct Inner {
     read_wait: Duration,
     query_timeout: Duration,
     /// The audit log's own file, opened on first use (see `crate::audit`), and its checkpointer.
-    audit: Arc<Mutex<Option<(Connection, checkpoint::Checkpointer)>>>,
+    audit: Arc<Mutex<Option<AuditFile>>>,
+}
+
+/// The audit log's file, open: a connection for reading it, its appender thread and its checkpointer.
+struct AuditFile {
+    conn: Connection,
+    appender: audit_log::AuditAppender,
+    checkpointer: checkpoint::Checkpointer,
 }
 
 /// A pooled read connection and the deadline its progress handler enforces.
@@ -196,7 +204,8 @@ impl SqliteStore {
         self.inner.checkpointer.stop();
         // The audit file: its checkpointer stopped, the WAL folded into it.
         let audit = self.inner.audit.lock().map_err(|_| poisoned())?.take();
-        if let Some((conn, checkpointer)) = audit {
+        if let Some(AuditFile { conn, appender, checkpointer }) = audit {
+            drop(appender);
             checkpointer.stop();
             if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
                 tracing::warn!(error = %e, "the audit log's final checkpoint failed");
@@ -240,10 +249,11 @@ impl SqliteStore {
                 }
                 tx.commit()?;
                 let checkpointer = checkpoint::Checkpointer::start(&path)?;
-                *guard = Some((conn, checkpointer));
+                let appender = audit_log::AuditAppender::start(&path)?;
+                *guard = Some(AuditFile { conn, appender, checkpointer });
             }
-            let (conn, _) = guard.as_mut().ok_or_else(|| StoreError::Internal("invariant: the audit connection is open".into()))?;
-            f(conn)
+            let file = guard.as_mut().ok_or_else(|| StoreError::Internal("invariant: the audit connection is open".into()))?;
+            f(&mut file.conn)
         })
         .await
         .map_err(|e| StoreError::Internal(Box::new(e)))?
@@ -251,6 +261,23 @@ impl SqliteStore {
 
     /// A rare administrative write (accounts, secrets) on a connection of its own, outside the writer's
     /// queue: it waits for the writer's current group like any SQLite writer (busy timeout), then commits.
+    /// The audit log's appender (the file opened on first use).
+    pub(crate) async fn audit_appender(&self) -> Result<audit_log::AuditAppender, StoreError> {
+        let slot = self.inner.audit.clone();
+        let opened = slot.lock().map_err(|_| poisoned())?.as_ref().map(|f| f.appender.clone());
+        match opened {
+            Some(a) => Ok(a),
+            None => {
+                self.with_audit(|_| Ok(())).await?;
+                slot.lock()
+                    .map_err(|_| poisoned())?
+                    .as_ref()
+                    .map(|f| f.appender.clone())
+                    .ok_or_else(|| StoreError::Unavailable("the audit log is closed".into()))
+            }
+        }
+    }
+
     pub(crate) async fn admin_write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
