@@ -68,17 +68,9 @@ fn as_hash(bytes: &[u8]) -> Result<Hash, StoreError> {
     bytes.try_into().map_err(|_| StoreError::Internal(format!("an audit hash of {} bytes, not 32", bytes.len()).into()))
 }
 
-/// Groups `(seq, patient)` rows by sequence number onto the entries (both in sequence order).
-fn attach(entries: &mut [AuditEntry], rows: Vec<(i64, String)>) {
-    let mut i = 0;
-    for (seq, patient) in rows {
-        while i < entries.len() && entries[i].seq < seq {
-            i += 1;
-        }
-        if let Some(e) = entries.get_mut(i).filter(|e| e.seq == seq) {
-            e.record.patients.push(patient);
-        }
-    }
+/// The patients column: ids separated by spaces (FHIR ids have none).
+fn split(patients: &str) -> Vec<String> {
+    patients.split_whitespace().map(str::to_owned).collect()
 }
 
 impl SqliteStore {
@@ -91,7 +83,7 @@ impl SqliteStore {
         self.with_audit(move |c| {
             let mut entries = Vec::new();
             let mut st = c.prepare_cached(
-                "SELECT seq, at_ms, username, organisation, outcome, body, hash FROM audit_event WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                "SELECT seq, at_ms, username, organisation, outcome, patients, body, hash FROM audit_event WHERE seq > ?1 ORDER BY seq LIMIT ?2",
             )?;
             let rows = st.query_map(rusqlite::params![after, limit], |r| {
                 Ok(AuditEntry {
@@ -101,19 +93,14 @@ impl SqliteStore {
                         username: r.get(2)?,
                         organisation: r.get(3)?,
                         outcome: r.get(4)?,
-                        patients: Vec::new(),
-                        body: r.get(5)?,
+                        patients: split(&r.get::<_, String>(5)?),
+                        body: r.get(6)?,
                     },
-                    hash: r.get(6)?,
+                    hash: r.get(7)?,
                 })
             })?;
             for row in rows {
                 entries.push(row?);
-            }
-            if let (Some(first), Some(last)) = (entries.first().map(|e| e.seq), entries.last().map(|e| e.seq)) {
-                let mut st = c.prepare_cached("SELECT seq, patient FROM audit_patient WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq, patient")?;
-                let rows = st.query_map(rusqlite::params![first, last], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                attach(&mut entries, rows.collect::<Result<Vec<_>, _>>()?);
             }
             Ok(entries)
         })
@@ -132,7 +119,7 @@ impl PgStore {
         let links = chain(seq, previous, &records)?;
         let mut seqs = Vec::with_capacity(records.len());
         let (mut at, mut users, mut orgs, mut outcomes, mut bodies, mut hashes) = (vec![], vec![], vec![], vec![], vec![], vec![]);
-        let (mut patient_seqs, mut patients) = (vec![], vec![]);
+        let mut patients = Vec::with_capacity(records.len());
         for (r, (seq, hash)) in records.iter().zip(&links) {
             seqs.push(*seq);
             at.push(r.at_ms);
@@ -141,21 +128,12 @@ impl PgStore {
             outcomes.push(i32::try_from(r.outcome).unwrap_or(i32::MAX));
             bodies.push(r.body.clone());
             hashes.push(hash.to_vec());
-            for p in &r.patients {
-                patient_seqs.push(*seq);
-                patients.push(p.clone());
-            }
+            patients.push(r.patients.join(" "));
         }
         tx.execute(
-            "INSERT INTO audit_event (seq, at_ms, username, organisation, outcome, body, hash)
-             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::text[], $7::bytea[])",
-            &[&seqs, &at, &users, &orgs, &outcomes, &bodies, &hashes],
-        )
-        .await
-        .map_err(pg)?;
-        tx.execute(
-            "INSERT INTO audit_patient (patient, seq) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING",
-            &[&patients, &patient_seqs],
+            "INSERT INTO audit_event (seq, at_ms, username, organisation, outcome, patients, body, hash)
+             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::bytea[])",
+            &[&seqs, &at, &users, &orgs, &outcomes, &patients, &bodies, &hashes],
         )
         .await
         .map_err(pg)?;
@@ -170,7 +148,7 @@ impl PgStore {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = c
             .query(
-                "SELECT seq, at_ms, username, organisation, outcome, body, hash FROM audit_event WHERE seq > $1 ORDER BY seq LIMIT $2",
+                "SELECT seq, at_ms, username, organisation, outcome, patients, body, hash FROM audit_event WHERE seq > $1 ORDER BY seq LIMIT $2",
                 &[&after, &limit],
             )
             .await
@@ -184,19 +162,11 @@ impl PgStore {
                     username: r.try_get(2).map_err(pg)?,
                     organisation: r.try_get(3).map_err(pg)?,
                     outcome: i64::from(r.try_get::<_, i32>(4).map_err(pg)?),
-                    patients: Vec::new(),
-                    body: r.try_get(5).map_err(pg)?,
+                    patients: split(r.try_get(5).map_err(pg)?),
+                    body: r.try_get(6).map_err(pg)?,
                 },
-                hash: r.try_get(6).map_err(pg)?,
+                hash: r.try_get(7).map_err(pg)?,
             });
-        }
-        if let (Some(first), Some(last)) = (entries.first().map(|e| e.seq), entries.last().map(|e| e.seq)) {
-            let rows = c
-                .query("SELECT seq, patient FROM audit_patient WHERE seq BETWEEN $1 AND $2 ORDER BY seq, patient", &[&first, &last])
-                .await
-                .map_err(pg)?;
-            let rows = rows.iter().map(|r| Ok((r.try_get(0).map_err(pg)?, r.try_get(1).map_err(pg)?))).collect::<Result<Vec<_>, StoreError>>()?;
-            attach(&mut entries, rows);
         }
         Ok(entries)
     }

@@ -285,7 +285,7 @@ fn the_command_line_is_audited_and_audit_verify_finds_every_change() {
     let inserted = verify_changed(
         d,
         "inserted",
-        "UPDATE audit_event SET seq = -seq WHERE seq >= 2; UPDATE audit_event SET seq = 1 - seq WHERE seq < 0; INSERT INTO audit_event SELECT 2, at_ms, username, organisation, outcome, body, hash FROM audit_event WHERE seq = 1",
+        "UPDATE audit_event SET seq = -seq WHERE seq >= 2; UPDATE audit_event SET seq = 1 - seq WHERE seq < 0; INSERT INTO audit_event SELECT 2, at_ms, username, organisation, outcome, patients, body, hash FROM audit_event WHERE seq = 1",
     );
     assert!(broken(&inserted, "an inserted event").contains("entry 2 was altered"), "{}", text(&inserted));
 }

@@ -8,13 +8,9 @@ CREATE TABLE audit_event (
     username     TEXT COLLATE "C",
     organisation TEXT COLLATE "C",
     outcome      INTEGER NOT NULL,
+    patients     TEXT NOT NULL,                -- the Patient ids the event lists, space-separated
     body         TEXT NOT NULL,
     hash         BYTEA NOT NULL
-);
-CREATE TABLE audit_patient (
-    patient TEXT COLLATE "C" NOT NULL,
-    seq     BIGINT NOT NULL,
-    PRIMARY KEY (patient, seq)
 );
 CREATE TABLE audit_head (
     one  SMALLINT PRIMARY KEY CHECK (one = 1),

@@ -86,16 +86,13 @@ fn write(conn: &Connection, head: &mut Option<Head>, jobs: &[Job]) -> Result<Vec
             }
         }
     };
-    let mut event =
-        conn.prepare_cached("INSERT INTO audit_event (seq, at_ms, username, organisation, outcome, body, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?;
-    let mut patient = conn.prepare_cached("INSERT OR IGNORE INTO audit_patient (patient, seq) VALUES (?1, ?2)")?;
+    let mut event = conn.prepare_cached(
+        "INSERT INTO audit_event (seq, at_ms, username, organisation, outcome, patients, body, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
     let mut lasts = Vec::with_capacity(jobs.len());
     for (records, _) in jobs {
         for ((s, hash), r) in chain(seq, previous, records)?.into_iter().zip(records) {
-            event.execute(rusqlite::params![s, r.at_ms, r.username, r.organisation, r.outcome, r.body, &hash[..]])?;
-            for p in &r.patients {
-                patient.execute(rusqlite::params![p, s])?;
-            }
+            event.execute(rusqlite::params![s, r.at_ms, r.username, r.organisation, r.outcome, r.patients.join(" "), r.body, &hash[..]])?;
             (seq, previous) = (s, hash);
         }
         lasts.push(seq);
