@@ -79,3 +79,22 @@ async fn every_request_to_the_record_leaves_exactly_one_event() {
     seen.sort();
     assert_eq!(seen, want, "none lost, none twice");
 }
+
+#[tokio::test]
+async fn a_request_whose_event_cannot_be_written_fails() {
+    if crate::backend() != "sqlite" {
+        return;
+    }
+    // A folder where the audit log's file would go: no event can be appended.
+    let s = crate::Server::configured(
+        api::Options::default(),
+        |_| {},
+        |o| {
+            std::fs::create_dir_all(o.path.with_extension("audit.db")).expect("a folder in the audit file's place");
+        },
+    );
+    let r = s.get("/fhir/Patient?_count=1").await;
+    r.assert_outcome(503, "transient", None);
+    let refused = s.send("GET", "/fhir/Patient", &[("authorization", "Bearer not-a-token")], None).await;
+    assert_eq!(refused.status, 503, "a refusal is accounted for too: {}", refused.text());
+}
