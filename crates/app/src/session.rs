@@ -213,14 +213,13 @@ impl Tx for Guarded<'_> {
         // A version 1 written by PUT is an update that would create at an id the client chose. An id the
         // caller may not see is taken, so the two cannot be told apart only if neither is allowed: callers
         // behind the guard create with POST (the server chooses the id), and both answer 404 alike.
-        let existing = self.tx.current(v.resource_type, v.id)?.is_some();
         if v.version == 1 && v.method == Method::Put {
             return Err(StoreError::NotFound(format!(
                 "{}/{} does not exist; a new resource is created with POST, which gives it its id",
                 v.resource_type, v.id
             )));
         }
-        if existing && !self.tx.sees(v.resource_type, v.id, vis)? {
+        if self.tx.current(v.resource_type, v.id)?.is_some() && !self.tx.sees(v.resource_type, v.id, vis)? {
             return Err(refused(v.resource_type, v.id));
         }
         let registering = v.resource_type == "Patient" && v.version == 1;

@@ -34,12 +34,8 @@ pub fn run(args: &ImportArgs, file: &FileConfig) -> Outcome {
     block_on(async move {
         let app = app::App::new(open_store(&database)?, config);
         let options = ImportOptions { batch_size: args.batch, workers: args.workers, ..Default::default() };
-        let given = args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" ");
         let outcome = import(&app, sources, options).await;
-        let exit = u16::from(!matches!(&outcome, Ok(r) if r.failure_count == 0 && r.dangling.count == 0));
-        let audited = app.audit_command("import", &given, exit).await;
         let closed = app.shutdown().await;
-        audited.map_err(|e| Failure::Run(format!("the audit log could not record the import: {e}")))?;
         let report = outcome?;
         closed.map_err(|e| Failure::Run(format!("closing the database failed: {e}")))?;
         print_report(&report, args.show_failures);

@@ -275,7 +275,17 @@ impl App {
 
     /// Imports the given files (see `bulk::list_sources`). Bad lines and entries are reported in the
     /// result, never stop the rest; an error is returned only if the store cannot take the import at all.
+    /// Every import (the command line's, the demo's) leaves one audit event naming its files and whether it
+    /// was clean; if that cannot be written, the import answers unavailable.
     pub async fn import(&self, sources: Vec<Source>, options: ImportOptions, progress: Arc<Progress>) -> Result<ImportReport, AppError> {
+        let given = sources.iter().map(|s| s.path.display().to_string()).collect::<Vec<_>>().join(" ");
+        let outcome = self.import_files(sources, options, progress).await;
+        let clean = matches!(&outcome, Ok(r) if r.failure_count == 0 && r.dangling.count == 0);
+        self.audit_command("import", &given, u16::from(!clean)).await?;
+        outcome
+    }
+
+    async fn import_files(&self, sources: Vec<Source>, options: ImportOptions, progress: Arc<Progress>) -> Result<ImportReport, AppError> {
         self.authorize_bulk_import()?;
         let started = Instant::now();
         let start_seq = self.store.last_seq().await?;

@@ -173,6 +173,12 @@ async fn bad_lines_are_reported_with_file_and_line_and_the_rest_is_imported() {
     assert_eq!(report.dangling.count, 1);
     assert_eq!(report.dangling.samples[0].target_id, "nobody");
     assert_eq!(h.app.as_system("test").read("Observation", "o1").await.expect("o1 stored").version, 1);
+    // The import is one audit event: its file, and that it was not clean.
+    let events = h.app.audit_log(0, 10).await.expect("audit log");
+    assert_eq!(events.len(), 1);
+    let body: serde_json::Value = serde_json::from_str(&events[0].record.body).expect("JSON");
+    assert_eq!((body["action"]["path"].as_str(), body["outcome"].as_u64()), (Some("import"), Some(1)));
+    assert_eq!(body["action"]["query"].as_str(), Some(path.display().to_string().as_str()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
