@@ -1,5 +1,6 @@
 //! The FHIR R4 REST API over HTTP: a router that tests call in process and the binary serves.
 
+mod accountability;
 mod auth;
 mod bulk;
 mod capability;
@@ -64,6 +65,10 @@ pub fn router(app: App, options: Options) -> Router {
         .route("/$export-status/{job}", get(bulk::status).delete(bulk::cancel))
         .route("/$export-file/{job}/{file}", get(bulk::file))
         .route("/_history", get(rest::history_system))
+        .route("/$break-glass-review", get(accountability::reviews).post(accountability::review))
+        // The audit log is served, never written, through the API.
+        .route("/AuditEvent", get(accountability::events))
+        .route("/AuditEvent/{id}", get(accountability::event))
         .route(
             "/{type}",
             get(rest::search).post(rest::create).put(rest::conditional_update).patch(rest::conditional_patch).delete(rest::conditional_delete),

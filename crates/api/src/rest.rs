@@ -191,7 +191,7 @@ pub async fn validate_type(
     validate(&session, &rtype, None, q, headers, body).await
 }
 
-/// `POST [base]/[type]/[id]/$validate`.
+/// `POST [base]/[type]/[id]/$validate`, and `POST [base]/Patient/[id]/$break-glass`.
 pub async fn validate_instance(
     Door(session): Door,
     Path((rtype, id, op)): Path<(String, String, String)>,
@@ -199,10 +199,11 @@ pub async fn validate_instance(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
-    if op != "$validate" {
-        return Err(method_not_allowed());
+    match op.as_str() {
+        "$validate" => validate(&session, &rtype, Some(&id), q, headers, body).await,
+        "$break-glass" => crate::accountability::break_glass(&session, &rtype, &id, q, headers, body).await,
+        _ => Err(method_not_allowed()),
     }
-    validate(&session, &rtype, Some(&id), q, headers, body).await
 }
 
 async fn validate(

@@ -363,7 +363,7 @@ impl crate::App {
     }
 
     /// What the decision needs about a person, from the resources of their record that carry it.
-    async fn person_facts(&self, patient: &str) -> Result<PersonFacts, crate::AppError> {
+    pub(crate) async fn person_facts(&self, patient: &str) -> Result<PersonFacts, crate::AppError> {
         let mut resources: Vec<Value> = Vec::new();
         let mut after = None;
         loop {
@@ -385,7 +385,9 @@ impl crate::App {
                 _ => break,
             }
         }
-        Ok(gather(patient, resources.iter()))
+        let mut facts = gather(patient, resources.iter());
+        facts.break_glass = crate::break_glass::facts_of(&self.store.break_glass_for(patient).await?);
+        Ok(facts)
     }
 }
 

@@ -59,21 +59,33 @@ pub struct RequestAudit<'a> {
     pub status: u16,
 }
 
-/// The people whose records a session's request touched, noted as resources leave `app`.
+/// The people whose records a session's request touched, noted as resources leave `app`, and the
+/// break-glass grant the request made, if it made one.
 #[derive(Debug, Default)]
-pub(crate) struct Touched(Mutex<BTreeSet<String>>);
+pub(crate) struct Touched {
+    people: Mutex<BTreeSet<String>>,
+    break_glass: Mutex<Option<Value>>,
+}
 
 impl Touched {
     pub(crate) fn note(&self, person_key: Option<&str>) {
-        if let (Some(p), Ok(mut set)) = (person_key, self.0.lock()) {
+        if let (Some(p), Ok(mut set)) = (person_key, self.people.lock()) {
             if !set.contains(p) {
                 set.insert(p.to_owned());
             }
         }
     }
 
-    fn take(&self) -> Vec<String> {
-        self.0.lock().map(|mut s| std::mem::take(&mut *s).into_iter().collect()).unwrap_or_default()
+    /// Notes the grant this request made: its event says so, with the reason and the end of the window.
+    pub(crate) fn break_glass(&self, grant: &str, reason: &str, until: &str) {
+        if let Ok(mut g) = self.break_glass.lock() {
+            *g = Some(json!({ "grant": grant, "reason": reason, "until": until }));
+        }
+    }
+
+    fn take(&self) -> (Vec<String>, Option<Value>) {
+        let people = self.people.lock().map(|mut s| std::mem::take(&mut *s).into_iter().collect()).unwrap_or_default();
+        (people, self.break_glass.lock().ok().and_then(|mut g| g.take()))
     }
 }
 
@@ -118,15 +130,28 @@ impl App {
 
     /// Records a request made by `caller` (`None`: no valid token) that touched the records of `patients`.
     pub async fn audit_request(&self, caller: Option<&Caller>, request: &RequestAudit<'_>, patients: Vec<String>) -> Result<(), AppError> {
+        self.audit_event(caller, request, patients, None).await
+    }
+
+    async fn audit_event(
+        &self,
+        caller: Option<&Caller>,
+        request: &RequestAudit<'_>,
+        patients: Vec<String>,
+        break_glass: Option<Value>,
+    ) -> Result<(), AppError> {
         let now = self.config.clock.now();
         let at = chrono::DateTime::from_timestamp_millis(now.0).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)).unwrap_or_default();
-        let body = json!({
+        let mut body = json!({
             "at": at,
             "agent": agent(caller),
             "action": { "method": request.method, "path": request.path, "query": request.query },
             "patients": patients.iter().map(|p| format!("Patient/{p}")).collect::<Vec<_>>(),
             "outcome": request.status,
         });
+        if let Some(g) = break_glass {
+            body["breakGlass"] = g;
+        }
         let record = AuditRecord {
             at_ms: now.0,
             username: caller.map(|c| c.user().to_owned()),
@@ -198,8 +223,8 @@ impl Session {
     /// Records this session's request: who, what, the outcome and the people it touched. The answer must not
     /// leave unless this succeeds.
     pub async fn audit(&self, request: &RequestAudit<'_>) -> Result<(), AppError> {
-        let patients = self.touched.take();
-        App::audit_request(self, Some(self.caller()), request, patients).await
+        let (patients, break_glass) = self.touched.take();
+        App::audit_event(self, Some(self.caller()), request, patients, break_glass).await
     }
 }
 

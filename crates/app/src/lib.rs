@@ -3,7 +3,9 @@
 
 pub mod access;
 pub mod audit;
+mod audit_event;
 pub mod auth;
+pub mod break_glass;
 pub mod bulk;
 mod bundle;
 mod criteria;
@@ -50,6 +52,9 @@ pub struct Config {
     pub sensitive_codes: std::sync::Arc<access::SensitiveCodes>,
     /// The clock the access rules read (a test may set it).
     pub clock: Clock,
+    /// Organisations (ids) whose staff are named, not only by organisation and role, to the people whose
+    /// records they open, when those people list who looked.
+    pub named_organisations: Vec<String>,
 }
 
 impl Config {
@@ -62,6 +67,7 @@ impl Config {
             policy: care::access::Policy::default(),
             sensitive_codes: Default::default(),
             clock: Clock::system(),
+            named_organisations: Vec::new(),
         }
     }
 }

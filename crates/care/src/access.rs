@@ -198,7 +198,7 @@ pub enum Party {
 
 impl Party {
     /// Whether this party is the member of staff, or (for an organisation) where they work.
-    fn is(&self, staff: &Staff) -> bool {
+    pub fn is(&self, staff: &Staff) -> bool {
         match self {
             Party::Practitioner(id) => staff.practitioner.as_deref() == Some(id.as_str()),
             Party::PractitionerRole(id) => staff.practitioner_role.as_deref() == Some(id.as_str()),
@@ -243,10 +243,11 @@ pub struct Conference {
     pub end: Moment,
 }
 
-/// A break-glass grant: a user, for a stated reason, from a moment until a later one.
+/// A break-glass grant: to the party a member of staff acts as (their PractitionerRole, or their Practitioner
+/// if they act as no role), for a stated reason, from a moment until a later one. Never to an organisation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BreakGlass {
-    pub user: String,
+    pub party: Party,
     pub reason: String,
     pub from: Moment,
     pub until: Moment,
@@ -484,7 +485,11 @@ fn decide_for_staff(staff: &Staff, facts: &PersonFacts, policy: &Policy, now: Mo
         if let Some(until) = conference {
             bases.push(Basis::CaseConference { until });
         }
-        let glass = facts.break_glass.iter().filter(|g| g.user == staff.user && g.from <= now && now < g.until).max_by_key(|g| g.until);
+        let glass = facts
+            .break_glass
+            .iter()
+            .filter(|g| !matches!(g.party, Party::Organisation(_)) && g.party.is(staff) && g.from <= now && now < g.until)
+            .max_by_key(|g| g.until);
         if let Some(g) = glass {
             bases.push(Basis::BreakGlass { reason: g.reason.clone(), until: g.until });
         }

@@ -67,6 +67,10 @@ pub struct AccessConfig {
     /// restricted. Applied when a version is written (REST and import): items written before a change keep
     /// what they were written with.
     pub sensitive_codes: Option<Vec<String>>,
+    /// Organisations (ids) whose staff are named to the people whose records they open, when those people
+    /// list who looked (`GET AuditEvent?patient=`); everyone else's staff appear by organisation and role
+    /// only [default: none].
+    pub named_organisations: Option<Vec<String>>,
 }
 
 /// The use cases' configuration that every command shares: token signing and the access rules.
@@ -84,6 +88,7 @@ pub fn app_config(file: &FileConfig, base_url: &str) -> Result<app::Config, Stri
     };
     let codes = app::access::SensitiveCodes::parse(&access.sensitive_codes.unwrap_or_default()).map_err(|e| format!("[access] {e}"))?;
     config.sensitive_codes = std::sync::Arc::new(codes);
+    config.named_organisations = access.named_organisations.unwrap_or_default();
     Ok(config)
 }
 
@@ -334,7 +339,7 @@ mod tests {
 
     #[test]
     fn access_rules_come_from_the_file() {
-        let text = "[access]\nencounter_window_days = 30\nbreak_glass_hours = 2\nsensitive_codes = [\"http://snomed.info/sct|123\"]";
+        let text = "[access]\nencounter_window_days = 30\nbreak_glass_hours = 2\nsensitive_codes = [\"http://snomed.info/sct|123\"]\nnamed_organisations = [\"org-hospital-1\"]";
         let file: FileConfig = toml::from_str(text).expect("toml");
         let s = Settings::resolve(ServeArgs::default(), file).expect("valid");
         let config = s.app_config();
@@ -342,6 +347,7 @@ mod tests {
         assert_eq!(config.policy.break_glass_duration, care::access::Span::hours(2));
         assert_eq!(config.policy.conference_grace, care::access::Policy::default().conference_grace, "unset keeps the default");
         assert_eq!(*config.sensitive_codes, app::access::SensitiveCodes::parse(&["http://snomed.info/sct|123"]).expect("codes"));
+        assert_eq!(config.named_organisations, ["org-hospital-1"]);
         let file: FileConfig = toml::from_str("[access]\nsensitive_codes = [\"123\"]").expect("toml");
         let e = Settings::resolve(ServeArgs::default(), file).expect_err("a code without its system");
         assert!(e.contains("[access]") && e.contains("'123'"), "{e}");

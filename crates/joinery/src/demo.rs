@@ -211,6 +211,12 @@ async fn sign_ins(app: &app::App, patient: &str) -> Result<Vec<(String, care::ac
             let desk = ids.get(1).unwrap_or(gp);
             wanted.push(("reception", Role::SupportStaff, ActsAs::PractitionerRole(desk.clone()), format!("support staff at {practice}")));
             wanted.push(("analyst", Role::Analyst, ActsAs::PractitionerRole(gp.clone()), format!("an analyst at {practice} (no person-level data)")));
+            wanted.push((
+                "privacy",
+                Role::PrivacyOfficer,
+                ActsAs::PractitionerRole(gp.clone()),
+                "a privacy officer: the audit log and break-glass review".to_owned(),
+            ));
         }
     }
     let episodes = search("EpisodeOfCare", "patient", format!("Patient/{patient}")).await.map_err(failed)?;

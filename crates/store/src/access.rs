@@ -20,6 +20,8 @@ pub enum RelationKind {
     Conference,
     /// The person opted out of sharing (party '').
     OptOut,
+    /// The party broke the glass: a grant of its own (resource type `BreakGlass`), for its window.
+    BreakGlass,
 }
 
 impl RelationKind {
@@ -32,6 +34,7 @@ impl RelationKind {
             RelationKind::Encounter => "encounter",
             RelationKind::Conference => "conference",
             RelationKind::OptOut => "opt-out",
+            RelationKind::BreakGlass => "break-glass",
         }
     }
 }

@@ -45,10 +45,88 @@ impl Store {
 
     /// Up to `limit` events after `after`, in chain order, each with the patients it lists.
     pub async fn audit_entries(&self, after: i64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        self.audit_search(AuditQuery { after: Some(after), limit, ..AuditQuery::default() }).await
+    }
+
+    /// The events a query selects, in chain order or newest first.
+    pub async fn audit_search(&self, query: AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
         match self {
-            Store::Sqlite(s) => s.audit_entries(after, limit).await,
-            Store::Postgres(s) => s.audit_entries(after, limit).await,
+            Store::Sqlite(s) => s.audit_query(query).await,
+            Store::Postgres(s) => s.audit_query(query).await,
         }
+    }
+}
+
+/// Which events to read: every condition given holds. Without an index by patient, a search by patient
+/// reads the events in order until the page is full.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Events after this sequence number.
+    pub after: Option<i64>,
+    /// Events before this sequence number.
+    pub before: Option<i64>,
+    /// Newest first (otherwise in chain order).
+    pub newest_first: bool,
+    /// Events that list this person (a `Patient` id).
+    pub patient: Option<String>,
+    pub username: Option<String>,
+    pub organisation: Option<String>,
+    /// Outcomes (HTTP or exit statuses) in any of these ranges, each from the first, inclusive, to the
+    /// second, exclusive; empty: any outcome.
+    pub outcomes: Vec<(i64, i64)>,
+    /// Recorded at or after (ms).
+    pub from_ms: Option<i64>,
+    /// Recorded before (ms).
+    pub until_ms: Option<i64>,
+    pub limit: usize,
+}
+
+enum Arg {
+    Int(i64),
+    Text(String),
+}
+
+impl AuditQuery {
+    /// The statement, with `$n` placeholders (which SQLite reads too), for a dialect's substring function.
+    fn sql(&self, position: &str) -> (String, Vec<Arg>) {
+        let mut sql = String::from("SELECT seq, at_ms, username, organisation, outcome, patients, body, hash FROM audit_event WHERE 1 = 1");
+        let mut args = Vec::new();
+        let mut add = |sql: &mut String, condition: &str, arg: Arg| {
+            args.push(arg);
+            sql.push_str(&condition.replace('#', &format!("${}", args.len())));
+        };
+        if let Some(a) = self.after {
+            add(&mut sql, " AND seq > #", Arg::Int(a));
+        }
+        if let Some(b) = self.before {
+            add(&mut sql, " AND seq < #", Arg::Int(b));
+        }
+        if let Some(p) = &self.patient {
+            add(&mut sql, &format!(" AND {position}(' ' || patients || ' ', #) > 0"), Arg::Text(format!(" {p} ")));
+        }
+        if let Some(u) = &self.username {
+            add(&mut sql, " AND username = #", Arg::Text(u.clone()));
+        }
+        if let Some(o) = &self.organisation {
+            add(&mut sql, " AND organisation = #", Arg::Text(o.clone()));
+        }
+        if !self.outcomes.is_empty() {
+            sql.push_str(" AND (1 = 0");
+            for (lo, hi) in &self.outcomes {
+                add(&mut sql, " OR (outcome >= CAST(# AS BIGINT)", Arg::Int(*lo));
+                add(&mut sql, " AND outcome < CAST(# AS BIGINT))", Arg::Int(*hi));
+            }
+            sql.push(')');
+        }
+        if let Some(t) = self.from_ms {
+            add(&mut sql, " AND at_ms >= #", Arg::Int(t));
+        }
+        if let Some(t) = self.until_ms {
+            add(&mut sql, " AND at_ms < #", Arg::Int(t));
+        }
+        sql.push_str(if self.newest_first { " ORDER BY seq DESC" } else { " ORDER BY seq" });
+        sql.push_str(&format!(" LIMIT {}", i64::try_from(self.limit).unwrap_or(i64::MAX)));
+        (sql, args)
     }
 }
 
@@ -78,14 +156,16 @@ impl SqliteStore {
         self.audit_appender().await?.append(records).await
     }
 
-    async fn audit_entries(&self, after: i64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    async fn audit_query(&self, q: AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        let (sql, args) = q.sql("instr");
         self.with_audit(move |c| {
             let mut entries = Vec::new();
-            let mut st = c.prepare_cached(
-                "SELECT seq, at_ms, username, organisation, outcome, patients, body, hash FROM audit_event WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-            )?;
-            let rows = st.query_map(rusqlite::params![after, limit], |r| {
+            let mut st = c.prepare_cached(&sql)?;
+            let values = args.iter().map(|a| match a {
+                Arg::Int(i) => rusqlite::types::Value::Integer(*i),
+                Arg::Text(t) => rusqlite::types::Value::Text(t.clone()),
+            });
+            let rows = st.query_map(rusqlite::params_from_iter(values), |r| {
                 Ok(AuditEntry {
                     seq: r.get(0)?,
                     record: AuditRecord {
@@ -143,16 +223,17 @@ impl PgStore {
         Ok(last)
     }
 
-    async fn audit_entries(&self, after: i64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+    async fn audit_query(&self, q: AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
         let c = self.ready_client().await?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = c
-            .query(
-                "SELECT seq, at_ms, username, organisation, outcome, patients, body, hash FROM audit_event WHERE seq > $1 ORDER BY seq LIMIT $2",
-                &[&after, &limit],
-            )
-            .await
-            .map_err(pg)?;
+        let (sql, args) = q.sql("strpos");
+        let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = args
+            .iter()
+            .map(|a| match a {
+                Arg::Int(i) => i as &(dyn tokio_postgres::types::ToSql + Sync),
+                Arg::Text(t) => t as _,
+            })
+            .collect();
+        let rows = c.query(&sql, &params).await.map_err(pg)?;
         let mut entries = Vec::with_capacity(rows.len());
         for r in &rows {
             entries.push(AuditEntry {

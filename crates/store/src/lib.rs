@@ -4,6 +4,7 @@
 pub mod access;
 mod accounts;
 mod audit;
+mod break_glass;
 mod bulk;
 mod error;
 mod model;
@@ -14,7 +15,8 @@ mod sqlite;
 
 pub use access::Visibility;
 pub use accounts::Account;
-pub use audit::{AuditEntry, AuditRecord};
+pub use audit::{AuditEntry, AuditQuery, AuditRecord};
+pub use break_glass::{BreakGlassGrant, BreakGlassReview, GrantFilter};
 pub use bulk::{Dangling, DanglingLink, PersonScope, Scan, ScanEnd, ScanRow, WriteConcurrency};
 pub use error::{BoxError, StoreError};
 pub use model::{HistoryQuery, HistoryScope, Method, NewVersion, Stored, TokenCriterion};

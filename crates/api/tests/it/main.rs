@@ -5,6 +5,7 @@
 mod access;
 mod audit;
 mod auth;
+mod break_glass;
 mod bulk_export;
 mod bundles;
 mod concurrency;

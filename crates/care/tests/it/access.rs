@@ -128,13 +128,15 @@ fn a_case_conference_from_its_start_until_the_grace_after_its_end() {
 fn break_glass_is_the_users_own_and_ends_on_time() {
     let mut f = PersonFacts::new("p1");
     let until = T0.plus(Policy::default().break_glass_duration);
-    f.break_glass.push(BreakGlass { user: "u-ed".into(), reason: "unconscious in ED".into(), from: T0, until });
+    f.break_glass.push(BreakGlass { party: Party::PractitionerRole("prr-ed".into()), reason: "unconscious in ED".into(), from: T0, until });
     let d = at(&clinician("ed"), &f, T0);
     assert_eq!(d.basis(), Some(&Basis::BreakGlass { reason: "unconscious in ED".into(), until }));
     assert!(at(&clinician("ed"), &f, until.minus(SECOND)).allowed());
     assert!(!at(&clinician("ed"), &f, until.plus(SECOND)).allowed(), "one second after expiry");
-    let colleague = Caller::Staff(Staff { user: "u-other".into(), ..staff(Role::Clinician, "ed") });
-    assert!(!at(&colleague, &f, T0).allowed(), "a grant is the user's, not their organisation's");
+    let colleague = Caller::Staff(Staff { user: "u-other".into(), practitioner_role: Some("prr-other".into()), ..staff(Role::Clinician, "ed") });
+    assert!(!at(&colleague, &f, T0).allowed(), "a grant is the role's that broke the glass, not their organisation's");
+    f.break_glass.push(BreakGlass { party: Party::Organisation("ed".into()), reason: "r".into(), from: T0, until });
+    assert!(!at(&colleague, &f, T0).allowed(), "never an organisation's");
 }
 
 #[test]
@@ -147,7 +149,7 @@ fn support_staff_see_only_demographics_and_appointments_through_their_organisati
         members: vec![(Party::PractitionerRole("prr-gp2".into()), Period::OPEN)],
         coordinators: vec![],
     });
-    f.break_glass.push(BreakGlass { user: "u-gp3".into(), reason: "r".into(), from: T0, until: T0.plus(Span::hours(4)) });
+    f.break_glass.push(BreakGlass { party: Party::PractitionerRole("prr-gp3".into()), reason: "r".into(), from: T0, until: T0.plus(Span::hours(4)) });
     let support = |org: &str| Caller::Staff(staff(Role::SupportStaff, org));
     let d = at(&support("gp1"), &f, T0);
     assert!(matches!(&d, Decision::Allowed { view: View::Administrative, .. }));
@@ -215,7 +217,7 @@ fn after_an_opt_out_each_organisation_sees_what_it_recorded_and_the_demographics
     assert!(matches!(at(&clinician("gp1"), &f, T0.plus(Span::days(1))), Decision::Allowed { view: View::Whole, .. }));
     // Break-glass does not undo an opt-out.
     f.opt_outs[0].period.end = None;
-    f.break_glass.push(BreakGlass { user: "u-ed".into(), reason: "r".into(), from: T0, until: T0.plus(Span::hours(4)) });
+    f.break_glass.push(BreakGlass { party: Party::PractitionerRole("prr-ed".into()), reason: "r".into(), from: T0, until: T0.plus(Span::hours(4)) });
     assert!(matches!(at(&clinician("ed"), &f, T0), Decision::Allowed { view: View::OwnOrganisation, .. }));
 }
 
@@ -286,7 +288,12 @@ fn facts() -> impl Strategy<Value = PersonFacts> {
             0..2,
         ),
         proptest::collection::vec(
-            (org(), moment()).prop_map(|(o, from)| BreakGlass { user: format!("u-{o}"), reason: "r".into(), from, until: from.plus(Span::hours(4)) }),
+            (org(), moment()).prop_map(|(o, from)| BreakGlass {
+                party: Party::PractitionerRole(format!("prr-{o}")),
+                reason: "r".into(),
+                from,
+                until: from.plus(Span::hours(4)),
+            }),
             0..2,
         ),
         proptest::collection::vec((proptest::option::of(org()), period()).prop_map(|(recorded_by, period)| OptOut { recorded_by, period }), 0..2),

@@ -36,6 +36,7 @@ fn kinds(s: &StaffVisibility) -> Vec<&'static str> {
             RelationKind::Team,
             RelationKind::Encounter,
             RelationKind::Conference,
+            RelationKind::BreakGlass,
         ]
     };
     all.iter().map(|k| k.as_str()).collect()

@@ -10,6 +10,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0002_accounts.sql"),
     include_str!("../../migrations/sqlite/0003_access.sql"),
     include_str!("../../migrations/sqlite/0004_access_covering.sql"),
+    include_str!("../../migrations/sqlite/0005_break_glass.sql"),
 ];
 
 pub fn run(conn: &mut Connection) -> Result<(), StoreError> {

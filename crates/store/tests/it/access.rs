@@ -207,3 +207,48 @@ async fn relationships_hold_for_their_periods_and_follow_new_versions() {
         assert!(!store.read("Patient", "p1", &staff("ward", None, false, NOW)).await.expect("read").is_some(), "{name}");
     }
 }
+
+#[tokio::test]
+async fn a_break_glass_grant_opens_one_record_to_its_party_for_its_window_and_is_reviewed_once() {
+    use store::{BreakGlassGrant, BreakGlassReview, GrantFilter};
+    for (name, store, _keep) in backends() {
+        put(&store, item("Patient", "p1", Some("p1"), Some("gp1")), 1).await;
+        put(&store, item("Patient", "p2", Some("p2"), Some("gp1")), 1).await;
+        let grant = BreakGlassGrant {
+            id: "g1".into(),
+            patient: "p1".into(),
+            username: "ed".into(),
+            party: "Practitioner/ed".into(),
+            organisation: "hosp".into(),
+            role: "clinician".into(),
+            reason: "unconscious".into(),
+            reason_code: Some("http://terminology.hl7.org/CodeSystem/v3-ActReason|ETREAT".into()),
+            reason_display: None,
+            from_ms: NOW,
+            until_ms: NOW + 4 * 3_600_000,
+            review: None,
+        };
+        let ed = |now| staff("hosp", Some("ed"), false, now);
+        assert_eq!(visible_ids(&store, "Patient", &ed(NOW)).await, Vec::<String>::new(), "{name}: before the grant");
+        store.add_break_glass(grant.clone()).await.expect("grant");
+        assert_eq!(visible_ids(&store, "Patient", &ed(NOW)).await, ["p1"], "{name}: the one record");
+        assert_eq!(visible_ids(&store, "Patient", &ed(NOW - 1)).await, Vec::<String>::new(), "{name}: not before its start");
+        assert_eq!(visible_ids(&store, "Patient", &ed(grant.until_ms - 1)).await, ["p1"], "{name}: its last moment");
+        assert_eq!(visible_ids(&store, "Patient", &ed(grant.until_ms)).await, Vec::<String>::new(), "{name}: not at its end");
+        assert_eq!(visible_ids(&store, "Patient", &staff("hosp", Some("other"), false, NOW)).await, Vec::<String>::new(), "{name}: a colleague");
+        assert_eq!(visible_ids(&store, "Patient", &staff("hosp", Some("ed"), true, NOW)).await, Vec::<String>::new(), "{name}: support staff");
+
+        assert_eq!(store.break_glass_for("p1").await.expect("by person"), [grant.clone()], "{name}");
+        assert!(store.break_glass_for("p2").await.expect("by person").is_empty(), "{name}");
+        assert_eq!(store.break_glass_list(GrantFilter::Open, 10).await.expect("open"), [grant.clone()], "{name}");
+        assert!(store.break_glass_list(GrantFilter::Reviewed, 10).await.expect("reviewed").is_empty(), "{name}");
+        let review = BreakGlassReview { at_ms: NOW + 1, reviewer: "po".into(), outcome: "appropriate".into(), note: Some("ok".into()) };
+        assert!(store.review_break_glass("g1", review.clone()).await.expect("review"), "{name}");
+        let second = BreakGlassReview { outcome: "inappropriate".into(), ..review.clone() };
+        assert!(!store.review_break_glass("g1", second).await.expect("again"), "{name}: once");
+        assert!(matches!(store.review_break_glass("nope", review.clone()).await, Err(store::StoreError::NotFound(_))), "{name}");
+        let reviewed = store.break_glass_list(GrantFilter::Reviewed, 10).await.expect("reviewed");
+        assert_eq!(reviewed, [BreakGlassGrant { review: Some(review), ..grant }], "{name}: the first review stands");
+        assert!(store.break_glass_list(GrantFilter::Open, 10).await.expect("open").is_empty(), "{name}");
+    }
+}

@@ -81,3 +81,34 @@ async fn two_processes_on_one_sqlite_file_extend_one_chain() {
     }
     assert_eq!(all.iter().map(|e| e.record.body.clone()).collect::<Vec<_>>(), (0..40).map(|n| record(n, &[]).body).collect::<Vec<_>>());
 }
+
+#[tokio::test]
+async fn searches_select_by_patient_user_outcome_and_time_newest_first() {
+    use store::AuditQuery;
+    for (name, store, _keep) in backends() {
+        let mut records = Vec::new();
+        for n in 0..12 {
+            let mut r = record(n, if n % 3 == 0 { &["p1", "p10"] } else { &["p10"] });
+            r.outcome = [200, 403, 503, 0, 1][n % 5];
+            records.push(r);
+        }
+        store.append_audit(records).await.expect("append");
+        let seqs = |q: AuditQuery| {
+            let store = store.clone();
+            async move { store.audit_search(q).await.expect("search").iter().map(|e| e.seq).collect::<Vec<_>>() }
+        };
+        let all = AuditQuery { limit: 100, ..AuditQuery::default() };
+        assert_eq!(seqs(all.clone()).await, (1..=12).collect::<Vec<_>>(), "{name}: chain order");
+        let newest = AuditQuery { newest_first: true, ..all.clone() };
+        assert_eq!(seqs(newest.clone()).await, (1..=12).rev().collect::<Vec<_>>(), "{name}");
+        let p1 = AuditQuery { patient: Some("p1".into()), ..newest.clone() };
+        assert_eq!(seqs(p1.clone()).await, [10, 7, 4, 1], "{name}: p1 exactly, not p10");
+        assert_eq!(seqs(AuditQuery { patient: Some("p".into()), ..all.clone() }).await, Vec::<i64>::new(), "{name}: whole ids only");
+        assert_eq!(seqs(AuditQuery { before: Some(7), limit: 2, ..p1.clone() }).await, [4, 1], "{name}: a page before a position");
+        assert_eq!(seqs(AuditQuery { username: Some("user1".into()), ..all.clone() }).await, [2, 5, 8, 11], "{name}");
+        assert_eq!(seqs(AuditQuery { outcomes: vec![(400, 500)], ..all.clone() }).await, [2, 7, 12], "{name}: 403s");
+        assert_eq!(seqs(AuditQuery { outcomes: vec![(0, 1), (500, 600)], ..all.clone() }).await, [3, 4, 8, 9], "{name}: any of the ranges");
+        let t = 1_800_000_000_000;
+        assert_eq!(seqs(AuditQuery { from_ms: Some(t + 3), until_ms: Some(t + 5), ..all.clone() }).await, [4, 5], "{name}: [from, until)");
+    }
+}
