@@ -26,6 +26,7 @@ pub(crate) struct Appender {
 
 impl Appender {
     fn start(store: store::Store) -> Appender {
+        let store_for_index = store.clone();
         let (queue, mut pending) = mpsc::channel::<(AuditRecord, oneshot::Sender<Result<(), AppError>>)>(BATCH * 8);
         tokio::spawn(async move {
             while let Some(first) = pending.recv().await {
@@ -46,7 +47,27 @@ impl Appender {
                 }
             }
         });
+        tokio::spawn(index_by_patient(store_for_index));
         Appender { queue }
+    }
+}
+
+/// Events indexed by patient in one transaction, and the pause once the index has caught up.
+const INDEX_BATCH: usize = 10_000;
+const INDEX_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Keeps the log's index by patient current, in the background: never in an append, so that auditing a read
+/// costs the read only its event (searches by patient scan the events the index has not reached yet).
+async fn index_by_patient(store: store::Store) {
+    loop {
+        match store.index_audit(INDEX_BATCH).await {
+            Ok(n) if n == INDEX_BATCH => continue,
+            Ok(_) => tokio::time::sleep(INDEX_PAUSE).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "the audit log's index by patient could not be brought up to date; trying again");
+                tokio::time::sleep(INDEX_PAUSE * 5).await;
+            }
+        }
     }
 }
 

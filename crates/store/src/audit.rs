@@ -48,17 +48,112 @@ impl Store {
         self.audit_search(AuditQuery { after: Some(after), limit, ..AuditQuery::default() }).await
     }
 
-    /// The events a query selects, in chain order or newest first.
+    /// The events a query selects, in chain order or newest first. By patient: the index by patient up to
+    /// its mark, and a scan of the events after it (newer than any indexed), so that what the background
+    /// indexer has not reached yet is found too.
     pub async fn audit_search(&self, query: AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        if query.patient.is_none() {
+            return self.audit_part(Part::Scan, &query).await;
+        }
+        let mark = self.audit_mark().await?;
+        let (first, second) = if query.newest_first { (Part::Tail(mark), Part::Indexed(mark)) } else { (Part::Indexed(mark), Part::Tail(mark)) };
+        let mut out = self.audit_part(first, &query).await?;
+        if out.len() < query.limit {
+            let rest = AuditQuery { limit: query.limit - out.len(), ..query };
+            out.extend(self.audit_part(second, &rest).await?);
+        }
+        Ok(out)
+    }
+
+    async fn audit_part(&self, part: Part, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
         match self {
-            Store::Sqlite(s) => s.audit_query(query).await,
-            Store::Postgres(s) => s.audit_query(query).await,
+            Store::Sqlite(s) => s.audit_query(query.sql(part, "instr")).await,
+            Store::Postgres(s) => s.audit_query(query.sql(part, "strpos")).await,
+        }
+    }
+
+    /// The last event the index by patient holds.
+    async fn audit_mark(&self) -> Result<i64, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.with_audit(|c| Ok(c.query_row("SELECT seq FROM audit_indexed WHERE one = 1", [], |r| r.get(0))?)).await,
+            Store::Postgres(s) => {
+                let c = s.ready_client().await?;
+                c.query_one("SELECT seq FROM audit_indexed WHERE one = 1", &[]).await.map_err(pg)?.try_get(0).map_err(pg)
+            }
+        }
+    }
+
+    /// Adds up to `max` events after the mark to the index by patient, in one transaction; returns how many.
+    /// Several indexers (processes on one database) take turns.
+    pub async fn index_audit(&self, max: usize) -> Result<usize, StoreError> {
+        let max = i64::try_from(max).unwrap_or(i64::MAX);
+        match self {
+            Store::Sqlite(s) => {
+                s.with_audit(move |c| {
+                    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                    let mark: i64 = tx.query_row("SELECT seq FROM audit_indexed WHERE one = 1", [], |r| r.get(0))?;
+                    let events: Vec<(i64, String)> = {
+                        let mut st = tx.prepare_cached("SELECT seq, patients FROM audit_event WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+                        let rows = st.query_map(rusqlite::params![mark, max], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                        rows.collect::<Result<_, _>>()?
+                    };
+                    let Some(last) = events.last().map(|(seq, _)| *seq) else { return Ok(0) };
+                    {
+                        let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO audit_patient (patient, seq) VALUES (?1, ?2)")?;
+                        for (patient, seq) in by_patient(&events) {
+                            insert.execute(rusqlite::params![patient, seq])?;
+                        }
+                    }
+                    tx.execute("UPDATE audit_indexed SET seq = ?1 WHERE one = 1", [last])?;
+                    tx.commit()?;
+                    Ok(events.len())
+                })
+                .await
+            }
+            Store::Postgres(s) => {
+                let mut c = s.ready_client().await?;
+                let tx = c.transaction().await.map_err(pg)?;
+                let mark: i64 =
+                    tx.query_one("SELECT seq FROM audit_indexed WHERE one = 1 FOR UPDATE", &[]).await.map_err(pg)?.try_get(0).map_err(pg)?;
+                let rows =
+                    tx.query("SELECT seq, patients FROM audit_event WHERE seq > $1 ORDER BY seq LIMIT $2", &[&mark, &max]).await.map_err(pg)?;
+                let events = rows
+                    .iter()
+                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                    .collect::<Result<Vec<(i64, String)>, tokio_postgres::Error>>()
+                    .map_err(pg)?;
+                let Some(last) = events.last().map(|(seq, _)| *seq) else { return Ok(0) };
+                let (patients, seqs): (Vec<&str>, Vec<i64>) = by_patient(&events).into_iter().unzip();
+                tx.execute(
+                    "INSERT INTO audit_patient (patient, seq) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING",
+                    &[&patients, &seqs],
+                )
+                .await
+                .map_err(pg)?;
+                tx.execute("UPDATE audit_indexed SET seq = $1 WHERE one = 1", &[&last]).await.map_err(pg)?;
+                tx.commit().await.map_err(pg)?;
+                Ok(events.len())
+            }
         }
     }
 }
 
-/// Which events to read: every condition given holds. Without an index by patient, a search by patient
-/// reads the events in order until the page is full.
+/// The index rows of some events, sorted by patient (so that an insert touches each page of the index once).
+fn by_patient(events: &[(i64, String)]) -> Vec<(&str, i64)> {
+    let mut rows: Vec<(&str, i64)> = events.iter().flat_map(|(seq, patients)| patients.split_whitespace().map(move |p| (p, *seq))).collect();
+    rows.sort_unstable();
+    rows
+}
+
+/// Which events a statement reads: all of them, those after the index's mark, or the index up to it.
+#[derive(Debug, Clone, Copy)]
+enum Part {
+    Scan,
+    Tail(i64),
+    Indexed(i64),
+}
+
+/// Which events to read: every condition given holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditQuery {
     /// Events after this sequence number.
@@ -87,44 +182,62 @@ enum Arg {
 }
 
 impl AuditQuery {
-    /// The statement, with `$n` placeholders (which SQLite reads too), for a dialect's substring function.
-    fn sql(&self, position: &str) -> (String, Vec<Arg>) {
-        let mut sql = String::from("SELECT seq, at_ms, username, organisation, outcome, patients, body, hash FROM audit_event WHERE 1 = 1");
+    /// The statement for one part, with `$n` placeholders (which SQLite reads too), for a dialect's substring
+    /// function.
+    fn sql(&self, part: Part, position: &str) -> (String, Vec<Arg>) {
+        let mut sql = String::from("SELECT e.seq, e.at_ms, e.username, e.organisation, e.outcome, e.patients, e.body, e.hash FROM ");
         let mut args = Vec::new();
         let mut add = |sql: &mut String, condition: &str, arg: Arg| {
             args.push(arg);
             sql.push_str(&condition.replace('#', &format!("${}", args.len())));
         };
+        let seq = match part {
+            Part::Indexed(mark) => {
+                sql.push_str("audit_patient p JOIN audit_event e ON e.seq = p.seq WHERE 1 = 1");
+                add(&mut sql, " AND p.patient = #", Arg::Text(self.patient.clone().unwrap_or_default()));
+                add(&mut sql, " AND p.seq <= #", Arg::Int(mark));
+                "p.seq"
+            }
+            Part::Tail(mark) => {
+                sql.push_str("audit_event e WHERE 1 = 1");
+                add(&mut sql, " AND e.seq > #", Arg::Int(mark));
+                "e.seq"
+            }
+            Part::Scan => {
+                sql.push_str("audit_event e WHERE 1 = 1");
+                "e.seq"
+            }
+        };
         if let Some(a) = self.after {
-            add(&mut sql, " AND seq > #", Arg::Int(a));
+            add(&mut sql, &format!(" AND {seq} > #"), Arg::Int(a));
         }
         if let Some(b) = self.before {
-            add(&mut sql, " AND seq < #", Arg::Int(b));
+            add(&mut sql, &format!(" AND {seq} < #"), Arg::Int(b));
         }
-        if let Some(p) = &self.patient {
-            add(&mut sql, &format!(" AND {position}(' ' || patients || ' ', #) > 0"), Arg::Text(format!(" {p} ")));
+        if let (Some(p), Part::Tail(_) | Part::Scan) = (&self.patient, part) {
+            add(&mut sql, &format!(" AND {position}(' ' || e.patients || ' ', #) > 0"), Arg::Text(format!(" {p} ")));
         }
         if let Some(u) = &self.username {
-            add(&mut sql, " AND username = #", Arg::Text(u.clone()));
+            add(&mut sql, " AND e.username = #", Arg::Text(u.clone()));
         }
         if let Some(o) = &self.organisation {
-            add(&mut sql, " AND organisation = #", Arg::Text(o.clone()));
+            add(&mut sql, " AND e.organisation = #", Arg::Text(o.clone()));
         }
         if !self.outcomes.is_empty() {
             sql.push_str(" AND (1 = 0");
             for (lo, hi) in &self.outcomes {
-                add(&mut sql, " OR (outcome >= CAST(# AS BIGINT)", Arg::Int(*lo));
-                add(&mut sql, " AND outcome < CAST(# AS BIGINT))", Arg::Int(*hi));
+                add(&mut sql, " OR (e.outcome >= CAST(# AS BIGINT)", Arg::Int(*lo));
+                add(&mut sql, " AND e.outcome < CAST(# AS BIGINT))", Arg::Int(*hi));
             }
             sql.push(')');
         }
         if let Some(t) = self.from_ms {
-            add(&mut sql, " AND at_ms >= #", Arg::Int(t));
+            add(&mut sql, " AND e.at_ms >= #", Arg::Int(t));
         }
         if let Some(t) = self.until_ms {
-            add(&mut sql, " AND at_ms < #", Arg::Int(t));
+            add(&mut sql, " AND e.at_ms < #", Arg::Int(t));
         }
-        sql.push_str(if self.newest_first { " ORDER BY seq DESC" } else { " ORDER BY seq" });
+        sql.push_str(&format!(" ORDER BY {seq}{}", if self.newest_first { " DESC" } else { "" }));
         sql.push_str(&format!(" LIMIT {}", i64::try_from(self.limit).unwrap_or(i64::MAX)));
         (sql, args)
     }
@@ -156,8 +269,7 @@ impl SqliteStore {
         self.audit_appender().await?.append(records).await
     }
 
-    async fn audit_query(&self, q: AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
-        let (sql, args) = q.sql("instr");
+    async fn audit_query(&self, (sql, args): (String, Vec<Arg>)) -> Result<Vec<AuditEntry>, StoreError> {
         self.with_audit(move |c| {
             let mut entries = Vec::new();
             let mut st = c.prepare_cached(&sql)?;
@@ -223,9 +335,8 @@ impl PgStore {
         Ok(last)
     }
 
-    async fn audit_query(&self, q: AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+    async fn audit_query(&self, (sql, args): (String, Vec<Arg>)) -> Result<Vec<AuditEntry>, StoreError> {
         let c = self.ready_client().await?;
-        let (sql, args) = q.sql("strpos");
         let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = args
             .iter()
             .map(|a| match a {

@@ -70,6 +70,8 @@ struct Inner {
     query_timeout: Duration,
     /// The audit log's own file, opened on first use (see `crate::audit`), and its checkpointer.
     audit: Arc<Mutex<Option<AuditFile>>>,
+    /// Set when the store closes: the audit file is not opened again.
+    audit_closed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The audit log's file, open: a connection for reading it, its appender thread and its checkpointer.
@@ -108,6 +110,7 @@ impl SqliteStore {
                 read_wait: options.read_wait,
                 query_timeout: options.query_timeout,
                 audit: Arc::new(Mutex::new(None)),
+                audit_closed: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             }),
         })
     }
@@ -203,7 +206,11 @@ impl SqliteStore {
     pub async fn close(&self) -> Result<(), StoreError> {
         self.inner.checkpointer.stop();
         // The audit file: its checkpointer stopped, the WAL folded into it.
-        let audit = self.inner.audit.lock().map_err(|_| poisoned())?.take();
+        let audit = {
+            let mut slot = self.inner.audit.lock().map_err(|_| poisoned())?;
+            self.inner.audit_closed.store(true, std::sync::atomic::Ordering::SeqCst);
+            slot.take()
+        };
         if let Some(AuditFile { conn, appender, checkpointer }) = audit {
             drop(appender);
             checkpointer.stop();
@@ -221,7 +228,13 @@ impl SqliteStore {
     pub fn audit_path(&self) -> PathBuf {
         self.inner.path.with_extension("audit.db")
     }
+}
 
+/// The audit file's migrations in order; its `user_version` is the number applied.
+const AUDIT_MIGRATIONS: &[&str] =
+    &[include_str!("../../migrations/sqlite-audit/0001_audit.sql"), include_str!("../../migrations/sqlite-audit/0002_audit_patient.sql")];
+
+impl SqliteStore {
     /// Runs `f` on the audit log's connection (opened, and its table made, on first use), on the blocking
     /// pool. WAL with `synchronous = NORMAL`: an appended event survives the process failing at once, and a
     /// power cut loses at most the last moments (see docs/scaling.md); the record keeps `FULL`.
@@ -229,9 +242,12 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let (slot, path) = (self.inner.audit.clone(), self.audit_path());
+        let (slot, path, closed) = (self.inner.audit.clone(), self.audit_path(), self.inner.audit_closed.clone());
         tokio::task::spawn_blocking(move || {
             let mut guard = slot.lock().map_err(|_| poisoned())?;
+            if guard.is_none() && closed.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(StoreError::Unavailable("the store is closed".into()));
+            }
             if guard.is_none() {
                 let mut conn = Connection::open(&path)?;
                 conn.busy_timeout(std::time::Duration::from_secs(10))?;
@@ -243,10 +259,17 @@ impl SqliteStore {
                 conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")?;
                 let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-                if version == 0 {
-                    tx.execute_batch(include_str!("../../migrations/sqlite-audit/0001_audit.sql"))?;
-                    tx.execute_batch("PRAGMA user_version = 1;")?;
+                let applied = usize::try_from(version).map_err(|_| StoreError::Internal("a negative audit schema version".into()))?;
+                if applied > AUDIT_MIGRATIONS.len() {
+                    return Err(StoreError::Unavailable(format!(
+                        "the audit log {} was made by a newer version of Joinery (schema {applied})",
+                        path.display()
+                    )));
                 }
+                for migration in &AUDIT_MIGRATIONS[applied..] {
+                    tx.execute_batch(migration)?;
+                }
+                tx.execute_batch(&format!("PRAGMA user_version = {};", AUDIT_MIGRATIONS.len()))?;
                 tx.commit()?;
                 let checkpointer = checkpoint::Checkpointer::start(&path)?;
                 let appender = audit_log::AuditAppender::start(&path)?;

@@ -97,18 +97,34 @@ async fn searches_select_by_patient_user_outcome_and_time_newest_first() {
             let store = store.clone();
             async move { store.audit_search(q).await.expect("search").iter().map(|e| e.seq).collect::<Vec<_>>() }
         };
-        let all = AuditQuery { limit: 100, ..AuditQuery::default() };
-        assert_eq!(seqs(all.clone()).await, (1..=12).collect::<Vec<_>>(), "{name}: chain order");
-        let newest = AuditQuery { newest_first: true, ..all.clone() };
-        assert_eq!(seqs(newest.clone()).await, (1..=12).rev().collect::<Vec<_>>(), "{name}");
-        let p1 = AuditQuery { patient: Some("p1".into()), ..newest.clone() };
-        assert_eq!(seqs(p1.clone()).await, [10, 7, 4, 1], "{name}: p1 exactly, not p10");
-        assert_eq!(seqs(AuditQuery { patient: Some("p".into()), ..all.clone() }).await, Vec::<i64>::new(), "{name}: whole ids only");
-        assert_eq!(seqs(AuditQuery { before: Some(7), limit: 2, ..p1.clone() }).await, [4, 1], "{name}: a page before a position");
-        assert_eq!(seqs(AuditQuery { username: Some("user1".into()), ..all.clone() }).await, [2, 5, 8, 11], "{name}");
-        assert_eq!(seqs(AuditQuery { outcomes: vec![(400, 500)], ..all.clone() }).await, [2, 7, 12], "{name}: 403s");
-        assert_eq!(seqs(AuditQuery { outcomes: vec![(0, 1), (500, 600)], ..all.clone() }).await, [3, 4, 8, 9], "{name}: any of the ranges");
-        let t = 1_800_000_000_000;
-        assert_eq!(seqs(AuditQuery { from_ms: Some(t + 3), until_ms: Some(t + 5), ..all.clone() }).await, [4, 5], "{name}: [from, until)");
+        // Before the index by patient, with half of the events in it, and with all of them.
+        for round in 0..3 {
+            match round {
+                1 => assert_eq!(store.index_audit(5).await.expect("index"), 5, "{name}"),
+                2 => {
+                    assert_eq!(store.index_audit(100).await.expect("index"), 7, "{name}");
+                    assert_eq!(store.index_audit(100).await.expect("index"), 0, "{name}: nothing left");
+                }
+                _ => {}
+            }
+            let all = AuditQuery { limit: 100, ..AuditQuery::default() };
+            assert_eq!(seqs(all.clone()).await, (1..=12).collect::<Vec<_>>(), "{name}: chain order");
+            let newest = AuditQuery { newest_first: true, ..all.clone() };
+            assert_eq!(seqs(newest.clone()).await, (1..=12).rev().collect::<Vec<_>>(), "{name}");
+            let p1 = AuditQuery { patient: Some("p1".into()), ..newest.clone() };
+            assert_eq!(seqs(p1.clone()).await, [10, 7, 4, 1], "{name}: p1 exactly, not p10");
+            assert_eq!(seqs(AuditQuery { patient: Some("p".into()), ..all.clone() }).await, Vec::<i64>::new(), "{name}: whole ids only");
+            assert_eq!(seqs(AuditQuery { before: Some(7), limit: 2, ..p1.clone() }).await, [4, 1], "{name}: a page before a position");
+            assert_eq!(seqs(AuditQuery { limit: 3, ..p1.clone() }).await, [10, 7, 4], "{name}: round {round}");
+            assert_eq!(seqs(AuditQuery { newest_first: false, limit: 3, ..p1.clone() }).await, [1, 4, 7], "{name}: round {round}");
+            assert_eq!(seqs(AuditQuery { newest_first: false, after: Some(4), ..p1.clone() }).await, [7, 10], "{name}: round {round}");
+            assert_eq!(seqs(AuditQuery { username: Some("user1".into()), ..all.clone() }).await, [2, 5, 8, 11], "{name}");
+            let p10 = AuditQuery { patient: Some("p10".into()), username: Some("user1".into()), ..all.clone() };
+            assert_eq!(seqs(p10).await, [2, 5, 8, 11], "{name}: by patient and user, round {round}");
+            assert_eq!(seqs(AuditQuery { outcomes: vec![(400, 500)], ..all.clone() }).await, [2, 7, 12], "{name}: 403s");
+            assert_eq!(seqs(AuditQuery { outcomes: vec![(0, 1), (500, 600)], ..all.clone() }).await, [3, 4, 8, 9], "{name}: any of the ranges");
+            let t = 1_800_000_000_000;
+            assert_eq!(seqs(AuditQuery { from_ms: Some(t + 3), until_ms: Some(t + 5), ..all.clone() }).await, [4, 5], "{name}: [from, until)");
+        }
     }
 }
