@@ -125,6 +125,18 @@ async fn patient_and_group_level_exports_hold_only_patient_compartments() {
         .await;
     let files = download(&s, &finish(&s, &kickoff(&s, &format!("/fhir/Group/{group}/$export")).await).await).await;
     assert_eq!(ids(files.get("Patient")), [p1.clone()]);
+    // Each job's work is in the audit log with the people whose records it wrote out.
+    let mut jobs = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = s.app().audit_log(after, 100).await.expect("audit log");
+        let Some(last) = page.last().map(|e| e.seq) else { break };
+        after = last;
+        jobs.extend(page.into_iter().filter(|e| e.record.body.contains(r#""method":"JOB""#)).map(|e| e.record.patients));
+    }
+    let mut both = vec![p1.clone(), p2.clone()];
+    both.sort();
+    assert_eq!(jobs, [both, vec![p1.clone()]], "the Patient-level job, then the Group's");
     let observations = files.get("Observation").expect("observations");
     assert_eq!(observations.len(), 2);
     assert!(observations.iter().all(|o| o["subject"]["reference"] == format!("Patient/{p1}")), "nothing of {p2}");

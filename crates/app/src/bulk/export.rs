@@ -285,6 +285,21 @@ impl Session {
             let started = Instant::now();
             let outcome = app.write_export(&request, persons, &dir, &state.cancelled, &state.done, &state.expected).await;
             let cancelled = state.cancelled.load(Ordering::Relaxed);
+            // The job's work is accounted for before its files may be fetched: no event, no files.
+            let outcome = match outcome {
+                Ok((summary, people)) if !cancelled => match app.audit_export(&request, &job_id, people, 200).await {
+                    Ok(()) => Ok(summary),
+                    Err(e) => Err(ExportError::App(e)),
+                },
+                Ok((summary, _)) => Ok(summary),
+                Err(ExportError::Cancelled) => Err(ExportError::Cancelled),
+                Err(e) => {
+                    if let Err(audit) = app.audit_export(&request, &job_id, Vec::new(), 500).await {
+                        tracing::error!(error = %audit, "cannot record a failed export in the audit log");
+                    }
+                    Err(e)
+                }
+            };
             let next = match outcome {
                 _ if cancelled => {
                     remove_dir(&dir);
@@ -399,7 +414,14 @@ impl Session {
         let persons = self.export_persons(&request.level).await?;
         std::fs::create_dir_all(dir).map_err(|source| ExportError::Io { path: dir.to_path_buf(), source })?;
         let done = progress.unwrap_or_default();
-        let summary = self.write_export(request, persons, dir, &AtomicBool::new(false), &done, &AtomicU64::new(0)).await?;
+        let (summary, people) = self.write_export(request, persons, dir, &AtomicBool::new(false), &done, &AtomicU64::new(0)).await?;
+        if let Err(e) = self.audit_export(request, "command-line", people, 200).await {
+            // Unaccounted files do not stay.
+            for o in &summary.outputs {
+                let _ = std::fs::remove_file(dir.join(&o.file));
+            }
+            return Err(ExportError::App(e));
+        }
         let manifest = ExportManifest {
             transaction_time: summary.transaction_time.clone(),
             request: request.request_url.clone(),
@@ -430,6 +452,15 @@ impl Session {
         })
     }
 
+    /// Records an export's work: the people whose records it wrote out (the kick-off's own event lists none:
+    /// the job decides them as it runs).
+    async fn audit_export(&self, request: &ExportRequest, job: &str, people: Vec<String>, status: u16) -> Result<(), AppError> {
+        let query = format!("job={job}");
+        let audit = crate::audit::RequestAudit { method: "JOB", path: &request.request_url, query: Some(&query), status };
+        crate::App::audit_request(self, Some(self.caller()), &audit, people).await
+    }
+
+    /// Writes the files of an export; returns what was written and the people whose records it holds.
     async fn write_export(
         &self,
         request: &ExportRequest,
@@ -438,8 +469,9 @@ impl Session {
         cancelled: &AtomicBool,
         done: &AtomicU64,
         expected: &AtomicU64,
-    ) -> Result<ExportSummary, ExportError> {
+    ) -> Result<(ExportSummary, Vec<String>), ExportError> {
         let started = Instant::now();
+        let mut people = HashSet::new();
         let transaction_time = instant::now();
         let present: HashMap<String, u64> = self.store.live_counts().await?.into_iter().collect();
         let types: Vec<String> = match &request.types {
@@ -459,11 +491,17 @@ impl Session {
             let name = format!("{t}.ndjson");
             let path = dir.join(&name);
             let file = std::fs::File::create(&path).map_err(|source| ExportError::Io { path: path.clone(), source })?;
-            let mut out = NdjsonFile { path: path.clone(), writer: std::io::BufWriter::with_capacity(1 << 20, file), count: 0, bytes: 0 };
+            let mut out = NdjsonFile {
+                path: path.clone(),
+                writer: std::io::BufWriter::with_capacity(1 << 20, file),
+                count: 0,
+                bytes: 0,
+                people: std::mem::take(&mut people),
+            };
             let mut after_seq = 0;
             loop {
                 let scan = Scan { resource_type: t.clone(), after_seq, limit: CHUNK, since: request.since.clone(), persons: persons.clone() };
-                let (back, end) = self.store.scan_current(scan, out, |out: &mut NdjsonFile, row| out.line(row.body)).await?;
+                let (back, end) = self.store.scan_current(scan, out, |out: &mut NdjsonFile, row| out.line(row.body, row.person_key)).await?;
                 out = back;
                 done.fetch_add(end.matched as u64, Ordering::Relaxed);
                 if end.visited < CHUNK {
@@ -475,6 +513,7 @@ impl Session {
                 }
             }
             let (count, bytes) = (out.count, out.bytes);
+            people = std::mem::take(&mut out.people);
             out.writer.flush().map_err(|source| ExportError::Io { path: path.clone(), source })?;
             drop(out);
             if count == 0 {
@@ -483,13 +522,16 @@ impl Session {
             }
             outputs.push(ExportOutput { resource_type: t, count, file: name, bytes });
         }
-        Ok(ExportSummary {
+        let summary = ExportSummary {
             transaction_time,
             resources: outputs.iter().map(|o| o.count).sum(),
             bytes: outputs.iter().map(|o| o.bytes).sum(),
             outputs,
             seconds: started.elapsed().as_secs_f64(),
-        })
+        };
+        let mut people: Vec<String> = people.into_iter().collect();
+        people.sort_unstable();
+        Ok((summary, people))
     }
 }
 
@@ -499,10 +541,17 @@ struct NdjsonFile {
     writer: std::io::BufWriter<std::fs::File>,
     count: u64,
     bytes: u64,
+    /// The people whose records the export has written so far (all its files).
+    people: HashSet<String>,
 }
 
 impl NdjsonFile {
-    fn line(&mut self, body: &str) -> Result<(), ExportError> {
+    fn line(&mut self, body: &str, person: Option<&str>) -> Result<(), ExportError> {
+        if let Some(p) = person {
+            if !self.people.contains(p) {
+                self.people.insert(p.to_owned());
+            }
+        }
         let written = self.writer.write_all(body.as_bytes()).and_then(|()| self.writer.write_all(b"\n"));
         written.map_err(|source| ExportError::Io { path: self.path.clone(), source })?;
         self.count += 1;

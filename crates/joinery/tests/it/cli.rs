@@ -249,7 +249,8 @@ fn the_command_line_is_audited_and_audit_verify_finds_every_change() {
     let d = tmp.path();
     let log = d.join("log");
     std::fs::create_dir_all(&log).expect("dir");
-    // Three doors to the record from the command line, each one event: two tokens and an export.
+    // Three doors to the record from the command line, each one event: two tokens and an export (which also
+    // records its work, with the people it wrote out: none here).
     for args in [&["token", "--database", "db.db", "--system", "feed"][..], &["token", "--database", "db.db", "--user", "feed"][..]] {
         let out = joinery(args, &log);
         assert!(out.status.success(), "{}", text(&out));
@@ -258,7 +259,7 @@ fn the_command_line_is_audited_and_audit_verify_finds_every_change() {
     assert!(out.status.success(), "{}", text(&out));
     let out = joinery(&["audit", "verify", "--database", "db.db"], &log);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("intact: 3 events"), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("intact: 4 events"), "{}", text(&out));
     // The events name the commands.
     let c = rusqlite::Connection::open(log.join("db.audit.db")).expect("open");
     let bodies: Vec<String> = c
@@ -269,7 +270,8 @@ fn the_command_line_is_audited_and_audit_verify_finds_every_change() {
         .map(|r| r.expect("row"))
         .collect();
     assert!(bodies[0].contains("\"user\":\"joinery token\"") && bodies[0].contains("--user feed"), "{bodies:?}");
-    assert!(bodies[2].contains("\"path\":\"export\""), "{bodies:?}");
+    assert!(bodies[2].contains("\"method\":\"JOB\""), "{bodies:?}");
+    assert!(bodies[3].contains("\"path\":\"export\""), "{bodies:?}");
     drop(c);
 
     let broken = |out: &Output, what: &str| {
