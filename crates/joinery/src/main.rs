@@ -202,6 +202,9 @@ async fn serve(settings: Settings, prepared: Option<(app::App, String)>) -> Outc
     let router = api::router(app.clone(), settings.http(Some(render)));
     let listener =
         tokio::net::TcpListener::bind(&settings.listen).await.map_err(|e| Failure::Run(format!("cannot listen on {}: {e}", settings.listen)))?;
+    if app::audit::UNAUDITED {
+        tracing::warn!("this build audits nothing (feature `unaudited`): it is for measuring what auditing costs, never for serving people");
+    }
     tracing::info!(listen = %settings.listen, startup_ms = started.elapsed().as_millis() as u64, "serving");
     println!("Joinery is serving the FHIR API at {}", settings.base_url);
     if let Some(b) = banner {

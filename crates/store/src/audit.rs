@@ -43,6 +43,12 @@ impl Store {
         }
     }
 
+    /// Whether concurrent appends are gathered into one transaction by the store itself (SQLite: one appender
+    /// thread takes every batch waiting), so that callers need not gather them first.
+    pub fn gathers_audit_appends(&self) -> bool {
+        matches!(self, Store::Sqlite(_))
+    }
+
     /// Up to `limit` events after `after`, in chain order, each with the patients it lists.
     pub async fn audit_entries(&self, after: i64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
         self.audit_search(AuditQuery { after: Some(after), limit, ..AuditQuery::default() }).await

@@ -214,6 +214,25 @@ async fn a_person_sees_which_organisations_looked_when_and_why() {
             None => assert_eq!(detail(e, "basis").as_deref(), Some("integration-system"), "the set-up's writes: {e}"),
         }
     }
+    // A carer the person granted part of their record lists the same, about the person only.
+    let grant = json!({ "resourceType": "Consent", "id": "grant1", "status": "active",
+        "scope": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy" }] },
+        "category": [{ "coding": [{ "system": "http://loinc.org", "code": "59284-0" }] }],
+        "patient": { "reference": "Patient/p1" }, "dateTime": "2029-12-01T00:00:00Z",
+        "policyRule": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTIN" }] },
+        "provision": { "type": "permit", "actor": [{ "role": { "coding": [{ "code": "GRANTEE" }] }, "reference": { "reference": "RelatedPerson/rp1" } }],
+                       "class": [{ "system": "http://hl7.org/fhir/resource-types", "code": "Appointment" }] } });
+    for r in [json!({ "resourceType": "RelatedPerson", "id": "rp1", "patient": { "reference": "Patient/p1" } }), grant] {
+        let path = format!("/fhir/{}/{}", r["resourceType"].as_str().expect("type"), r["id"].as_str().expect("id"));
+        assert!(s.put(&path, &r).await.status < 300, "{path}");
+    }
+    let carer = NewAccount { username: "carer".into(), role: Role::Carer, acts_as: ActsAs::RelatedPerson("rp1".into()), password: None };
+    s.app().add_account(carer).await.expect("account");
+    let theirs = entries(&as_user(&s, "carer", "GET", "/fhir/AuditEvent?patient=p1&agent=gp", None).await.json());
+    assert_eq!(theirs.len(), 1, "{theirs:#?}");
+    assert_eq!(detail(&theirs[0], "basis").as_deref(), Some("registered-practice"));
+    assert_eq!(as_user(&s, "carer", "GET", "/fhir/AuditEvent?patient=p2", None).await.status, 403);
+
     // Their own id only; and only people and privacy officers read the log.
     assert_eq!(as_user(&s, "me", "GET", "/fhir/AuditEvent?patient=p2", None).await.status, 403);
     assert_eq!(as_user(&s, "me", "GET", "/fhir/AuditEvent", None).await.status, 403);
@@ -242,7 +261,19 @@ async fn a_person_sees_which_organisations_looked_when_and_why() {
     assert!(refused.iter().all(|e| e["outcome"] == "4") && refused.iter().any(|e| e["outcomeDesc"] == "HTTP 403"), "{refused:#?}");
     assert!(po("date=lt2030-01-01").await.is_empty());
     let later = po("date=ge2030-01-01T00:10:00Z&patient=Patient/p1").await;
-    assert_eq!(later.len(), 3, "gp2's read of p1 and the person's two looks that found events: {later:#?}");
+    // gp2's read of p1, the person's two looks that found events, the carer's grant written and the carer's look.
+    let described: Vec<&str> = later.iter().filter_map(one_entity_query).collect();
+    assert_eq!(
+        described,
+        [
+            format!("GET /fhir/AuditEvent/{id}").as_str(),
+            "GET /fhir/AuditEvent?patient=p1&agent=gp",
+            "PUT /fhir/Consent/grant1",
+            "PUT /fhir/RelatedPerson/rp1",
+            "GET /fhir/AuditEvent?patient=p1",
+            "GET /fhir/Patient/p1"
+        ]
+    );
     assert!(later.iter().all(|e| e["recorded"].as_str() >= Some("2030-01-01T00:10:00Z")));
     let query = one_entity_query(&later[0]);
     assert!(query.is_some(), "privacy officers see the query: {}", later[0]);
