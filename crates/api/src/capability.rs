@@ -59,12 +59,34 @@ pub fn statement(base_url: &str, date: &str) -> Value {
                 { "name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export" },
                 { "name": "patient-export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export" },
                 { "name": "group-export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export" },
+                { "name": "break-glass-review", "definition": "urn:joinery:operation:break-glass-review",
+                  "documentation": "privacy officers: GET lists break-glass grants (status=open|reviewed|all); POST grant, outcome, note reviews one, once" },
             ],
         }]
     })
 }
 
+/// AuditEvent: the audit log, read and searched (by the parameters `app` evaluates), never written.
+fn audit_event() -> Value {
+    let param = |name: &str, kind: &str, doc: &str| json!({ "name": name, "type": kind, "definition": format!("http://hl7.org/fhir/SearchParameter/AuditEvent-{name}"), "documentation": doc });
+    json!({
+        "type": "AuditEvent",
+        "interaction": [{ "code": "read" }, { "code": "search-type" }],
+        "documentation": "The audit log: every request to the record, one event each, hash-chained. Privacy officers read all of it;             a person (or their carer) reads the events about their own record (patient= their id), by organisation and role.             Newest first; paged with _count and next links.",
+        "searchParam": [
+            param("patient", "reference", "the person whose record the request touched (Patient/id or id)"),
+            param("agent", "reference", "the user name of who asked (also as altid)"),
+            param("altid", "token", "the user name of who asked"),
+            param("date", "date", "when: prefixes eq ge gt le lt"),
+            param("outcome", "token", "0 success, 4 refused or invalid, 8 failed; several separated by commas"),
+        ],
+    })
+}
+
 fn resource(t: &str) -> Value {
+    if t == "AuditEvent" {
+        return audit_event();
+    }
     let mut params: Vec<Value> = vec![json!({ "name": "_id", "type": "token", "definition": "http://hl7.org/fhir/SearchParameter/Resource-id" })];
     let mut includes = Vec::new();
     for c in fhir::search::params_of(t) {
@@ -99,7 +121,13 @@ fn resource(t: &str) -> Value {
         "searchParam": params,
     });
     if t == "Patient" {
-        resource["operation"] = json!([{ "name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything" }]);
+        resource["operation"] = json!([
+            { "name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything" },
+            { "name": "access", "definition": "urn:joinery:operation:access",
+              "documentation": "GET: whether, and why, the caller may see the person's record now (Parameters)" },
+            { "name": "break-glass", "definition": "urn:joinery:operation:break-glass",
+              "documentation": "POST Parameters with reason (required) and reasonCode: emergency access for the configured time, flagged for review" },
+        ]);
     }
     resource
 }

@@ -132,5 +132,29 @@ async fn the_capability_statement_names_the_bulk_data_operations() {
     let c = s.get("/fhir/metadata").await.json();
     assert_eq!(c["instantiates"][0], "http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data");
     let ops: Vec<&str> = c["rest"][0]["operation"].as_array().expect("operations").iter().filter_map(|o| o["name"].as_str()).collect();
-    assert_eq!(ops, ["everything", "export", "patient-export", "group-export"]);
+    assert_eq!(ops, ["everything", "export", "patient-export", "group-export", "break-glass-review"]);
+    let resources = c["rest"][0]["resource"].as_array().expect("resources");
+    let patient = resources.iter().find(|r| r["type"] == "Patient").expect("Patient");
+    let ops: Vec<&str> = patient["operation"].as_array().expect("operations").iter().filter_map(|o| o["name"].as_str()).collect();
+    assert_eq!(ops, ["everything", "access", "break-glass"]);
+    // The audit log is read and searched, never written, and by the parameters the server evaluates.
+    let audit = resources.iter().find(|r| r["type"] == "AuditEvent").expect("AuditEvent");
+    assert_eq!(audit["interaction"], json!([{ "code": "read" }, { "code": "search-type" }]));
+    assert_eq!(s.put("/fhir/Organization/o1", &json!({ "resourceType": "Organization", "id": "o1" })).await.status, 201);
+    let role = json!({ "resourceType": "PractitionerRole", "id": "r1", "organization": { "reference": "Organization/o1" } });
+    assert_eq!(s.put("/fhir/PractitionerRole/r1", &role).await.status, 201);
+    let po = app::auth::NewAccount {
+        username: "po".into(),
+        role: care::access::Role::PrivacyOfficer,
+        acts_as: app::auth::ActsAs::PractitionerRole("r1".into()),
+        password: None,
+    };
+    s.app().add_account(po).await.expect("account");
+    let auth = format!("Bearer {}", s.app().issue_token("po", None).await.expect("token").token);
+    for (p, value) in [("patient", "p1"), ("agent", "tests"), ("altid", "tests"), ("date", "ge2020"), ("outcome", "0,4")] {
+        assert!(audit["searchParam"].as_array().expect("params").iter().any(|x| x["name"] == p), "{p} is claimed");
+        let r = s.send("GET", &format!("/fhir/AuditEvent?{p}={value}"), &[("authorization", &auth)], None).await;
+        assert_eq!(r.status, 200, "{p} is evaluated: {}", r.text());
+    }
+    assert_eq!(audit["searchParam"].as_array().expect("params").len(), 5);
 }
