@@ -32,6 +32,10 @@ pub enum Break {
     /// The chain ends before the head recorded elsewhere.
     #[error("the log ends at entry {last} but entry {head} was recorded as written")]
     Truncated { last: u64, head: u64 },
+    /// The index by patient (kept beside the chain, up to an entry) does not list exactly the people the
+    /// entries it covers list: a person's "who looked" would be wrong.
+    #[error("the index by patient, which covers entries 1 to {through}, does not match the people those entries list")]
+    IndexDisagrees { through: u64 },
 }
 
 /// Checks a chain entry by entry, in sequence order (a log too long to hold at once is read in pages).

@@ -79,12 +79,36 @@ impl Store {
     }
 
     /// The last event the index by patient holds.
-    async fn audit_mark(&self) -> Result<i64, StoreError> {
+    pub async fn audit_mark(&self) -> Result<i64, StoreError> {
         match self {
             Store::Sqlite(s) => s.with_audit(|c| Ok(c.query_row("SELECT seq FROM audit_indexed WHERE one = 1", [], |r| r.get(0))?)).await,
             Store::Postgres(s) => {
                 let c = s.ready_client().await?;
                 c.query_one("SELECT seq FROM audit_indexed WHERE one = 1", &[]).await.map_err(pg)?.try_get(0).map_err(pg)
+            }
+        }
+    }
+
+    /// Rows of the index by patient for events up to `through`, in (patient, seq) order after `after`.
+    pub async fn audit_index_page(&self, after: Option<(String, i64)>, through: i64, limit: usize) -> Result<Vec<(String, i64)>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let (patient, seq) = after.unwrap_or_default();
+        let first = patient.is_empty();
+        let sql = "SELECT patient, seq FROM audit_patient WHERE seq <= $1 AND ($2 OR patient > $3 OR (patient = $3 AND seq > $4)) \
+                   ORDER BY patient, seq LIMIT $5";
+        match self {
+            Store::Sqlite(s) => {
+                s.with_audit(move |c| {
+                    let mut st = c.prepare_cached(sql)?;
+                    let rows = st.query_map(rusqlite::params![through, first, patient, seq, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+                })
+                .await
+            }
+            Store::Postgres(s) => {
+                let c = s.ready_client().await?;
+                let rows = c.query(sql, &[&through, &first, &patient, &seq, &limit]).await.map_err(pg)?;
+                rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<Result<Vec<_>, tokio_postgres::Error>>().map_err(pg)
             }
         }
     }

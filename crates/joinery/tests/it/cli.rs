@@ -290,4 +290,7 @@ fn the_command_line_is_audited_and_audit_verify_finds_every_change() {
         "UPDATE audit_event SET seq = -seq WHERE seq >= 2; UPDATE audit_event SET seq = 1 - seq WHERE seq < 0; INSERT INTO audit_event SELECT 2, at_ms, username, organisation, outcome, patients, body, hash FROM audit_event WHERE seq = 1",
     );
     assert!(broken(&inserted, "an inserted event").contains("entry 2 was altered"), "{}", text(&inserted));
+    // The index by patient beside the chain: a row no event lists (or one missing) is found too.
+    let index = verify_changed(d, "index", "UPDATE audit_indexed SET seq = 4; INSERT INTO audit_patient (patient, seq) VALUES ('someone', 2)");
+    assert!(broken(&index, "an index row added").contains("index by patient"), "{}", text(&index));
 }
