@@ -12,6 +12,9 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use store::{AuditEntry, AuditQuery};
 
+/// The most people of one event whose reasons are worked out when the event is read by id.
+const WHY_LIMIT: usize = 20;
+
 /// Events on one page unless `_count` says otherwise, and the most it may say.
 const PAGE: usize = 50;
 const PAGE_LIMIT: usize = 500;
@@ -267,14 +270,18 @@ impl Session {
         }
     }
 
-    /// The reasons of each person's accesses in `entries`, from their record as it stands.
+    /// The reasons of each person's accesses in `entries`, from their record as it stands: for `only` (a search
+    /// by patient, the person's own list), or for every person of an event that lists at most `WHY_LIMIT`
+    /// (one event read by id); a listing of everyone's events gives none, as working them out would read the
+    /// records of every person each event lists.
     async fn whys(&self, entries: &[AuditEntry], only: Option<&str>) -> Result<Vec<HashMap<String, Why>>, AppError> {
         let mut facts: HashMap<String, PersonFacts> = HashMap::new();
         let mut out = Vec::with_capacity(entries.len());
         for e in entries {
             let body: Value = serde_json::from_str(&e.record.body).map_err(|e| AppError::Internal(Box::new(e)))?;
             let mut whys = HashMap::new();
-            for p in e.record.patients.iter().filter(|p| only.is_none_or(|o| o == p.as_str())) {
+            let every = only.is_none() && entries.len() == 1 && e.record.patients.len() <= WHY_LIMIT;
+            for p in e.record.patients.iter().filter(|p| every || only.is_some_and(|o| o == p.as_str())) {
                 if !facts.contains_key(p) {
                     facts.insert(p.clone(), self.person_facts(p).await?);
                 }

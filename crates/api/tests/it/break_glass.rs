@@ -257,6 +257,7 @@ async fn a_person_sees_which_organisations_looked_when_and_why() {
     let by_gp2 = po("agent=gp2").await;
     assert_eq!(by_gp2.len(), 3, "the grant and two reads");
     assert!(by_gp2.iter().all(|e| e["agent"][0]["altId"] == "gp2"));
+    assert!(by_gp2.iter().all(|e| detail(e, "basis").is_none()), "a listing of everyone's events works out no reasons");
     let refused = po("outcome=4").await;
     assert!(refused.iter().all(|e| e["outcome"] == "4") && refused.iter().any(|e| e["outcomeDesc"] == "HTTP 403"), "{refused:#?}");
     assert!(po("date=lt2030-01-01").await.is_empty());
@@ -296,6 +297,8 @@ async fn a_person_sees_which_organisations_looked_when_and_why() {
     let newest = ids[0];
     let paged: Vec<i64> = paged.iter().map(seq).filter(|n| *n <= newest).collect();
     assert_eq!(paged, ids, "pages in order, none lost, none twice");
+    let one = as_user(&s, "po", "GET", &format!("/fhir/AuditEvent/{}", by_gp2[1]["id"].as_str().expect("id")), None).await.json();
+    assert_eq!(detail(&one, "basis").as_deref(), Some("break-glass"), "one event read by id does: {one}");
     as_user(&s, "po", "GET", "/fhir/AuditEvent?date=yesterday", None).await.assert_outcome(400, "value", Some("date"));
     as_user(&s, "po", "GET", "/fhir/AuditEvent?colour=red", None).await.assert_outcome(400, "not-supported", Some("colour"));
 }
