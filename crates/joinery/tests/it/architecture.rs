@@ -156,3 +156,18 @@ fn stored_resources_leave_app_only_as_released() {
     }
     assert!(leaks.is_empty(), "public items of app that give out the store's rows: {leaks:#?}");
 }
+
+#[test]
+fn the_build_audits_and_only_a_named_feature_does_not() {
+    // The build the tests run (and the one `cargo build` makes) audits every request.
+    assert!(!app::audit::UNAUDITED, "the default build must audit");
+    // `unaudited` is a feature no crate turns on by default.
+    for crate_dir in ["app", "api", "joinery"] {
+        let manifest = std::fs::read_to_string(workspace().join("crates").join(crate_dir).join("Cargo.toml")).expect("manifest");
+        let table: toml::Table = manifest.parse().expect("TOML");
+        let defaults = table.get("features").and_then(|f| f.get("default")).and_then(|d| d.as_array()).cloned().unwrap_or_default();
+        assert!(defaults.iter().all(|d| !d.as_str().unwrap_or_default().contains("unaudited")), "{crate_dir}: {defaults:?}");
+    }
+    let manifest = std::fs::read_to_string(workspace().join("crates/api/Cargo.toml")).expect("manifest");
+    assert!(!manifest.contains("unaudited"), "no crate but the binary asks for an unaudited app");
+}
