@@ -358,12 +358,14 @@ impl crate::App {
         patient: &str,
         now: Moment,
     ) -> Result<care::access::Decision, crate::AppError> {
-        let facts = self.person_facts(patient).await?;
+        // Break-glass grants are staff's: a carer's or a person's decision (every carer request) need not read them.
+        let facts = self.person_facts(patient, matches!(caller, care::access::Caller::Staff(_))).await?;
         Ok(care::access::decide(caller, &facts, &self.config().policy, now))
     }
 
-    /// What the decision needs about a person, from the resources of their record that carry it.
-    pub(crate) async fn person_facts(&self, patient: &str) -> Result<PersonFacts, crate::AppError> {
+    /// What the decision needs about a person, from the resources of their record that carry it, and the
+    /// break-glass grants made for them if `grants`.
+    pub(crate) async fn person_facts(&self, patient: &str, grants: bool) -> Result<PersonFacts, crate::AppError> {
         let mut resources: Vec<Value> = Vec::new();
         let mut after = None;
         loop {
@@ -386,7 +388,9 @@ impl crate::App {
             }
         }
         let mut facts = gather(patient, resources.iter());
-        facts.break_glass = crate::break_glass::facts_of(&self.store.break_glass_for(patient).await?);
+        if grants {
+            facts.break_glass = crate::break_glass::facts_of(&self.store.break_glass_for(patient).await?);
+        }
         Ok(facts)
     }
 }
@@ -395,7 +399,7 @@ impl crate::App {
 /// it names, until when it holds, the break-glass reason), the `view` it gives, or the `reason` it is refused.
 pub fn decision_parameters(decision: &care::access::Decision) -> Value {
     use care::access::{Basis, Decision, Denial, View};
-    let instant = |m: &Moment| DateTime::<Utc>::from_timestamp_millis(m.0).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+    let instant = |m: &Moment| crate::instant::from_millis(m.0);
     let mut parameters = vec![serde_json::json!({ "name": "allowed", "valueBoolean": decision.allowed() })];
     match decision {
         Decision::Allowed { bases, view } => {

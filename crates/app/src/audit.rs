@@ -22,14 +22,20 @@ pub const UNAUDITED: bool = cfg!(feature = "unaudited");
 /// Most events appended in one transaction.
 const BATCH: usize = 512;
 
-/// The queue of events waiting for the appender, and the task that drains it.
+/// The queue of events waiting for the appender, and the task that drains it; none for a store that gathers
+/// concurrent appends into one transaction itself (SQLite's appender thread), which is given each event at
+/// once, one hand-off fewer.
 pub(crate) struct Appender {
-    queue: mpsc::Sender<(AuditRecord, oneshot::Sender<Result<(), AppError>>)>,
+    queue: Option<mpsc::Sender<(AuditRecord, oneshot::Sender<Result<(), AppError>>)>>,
 }
 
 impl Appender {
+    /// Starts the index by patient's task, and the appender's task where the store needs one.
     fn start(store: store::Store) -> Appender {
-        let store_for_index = store.clone();
+        tokio::spawn(index_by_patient(store.clone()));
+        if store.gathers_audit_appends() {
+            return Appender { queue: None };
+        }
         let (queue, mut pending) = mpsc::channel::<(AuditRecord, oneshot::Sender<Result<(), AppError>>)>(BATCH * 8);
         tokio::spawn(async move {
             while let Some(first) = pending.recv().await {
@@ -50,8 +56,7 @@ impl Appender {
                 }
             }
         });
-        tokio::spawn(index_by_patient(store_for_index));
-        Appender { queue }
+        Appender { queue: Some(queue) }
     }
 }
 
@@ -178,18 +183,16 @@ impl App {
         self.audit.get_or_init(|| Appender::start(self.store.clone()))
     }
 
-    /// Appends one event and waits until it is in the log. A backend that gathers concurrent appends into one
-    /// transaction itself (SQLite's appender thread) is given the event at once, one hand-off fewer.
+    /// Appends one event and waits until it is in the log.
     async fn append_event(&self, record: AuditRecord) -> Result<(), AppError> {
-        let appender = self.appender();
-        if self.store.gathers_audit_appends() {
+        let Some(queue) = &self.appender().queue else {
             return match self.store.append_audit(vec![record]).await {
                 Ok(_) => Ok(()),
                 Err(e) => Err(AppError::Unavailable(format!("the audit log could not record this request: {e}"))),
             };
-        }
+        };
         let (done, wait) = oneshot::channel();
-        appender.queue.send((record, done)).await.map_err(|_| AppError::Unavailable("the audit log is closed".into()))?;
+        queue.send((record, done)).await.map_err(|_| AppError::Unavailable("the audit log is closed".into()))?;
         wait.await.map_err(|_| AppError::Unavailable("the audit log stopped before recording this request".into()))?
     }
 
@@ -209,7 +212,7 @@ impl App {
             return Ok(());
         }
         let now = self.config.clock.now();
-        let at = chrono::DateTime::from_timestamp_millis(now.0).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)).unwrap_or_default();
+        let at = crate::instant::from_millis(now.0).unwrap_or_default();
         let body = EventBody {
             at: &at,
             agent: agent(caller),

@@ -135,8 +135,7 @@ fn why(body: &Value, facts: Option<&PersonFacts>, policy: &care::access::Policy)
 }
 
 /// One event as a FHIR AuditEvent, as `reader` may see it.
-fn render(entry: &AuditEntry, reader: Reader<'_>, whys: &HashMap<String, Why>) -> Result<Value, AppError> {
-    let body: Value = serde_json::from_str(&entry.record.body).map_err(|e| AppError::Internal(Box::new(e)))?;
+fn render(entry: &AuditEntry, body: &Value, reader: Reader<'_>, whys: &HashMap<String, Why>) -> Result<Value, AppError> {
     let method = body["action"]["method"].as_str().unwrap_or_default();
     let path = body["action"]["path"].as_str().unwrap_or_default();
     let command = method == "CLI";
@@ -238,6 +237,17 @@ fn render(entry: &AuditEntry, reader: Reader<'_>, whys: &HashMap<String, Why>) -
     Ok(event)
 }
 
+/// Each event with its body parsed (once, for the reasons and the rendering).
+fn with_bodies(entries: Vec<AuditEntry>) -> Result<Vec<(AuditEntry, Value)>, AppError> {
+    entries
+        .into_iter()
+        .map(|e| {
+            let body = serde_json::from_str(&e.record.body).map_err(|err| AppError::Internal(Box::new(err)))?;
+            Ok((e, body))
+        })
+        .collect()
+}
+
 /// A `date` value with its prefix as a range of moments (ms): `[from, until)`.
 fn date_range(value: &str) -> Option<(Option<i64>, Option<i64>)> {
     let (prefix, rest) = if value.len() > 2 && value.as_bytes()[..2].iter().all(u8::is_ascii_alphabetic) { value.split_at(2) } else { ("eq", value) };
@@ -274,18 +284,17 @@ impl Session {
     /// by patient, the person's own list), or for every person of an event that lists at most `WHY_LIMIT`
     /// (one event read by id); a listing of everyone's events gives none, as working them out would read the
     /// records of every person each event lists.
-    async fn whys(&self, entries: &[AuditEntry], only: Option<&str>) -> Result<Vec<HashMap<String, Why>>, AppError> {
+    async fn whys(&self, entries: &[(AuditEntry, Value)], only: Option<&str>) -> Result<Vec<HashMap<String, Why>>, AppError> {
         let mut facts: HashMap<String, PersonFacts> = HashMap::new();
         let mut out = Vec::with_capacity(entries.len());
-        for e in entries {
-            let body: Value = serde_json::from_str(&e.record.body).map_err(|e| AppError::Internal(Box::new(e)))?;
+        for (e, body) in entries {
             let mut whys = HashMap::new();
             let every = only.is_none() && entries.len() == 1 && e.record.patients.len() <= WHY_LIMIT;
             for p in e.record.patients.iter().filter(|p| every || only.is_some_and(|o| o == p.as_str())) {
                 if !facts.contains_key(p) {
-                    facts.insert(p.clone(), self.person_facts(p).await?);
+                    facts.insert(p.clone(), self.person_facts(p, true).await?);
                 }
-                whys.insert(p.clone(), why(&body, facts.get(p), &self.config.policy));
+                whys.insert(p.clone(), why(body, facts.get(p), &self.config.policy));
             }
             out.push(whys);
         }
@@ -344,7 +353,7 @@ impl Session {
         if let Some(p) = &q.patient {
             self.touch(Some(p));
         }
-        let entries = if q.limit == 0 { Vec::new() } else { self.store.audit_search(q.clone()).await? };
+        let entries = if q.limit == 0 { Vec::new() } else { with_bodies(self.store.audit_search(q.clone()).await?)? };
         let whys = self.whys(&entries, q.patient.as_deref()).await?;
         let named = self.config.named_organisations.clone();
         let reader = match own {
@@ -353,16 +362,16 @@ impl Session {
         };
         let base = &self.config.base_url;
         let mut events = Vec::with_capacity(entries.len());
-        for (e, w) in entries.iter().zip(&whys) {
+        for ((e, body), w) in entries.iter().zip(&whys) {
             events.push(json!({
                 "fullUrl": format!("{base}/AuditEvent/{}", e.seq),
-                "resource": render(e, reader, w)?,
+                "resource": render(e, body, reader, w)?,
                 "search": { "mode": "match" },
             }));
         }
         let query: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(params.iter().filter(|(k, _)| k != "_before")).finish();
         let mut links = vec![json!({ "relation": "self", "url": format!("{base}/AuditEvent?{query}") })];
-        if let (true, Some(last)) = (entries.len() == q.limit && q.limit > 0, entries.last()) {
+        if let (true, Some((last, _))) = (entries.len() == q.limit && q.limit > 0, entries.last()) {
             let sep = if query.is_empty() { "" } else { "&" };
             links.push(json!({ "relation": "next", "url": format!("{base}/AuditEvent?{query}{sep}_before={}", last.seq) }));
         }
@@ -374,21 +383,26 @@ impl Session {
         let own = self.audit_reader()?;
         let missing = || AppError::NotFound(format!("AuditEvent/{id} is not in the log"));
         let seq: i64 = id.parse().map_err(|_| missing())?;
-        let entry = self.store.audit_search(AuditQuery { after: Some(seq - 1), before: Some(seq + 1), limit: 1, ..AuditQuery::default() }).await?;
-        let entry = entry.into_iter().next().ok_or_else(missing)?;
+        let (after, before) = seq.checked_sub(1).zip(seq.checked_add(1)).ok_or_else(missing)?;
+        let found = self.store.audit_search(AuditQuery { after: Some(after), before: Some(before), limit: 1, ..AuditQuery::default() }).await?;
+        let mut found = with_bodies(found)?;
+        let (entry, body) = found.pop().ok_or_else(missing)?;
         if own.is_some_and(|p| !entry.record.patients.iter().any(|x| x == p)) {
             return Err(missing());
         }
-        for p in &entry.record.patients {
-            self.touch(Some(p));
+        // A person sees only their own part of the event: only their record is touched by reading it.
+        match own {
+            Some(p) => self.touch(Some(p)),
+            None => entry.record.patients.iter().for_each(|p| self.touch(Some(p))),
         }
-        let whys = self.whys(std::slice::from_ref(&entry), own).await?;
+        let pair = [(entry, body)];
+        let whys = self.whys(&pair, own).await?;
         let named = self.config.named_organisations.clone();
         let reader = match own {
             Some(patient) => Reader::Person { patient, named: &named },
             None => Reader::PrivacyOfficer,
         };
-        render(&entry, reader, &whys[0])
+        render(&pair[0].0, &pair[0].1, reader, &whys[0])
     }
 }
 

@@ -74,7 +74,7 @@ fn coded_reason(list: &[Value]) -> Result<Option<(String, Option<String>)>, AppE
 }
 
 fn instant(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)).unwrap_or_default()
+    crate::instant::from_millis(ms).unwrap_or_default()
 }
 
 /// A grant as the parts of a Parameters `grant` (or the whole answer to `$break-glass`).

@@ -11,6 +11,11 @@ pub fn format(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// Milliseconds since 1970 as a FHIR instant in the store's format (`None` beyond the calendar's range).
+pub fn from_millis(ms: i64) -> Option<String> {
+    DateTime::<Utc>::from_timestamp_millis(ms).map(format)
+}
+
 /// Parses a FHIR instant or dateTime (`2024`, `2024-05`, `2024-05-01`, or a full time with zone) as the
 /// earliest moment it denotes, in the store's format. `None` if it is not a valid value.
 pub fn parse_lower_bound(s: &str) -> Option<String> {

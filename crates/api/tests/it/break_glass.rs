@@ -299,6 +299,9 @@ async fn a_person_sees_which_organisations_looked_when_and_why() {
     assert_eq!(paged, ids, "pages in order, none lost, none twice");
     let one = as_user(&s, "po", "GET", &format!("/fhir/AuditEvent/{}", by_gp2[1]["id"].as_str().expect("id")), None).await.json();
     assert_eq!(detail(&one, "basis").as_deref(), Some("break-glass"), "one event read by id does: {one}");
+    for id in ["9223372036854775807", "-9223372036854775808", "0", "x"] {
+        assert_eq!(as_user(&s, "po", "GET", &format!("/fhir/AuditEvent/{id}"), None).await.status, 404, "{id}");
+    }
     as_user(&s, "po", "GET", "/fhir/AuditEvent?date=yesterday", None).await.assert_outcome(400, "value", Some("date"));
     as_user(&s, "po", "GET", "/fhir/AuditEvent?colour=red", None).await.assert_outcome(400, "not-supported", Some("colour"));
 }

@@ -230,10 +230,6 @@ impl SqliteStore {
     }
 }
 
-/// The audit file's migrations in order; its `user_version` is the number applied.
-const AUDIT_MIGRATIONS: &[&str] =
-    &[include_str!("../../migrations/sqlite-audit/0001_audit.sql"), include_str!("../../migrations/sqlite-audit/0002_audit_patient.sql")];
-
 impl SqliteStore {
     /// Runs `f` on the audit log's connection (opened, and its table made, on first use), on the blocking
     /// pool. WAL with `synchronous = NORMAL`: an appended event survives the process failing at once, and a
@@ -257,20 +253,7 @@ impl SqliteStore {
                 }
                 // Checkpoints run on a thread of their own, never in an append.
                 conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")?;
-                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-                let applied = usize::try_from(version).map_err(|_| StoreError::Internal("a negative audit schema version".into()))?;
-                if applied > AUDIT_MIGRATIONS.len() {
-                    return Err(StoreError::Unavailable(format!(
-                        "the audit log {} was made by a newer version of Joinery (schema {applied})",
-                        path.display()
-                    )));
-                }
-                for migration in &AUDIT_MIGRATIONS[applied..] {
-                    tx.execute_batch(migration)?;
-                }
-                tx.execute_batch(&format!("PRAGMA user_version = {};", AUDIT_MIGRATIONS.len()))?;
-                tx.commit()?;
+                migrate::apply(&mut conn, migrate::AUDIT_MIGRATIONS)?;
                 let checkpointer = checkpoint::Checkpointer::start(&path)?;
                 let appender = audit_log::AuditAppender::start(&path)?;
                 *guard = Some(AuditFile { conn, appender, checkpointer });
