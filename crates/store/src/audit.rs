@@ -43,8 +43,8 @@ impl Store {
         }
     }
 
-    /// Whether concurrent appends are gathered into one transaction by the store itself (SQLite: one appender
-    /// thread takes every batch waiting), so that callers need not gather them first.
+    /// Whether concurrent appends are gathered into one transaction by the store itself (SQLite: the append
+    /// that finds the appender idle writes every event waiting), so that callers need not gather them first.
     pub fn gathers_audit_appends(&self) -> bool {
         matches!(self, Store::Sqlite(_))
     }
@@ -118,27 +118,30 @@ impl Store {
     pub async fn index_audit(&self, max: usize) -> Result<usize, StoreError> {
         let max = i64::try_from(max).unwrap_or(i64::MAX);
         match self {
+            // Through the appender, which writes nothing else meanwhile.
             Store::Sqlite(s) => {
-                s.with_audit(move |c| {
-                    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                    let mark: i64 = tx.query_row("SELECT seq FROM audit_indexed WHERE one = 1", [], |r| r.get(0))?;
-                    let events: Vec<(i64, String)> = {
-                        let mut st = tx.prepare_cached("SELECT seq, patients FROM audit_event WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
-                        let rows = st.query_map(rusqlite::params![mark, max], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                        rows.collect::<Result<_, _>>()?
-                    };
-                    let Some(last) = events.last().map(|(seq, _)| *seq) else { return Ok(0) };
-                    {
-                        let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO audit_patient (patient, seq) VALUES (?1, ?2)")?;
-                        for (patient, seq) in by_patient(&events) {
-                            insert.execute(rusqlite::params![patient, seq])?;
+                s.audit_appender()
+                    .await?
+                    .exclusive(move |c| {
+                        let tx = rusqlite::Transaction::new_unchecked(c, rusqlite::TransactionBehavior::Immediate)?;
+                        let mark: i64 = tx.query_row("SELECT seq FROM audit_indexed WHERE one = 1", [], |r| r.get(0))?;
+                        let events: Vec<(i64, String)> = {
+                            let mut st = tx.prepare_cached("SELECT seq, patients FROM audit_event WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+                            let rows = st.query_map(rusqlite::params![mark, max], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                            rows.collect::<Result<_, _>>()?
+                        };
+                        let Some(last) = events.last().map(|(seq, _)| *seq) else { return Ok(0) };
+                        {
+                            let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO audit_patient (patient, seq) VALUES (?1, ?2)")?;
+                            for (patient, seq) in by_patient(&events) {
+                                insert.execute(rusqlite::params![patient, seq])?;
+                            }
                         }
-                    }
-                    tx.execute("UPDATE audit_indexed SET seq = ?1 WHERE one = 1", [last])?;
-                    tx.commit()?;
-                    Ok(events.len())
-                })
-                .await
+                        tx.execute("UPDATE audit_indexed SET seq = ?1 WHERE one = 1", [last])?;
+                        tx.commit()?;
+                        Ok(events.len())
+                    })
+                    .await
             }
             Store::Postgres(s) => {
                 let mut c = s.ready_client().await?;

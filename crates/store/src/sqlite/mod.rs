@@ -74,7 +74,7 @@ struct Inner {
     audit_closed: Arc<std::sync::atomic::AtomicBool>,
 }
 
-/// The audit log's file, open: a connection for reading it, its appender thread and its checkpointer.
+/// The audit log's file, open: a connection for reading it, its appender and its checkpointer.
 struct AuditFile {
     conn: Connection,
     appender: audit_log::AuditAppender,
@@ -212,6 +212,7 @@ impl SqliteStore {
             slot.take()
         };
         if let Some(AuditFile { conn, appender, checkpointer }) = audit {
+            appender.close();
             drop(appender);
             checkpointer.stop();
             if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {

@@ -60,6 +60,65 @@ async fn appends_extend_one_chain_that_reads_back_as_written() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_cancelled_while_waiting_and_indexing_meanwhile_never_stall_the_log() {
+    // Requests that stop waiting (a client hangs up) may be the one handed the turn to write the queue; the
+    // log must go on, and every event whose append answered must be in it once.
+    for (name, store, _keep) in backends() {
+        let mut tasks = Vec::new();
+        for n in 0..2000 {
+            let s = store.clone();
+            // Every third gives up after a moment, wherever it is: before its turn, holding it, or after.
+            let patience = std::time::Duration::from_micros(if n % 3 == 0 { (n as u64 * 7919) % 3000 } else { 60_000_000 });
+            tasks.push(tokio::spawn(async move {
+                match tokio::time::timeout(patience, s.append_audit(vec![record(n, &["p1"])])).await {
+                    Ok(appended) => appended.map(|_| Some(n)),
+                    Err(_) => Ok(None),
+                }
+            }));
+            if n % 50 == 0 {
+                let s = store.clone();
+                let patience = std::time::Duration::from_micros((n as u64 * 31) % 2000);
+                tasks.push(tokio::spawn(async move {
+                    let _ = tokio::time::timeout(patience, s.index_audit(40)).await;
+                    Ok(None)
+                }));
+            }
+        }
+        let mut answered = Vec::new();
+        let waited = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+            for t in tasks {
+                if let Ok(Ok(Some(n))) = t.await {
+                    answered.push(n);
+                }
+            }
+        });
+        assert!(waited.await.is_ok(), "{name}: the log stalled");
+        let last = tokio::time::timeout(std::time::Duration::from_secs(10), store.append_audit(vec![record(9999, &[])]))
+            .await
+            .unwrap_or_else(|_| panic!("{name}: the log stalled"))
+            .expect("append after the cancellations");
+        let all = store.audit_entries(0, 10_000).await.expect("entries");
+        assert_eq!(all.last().map(|e| e.seq), Some(last), "{name}");
+        let mut v = Verifier::default();
+        for e in &all {
+            let hash: [u8; 32] = e.hash.as_slice().try_into().expect("32 bytes");
+            v.next(e.seq as u64, e.record.body.as_bytes(), &hash).unwrap_or_else(|b| panic!("{name}: {b}"));
+        }
+        let mut bodies: Vec<&str> = all.iter().map(|e| e.record.body.as_str()).collect();
+        bodies.sort_unstable();
+        bodies.dedup();
+        assert_eq!(bodies.len(), all.len(), "{name}: none twice");
+        for n in answered {
+            assert!(bodies.binary_search(&record(n, &[]).body.as_str()).is_ok(), "{name}: event {n} answered but not in the log");
+        }
+        while store.index_audit(1000).await.expect("index") > 0 {}
+        let by_patient =
+            store.audit_search(store::AuditQuery { patient: Some("p1".into()), limit: 10_000, ..Default::default() }).await.expect("search");
+        assert_eq!(by_patient.len(), all.len() - 1, "{name}: the index lists every event of p1 once");
+    }
+}
+
 #[tokio::test]
 async fn two_processes_on_one_sqlite_file_extend_one_chain() {
     // Two stores on one file stand for two processes (a server and a command): each appender must see the
