@@ -23,8 +23,8 @@ pub const UNAUDITED: bool = cfg!(feature = "unaudited");
 const BATCH: usize = 512;
 
 /// The queue of events waiting for the appender, and the task that drains it; none for a store that gathers
-/// concurrent appends into one transaction itself (SQLite's appender thread), which is given each event at
-/// once, one hand-off fewer.
+/// concurrent appends into one transaction itself (SQLite's appender, run by the request that finds it idle),
+/// which is given each event at once, one hand-off fewer.
 pub(crate) struct Appender {
     queue: Option<mpsc::Sender<(AuditRecord, oneshot::Sender<Result<(), AppError>>)>>,
 }
