@@ -5,6 +5,7 @@ pub mod definitions;
 pub mod id;
 pub mod index;
 pub mod outcome;
+pub mod patch;
 pub mod reference;
 pub mod search;
 pub mod validate;

@@ -91,3 +91,93 @@ impl Definitions {
         self.structures.resource(name)
     }
 }
+
+/// A resource, complex data type or backbone element, as the JSON of a node of that type follows it: for
+/// building and changing resources element by element (FHIRPath Patch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape(StructureId);
+
+/// One child element of a [`Shape`].
+#[derive(Debug, Clone, Copy)]
+pub struct Child(&'static Element);
+
+impl Shape {
+    /// The shape of a resource or complex data type, by name (`Patient`, `HumanName`).
+    pub fn named(name: &str) -> Option<Shape> {
+        definitions().structures.named(name).map(Shape)
+    }
+
+    /// The type's name, or the element path of a backbone element (`Patient.contact`).
+    pub fn name(self) -> &'static str {
+        &definitions().structures[self.0].name
+    }
+
+    /// The child element `name` (as FHIRPath names it: `deceased` for `deceased[x]`).
+    pub fn child(self, name: &str) -> Option<Child> {
+        definitions().structures[self.0].elements.iter().find(|e| e.name == name).map(Child)
+    }
+
+    /// The child element a JSON property sets (`deceasedBoolean`, `_birthDate`), with the type code it
+    /// sets; `None` for an unknown property.
+    pub fn child_for_key(self, key: &str) -> Option<(Child, &'static str)> {
+        let s = &definitions().structures[self.0];
+        let field = s.field(key)?;
+        let element = s.element(field);
+        Some((Child(element), element.type_codes[usize::from(field.variant)].as_str()))
+    }
+}
+
+impl Child {
+    pub fn name(self) -> &'static str {
+        &self.0.name
+    }
+
+    /// Whether the JSON holds it as an array (it may repeat).
+    pub fn repeats(self) -> bool {
+        self.0.array
+    }
+
+    /// Whether it is a choice (`value[x]`), whose JSON property names the type.
+    pub fn is_choice(self) -> bool {
+        self.0.choice
+    }
+
+    /// The type codes it allows, as the definitions name them (`dateTime`, `HumanName`, `BackboneElement`).
+    pub fn type_codes(self) -> &'static [String] {
+        &self.0.type_codes
+    }
+
+    /// The JSON property for a value of type `type_code` (`deceasedBoolean`, or just `birthDate`), if it
+    /// allows that type.
+    pub fn key_for(self, type_code: &str) -> Option<&'static str> {
+        let i = self.0.type_codes.iter().position(|c| c == type_code)?;
+        Some(self.0.keys[i].as_str())
+    }
+
+    /// The primitive type of its value of type `type_code`, if that is a primitive.
+    pub fn primitive(self, type_code: &str) -> Option<Primitive> {
+        let i = self.0.type_codes.iter().position(|c| c == type_code)?;
+        match self.0.types[i] {
+            ElementType::Primitive(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The shape of its value of type `type_code`, if that is a complex type, backbone element or named
+    /// resource type.
+    pub fn shape(self, type_code: &str) -> Option<Shape> {
+        let i = self.0.type_codes.iter().position(|c| c == type_code)?;
+        match self.0.types[i] {
+            ElementType::Complex(id) | ElementType::Resource(Some(id)) => Some(Shape(id)),
+            _ => None,
+        }
+    }
+
+    /// The one type it allows, when it allows one (not a choice).
+    pub fn only_type(self) -> Option<&'static str> {
+        match self.0.type_codes.as_slice() {
+            [one] => Some(one.as_str()),
+            _ => None,
+        }
+    }
+}

@@ -184,6 +184,11 @@ impl std::ops::Index<StructureId> for Structures {
 }
 
 impl Structures {
+    /// Any structure by name: a resource, a data type, or a backbone element by its path.
+    pub fn named(&self, name: &str) -> Option<StructureId> {
+        self.by_name.get(name).copied()
+    }
+
     pub fn resource(&self, name: &str) -> Option<StructureId> {
         self.by_name.get(name).copied().filter(|&id| self[id].is_resource)
     }

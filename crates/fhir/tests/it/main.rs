@@ -2,6 +2,7 @@
 
 mod data;
 mod definitions;
+mod patch;
 mod primitives;
 mod timing;
 mod validate_invalid;
