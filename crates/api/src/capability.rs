@@ -41,7 +41,7 @@ pub fn statement(base_url: &str, date: &str) -> Value {
         "implementation": { "description": "Joinery shared care record", "url": base_url },
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json", "json"],
-        "patchFormat": ["application/json-patch+json"],
+        "patchFormat": ["application/json-patch+json", "application/fhir+json"],
         "rest": [{
             "mode": "server",
             "security": security(base_url),

@@ -50,21 +50,23 @@ fn unsupported(msg: String) -> ApiError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyKind {
     Resource,
-    JsonPatch,
+    /// JSON Patch (`application/json-patch+json`) or FHIRPath Patch (a Parameters resource as FHIR JSON).
+    Patch,
 }
 
 /// Reads a JSON body: checks its Content-Type, the size limit, and that it parses.
 pub fn json_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>, kind: BodyKind) -> Result<Value, ApiError> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let json_patch = mime == "application/json-patch+json";
     let ok = match kind {
         BodyKind::Resource => mime.is_empty() || is_json(&mime),
-        BodyKind::JsonPatch => mime == "application/json-patch+json",
+        BodyKind::Patch => json_patch || is_json(&mime),
     };
     if !ok {
         let wanted = match kind {
             BodyKind::Resource => "application/fhir+json",
-            BodyKind::JsonPatch => "application/json-patch+json (FHIRPath Patch is not supported)",
+            BodyKind::Patch => "application/json-patch+json (JSON Patch) or application/fhir+json (a FHIRPath Patch Parameters)",
         };
         return Err(unsupported(format!("Content-Type '{content_type}' is not supported here; send {wanted}")));
     }
@@ -80,10 +82,23 @@ pub fn json_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>, kind:
     if bytes.is_empty() {
         return Err(AppError::bad_request(IssueCode::Required, "the request has no body", None).into());
     }
-    serde_json::from_slice(&bytes).map_err(|e| {
-        AppError::bad_request(IssueCode::Structure, format!("the body is not valid JSON: {e} (line {}, column {})", e.line(), e.column()), None)
-            .into()
-    })
+    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::from(AppError::bad_request(
+            IssueCode::Structure,
+            format!("the body is not valid JSON: {e} (line {}, column {})", e.line(), e.column()),
+            None,
+        ))
+    })?;
+    // The media type says which patch format the body is in.
+    if kind == BodyKind::Patch && json_patch == fhir::patch::is_fhirpath_patch(&value) {
+        let said = if json_patch {
+            "a body sent as application/json-patch+json must be a JSON Patch (an array of operations); send a FHIRPath Patch as application/fhir+json"
+        } else {
+            "a patch sent as FHIR JSON must be a Parameters resource (FHIRPath Patch); send a JSON Patch as application/json-patch+json"
+        };
+        return Err(AppError::bad_request(IssueCode::Invalid, said, None).into());
+    }
+    Ok(value)
 }
 
 /// The parameters of a `_search` POST: an `application/x-www-form-urlencoded` body.

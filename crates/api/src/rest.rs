@@ -96,7 +96,7 @@ pub async fn patch(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
     let pretty = check_output_format(&headers, &query_pairs(q.as_deref()))?;
-    let value = json_body(&headers, body, BodyKind::JsonPatch)?;
+    let value = json_body(&headers, body, BodyKind::Patch)?;
     let w = session.patch(&rtype, &id, value, negotiate::if_match(&headers)?).await?;
     written(&session, &headers, w, pretty)
 }
@@ -109,7 +109,7 @@ pub async fn conditional_patch(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
     let pretty = check_output_format(&headers, &query_pairs(q.as_deref()))?;
-    let value = json_body(&headers, body, BodyKind::JsonPatch)?;
+    let value = json_body(&headers, body, BodyKind::Patch)?;
     let w = session.conditional_patch(&rtype, &condition(q.as_deref()), value, negotiate::if_match(&headers)?).await?;
     written(&session, &headers, w, pretty)
 }

@@ -46,7 +46,7 @@ struct Entry {
     full_url: Option<String>,
     action: Action,
     resource: Option<Value>,
-    patch: Option<json_patch::Patch>,
+    patch: Option<crate::patch::Patch>,
     if_match: Option<i64>,
     /// For a create prepared before the unit: the id chosen for it and its draft.
     preset: Option<(String, Draft)>,
@@ -443,7 +443,7 @@ impl Session {
         };
         let mut entry = Entry { index, full_url, action, resource: None, patch: None, if_match, preset: None };
         match (&entry.action, resource) {
-            (Action::Patch { .. }, Some(binary)) => entry.patch = Some(patch_from_binary(&binary).map_err(|e| e.within_entry(&path))?),
+            (Action::Patch { .. }, Some(binary)) => entry.patch = Some(patch_of_entry(&binary).map_err(|e| e.within_entry(&path))?),
             (Action::Create { resource_type, .. } | Action::ConditionalUpdate { resource_type, .. }, Some(r)) => {
                 check(&r, resource_type).map_err(|e| e.within_entry(&path))?;
                 entry.resource = Some(r);
@@ -633,7 +633,11 @@ fn need_resource(resource: Option<Value>, path: &str) -> Result<Value, AppError>
 }
 
 fn missing_patch(path: &str) -> AppError {
-    AppError::bad_request(IssueCode::Required, "a PATCH entry needs a Binary resource holding a JSON Patch", Some(&format!("{path}.resource")))
+    AppError::bad_request(
+        IssueCode::Required,
+        "a PATCH entry needs a Parameters resource (FHIRPath Patch) or a Binary holding a JSON Patch",
+        Some(&format!("{path}.resource")),
+    )
 }
 
 fn with_id(mut value: Value, id: &str) -> Value {
@@ -643,16 +647,20 @@ fn with_id(mut value: Value, id: &str) -> Value {
     value
 }
 
-/// A PATCH entry carries its JSON Patch as a Binary with `contentType` `application/json-patch+json`.
-fn patch_from_binary(binary: &Value) -> Result<json_patch::Patch, AppError> {
-    let bad = |msg: &str, at: &str| AppError::bad_request(IssueCode::Invalid, msg.to_owned(), Some(&format!("resource{at}")));
-    if binary.get("resourceType").and_then(Value::as_str) != Some("Binary") {
-        return Err(bad("a PATCH entry's resource must be a Binary holding a JSON Patch", ".resourceType"));
+/// A PATCH entry carries a FHIRPath Patch as its resource (a Parameters), or a JSON Patch as a Binary with
+/// `contentType` `application/json-patch+json`.
+fn patch_of_entry(resource: &Value) -> Result<crate::patch::Patch, AppError> {
+    if fhir::patch::is_fhirpath_patch(resource) {
+        return crate::patch::parse(resource.clone());
     }
-    if binary.get("contentType").and_then(Value::as_str) != Some("application/json-patch+json") {
+    let bad = |msg: &str, at: &str| AppError::bad_request(IssueCode::Invalid, msg.to_owned(), Some(&format!("resource{at}")));
+    if resource.get("resourceType").and_then(Value::as_str) != Some("Binary") {
+        return Err(bad("a PATCH entry's resource must be a Parameters (FHIRPath Patch) or a Binary holding a JSON Patch", ".resourceType"));
+    }
+    if resource.get("contentType").and_then(Value::as_str) != Some("application/json-patch+json") {
         return Err(bad("the Binary's contentType must be application/json-patch+json", ".contentType"));
     }
-    let data = binary.get("data").and_then(Value::as_str).ok_or_else(|| bad("the Binary has no data", ".data"))?;
+    let data = resource.get("data").and_then(Value::as_str).ok_or_else(|| bad("the Binary has no data", ".data"))?;
     let bytes = base64::engine::general_purpose::STANDARD.decode(data).map_err(|_| bad("Binary.data is not valid base64", ".data"))?;
     let patch: Value = serde_json::from_slice(&bytes).map_err(|_| bad("Binary.data is not a JSON document", ".data"))?;
     crate::patch::parse(patch)

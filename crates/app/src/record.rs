@@ -227,7 +227,7 @@ pub(crate) fn patch_in(
     tx: &mut dyn Tx,
     resource_type: &str,
     id: &str,
-    patch: &json_patch::Patch,
+    patch: &crate::patch::Patch,
     if_match: Option<i64>,
     refs: Refs,
     w: &Writing,

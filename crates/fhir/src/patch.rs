@@ -9,14 +9,15 @@ use crate::definitions::{Child, Shape};
 use crate::outcome::{Issue, IssueCode};
 use fhirpath::{Expr, Item};
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 /// One operation of a FHIRPath Patch.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Operation {
     /// Its position among the Parameters' `parameter`s, for messages.
     at: usize,
     kind: Kind,
-    path: Expr,
+    path: Arc<Expr>,
 }
 
 #[derive(Debug, Clone)]
@@ -37,7 +38,7 @@ enum PatchValue {
 }
 
 /// A FHIRPath Patch, in the order its operations apply.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct FhirPathPatch {
     operations: Vec<Operation>,
 }
@@ -107,7 +108,7 @@ pub fn parse(body: &Value) -> Result<FhirPathPatch, Issue> {
                     .at(format!("{here}.part[{j}]")));
             }
         };
-        operations.push(Operation { at: i, kind, path });
+        operations.push(Operation { at: i, kind, path: Arc::new(path) });
     }
     Ok(FhirPathPatch { operations })
 }
@@ -126,7 +127,8 @@ fn patch_value(part: &Value, here: &str) -> Result<PatchValue, Issue> {
                 suffix.to_owned()
             };
             if object.contains_key(&format!("_{key}")) {
-                return Err(Issue::error(IssueCode::NotSupported, format!("an id or extensions on the patch value (_{key}) are not supported")).at(here.to_owned()));
+                return Err(Issue::error(IssueCode::NotSupported, format!("an id or extensions on the patch value (_{key}) are not supported"))
+                    .at(here.to_owned()));
             }
             Ok(PatchValue::Typed { type_code, json: (*json).clone() })
         }
@@ -192,7 +194,8 @@ impl Operation {
                 let shape = shape_at(root, path).ok_or("the path does not select an element that has child elements")?;
                 let child = shape.child(name).ok_or_else(|| format!("{} has no element '{name}'", shape.name()))?;
                 let (key, json) = build(child, value)?;
-                let target = node_mut(resource, path).and_then(Value::as_object_mut).ok_or("the path does not select an element that has child elements")?;
+                let target =
+                    node_mut(resource, path).and_then(Value::as_object_mut).ok_or("the path does not select an element that has child elements")?;
                 if child.repeats() {
                     match target.entry(key).or_insert_with(|| Value::Array(Vec::new())) {
                         Value::Array(list) => list.push(json),
@@ -313,7 +316,8 @@ fn single<'p>(found: &'p [Vec<Step>], doing: &str) -> Result<&'p [Step], String>
 fn list_of(found: &[Vec<Step>]) -> Option<(Vec<Step>, String, usize)> {
     let first = found.first()?;
     let (Step::Index(_), [parent @ .., Step::Key(key)]) = (first.last()?, &first[..first.len() - 1]) else { return None };
-    let all_there = found.iter().all(|f| f.len() == first.len() && f[..f.len() - 1] == first[..first.len() - 1] && matches!(f.last(), Some(Step::Index(_))));
+    let all_there =
+        found.iter().all(|f| f.len() == first.len() && f[..f.len() - 1] == first[..first.len() - 1] && matches!(f.last(), Some(Step::Index(_))));
     all_there.then(|| (parent.to_vec(), key.clone(), found.len()))
 }
 

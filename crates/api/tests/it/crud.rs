@@ -193,7 +193,75 @@ async fn json_patch_applies_and_validates() {
     assert_eq!(s.send("PATCH", &uri, &[ct], Some(removes_id.as_bytes())).await.status, 422);
     // Stale If-Match, wrong content type, not a patch document, missing resource.
     s.send("PATCH", &uri, &[ct, ("if-match", "W/\"1\"")], Some(ok.as_bytes())).await.assert_outcome(412, "conflict", None);
-    assert_eq!(s.send("PATCH", &uri, &[("content-type", "application/fhir+json")], Some(ok.as_bytes())).await.status, 415);
+    s.send("PATCH", &uri, &[("content-type", "application/fhir+json")], Some(ok.as_bytes())).await.assert_outcome(400, "invalid", None);
+    assert_eq!(s.send("PATCH", &uri, &[("content-type", "text/plain")], Some(ok.as_bytes())).await.status, 415);
     s.send("PATCH", &uri, &[ct], Some(b"{\"op\":1}")).await.assert_outcome(400, "invalid", None);
     assert_eq!(s.send("PATCH", "/fhir/Patient/nobody", &[ct], Some(ok.as_bytes())).await.status, 404);
+}
+
+#[tokio::test]
+async fn fhirpath_patch_applies_validates_and_names_the_operation_at_fault() {
+    let s = Server::new();
+    let id = s.create(patient("9990000131")).await;
+    let uri = format!("/fhir/Patient/{id}");
+    let ct = ("content-type", "application/fhir+json");
+    let op = |parts: Value| json!({ "name": "operation", "part": parts });
+    let patch = json!({ "resourceType": "Parameters", "parameter": [
+        op(json!([{ "name": "type", "valueCode": "replace" }, { "name": "path", "valueString": "Patient.gender" }, { "name": "value", "valueCode": "male" }])),
+        op(json!([{ "name": "type", "valueCode": "add" }, { "name": "path", "valueString": "Patient" }, { "name": "name", "valueString": "telecom" },
+            { "name": "value", "valueContactPoint": { "system": "phone", "value": "020 7946 0000" } }])),
+        op(json!([{ "name": "type", "valueCode": "add" }, { "name": "path", "valueString": "Patient" }, { "name": "name", "valueString": "contact" },
+            { "name": "value", "part": [{ "name": "name", "valueHumanName": { "family": "Okafor" } }, { "name": "gender", "valueCode": "female" }] }])),
+        op(json!([{ "name": "type", "valueCode": "insert" }, { "name": "path", "valueString": "Patient.telecom" }, { "name": "index", "valueInteger": 0 },
+            { "name": "value", "valueContactPoint": { "system": "email", "value": "a@example.org" } }])),
+        op(json!([{ "name": "type", "valueCode": "move" }, { "name": "path", "valueString": "Patient.telecom" }, { "name": "source", "valueInteger": 0 }, { "name": "destination", "valueInteger": 1 }])),
+        op(json!([{ "name": "type", "valueCode": "delete" }, { "name": "path", "valueString": "Patient.birthDate" }]))
+    ] }).to_string();
+    let before = s.get(&uri).await.json();
+    let r = s.send("PATCH", &uri, &[ct], Some(patch.as_bytes())).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let mut expected = before.clone();
+    let obj = expected.as_object_mut().expect("object");
+    obj.remove("meta");
+    obj.remove("birthDate");
+    obj.insert("gender".into(), json!("male"));
+    obj.insert("telecom".into(), json!([{ "system": "phone", "value": "020 7946 0000" }, { "system": "email", "value": "a@example.org" }]));
+    obj.insert("contact".into(), json!([{ "name": { "family": "Okafor" }, "gender": "female" }]));
+    let mut got = r.json();
+    assert_eq!(got["meta"]["versionId"], "2");
+    got.as_object_mut().expect("object").remove("meta");
+    assert_eq!(got, expected);
+    // An operation that cannot apply: 422 naming it, and nothing changes.
+    let stale = json!({ "resourceType": "Parameters", "parameter": [
+        op(json!([{ "name": "type", "valueCode": "delete" }, { "name": "path", "valueString": "Patient.gender" }])),
+        op(json!([{ "name": "type", "valueCode": "replace" }, { "name": "path", "valueString": "Patient.birthDate" }, { "name": "value", "valueDate": "1950-01-01" }]))
+    ] }).to_string();
+    let r = s.send("PATCH", &uri, &[ct], Some(stale.as_bytes())).await;
+    r.assert_outcome(422, "processing", Some("Parameters.parameter[1]"));
+    assert!(r.json()["issue"][0]["diagnostics"].as_str().unwrap_or_default().contains("no content found"), "{}", r.text());
+    assert_eq!(s.get(&uri).await.json()["meta"]["versionId"], "2");
+    // A result that is not valid FHIR is refused with the element at fault.
+    let invalid = json!({ "resourceType": "Parameters", "parameter": [
+        op(json!([{ "name": "type", "valueCode": "replace" }, { "name": "path", "valueString": "Patient.gender" }, { "name": "value", "valueCode": "mail" }]))
+    ] }).to_string();
+    s.send("PATCH", &uri, &[ct], Some(invalid.as_bytes())).await.assert_outcome(422, "code-invalid", Some("Patient.gender"));
+    // A malformed patch: 400 naming the part.
+    let malformed = json!({ "resourceType": "Parameters", "parameter": [op(json!([{ "name": "type", "valueCode": "upsert" }, { "name": "path", "valueString": "Patient" }]))] }).to_string();
+    s.send("PATCH", &uri, &[ct], Some(malformed.as_bytes())).await.assert_outcome(400, "code-invalid", Some("Parameters.parameter[0].part[0]"));
+    // A Parameters sent as JSON Patch is refused.
+    s.send("PATCH", &uri, &[("content-type", "application/json-patch+json")], Some(invalid.as_bytes())).await.assert_outcome(400, "invalid", None);
+    // In a transaction, the entry's resource is the Parameters.
+    let bundle = json!({ "resourceType": "Bundle", "type": "transaction", "entry": [{
+        "resource": serde_json::from_str::<Value>(&malformed).expect("json"),
+        "request": { "method": "PATCH", "url": format!("Patient/{id}") } }] })
+    .to_string();
+    let r = s.send("POST", "/fhir", &[ct], Some(bundle.as_bytes())).await;
+    r.assert_outcome(400, "code-invalid", Some("Bundle.entry[0].resource.parameter[0].part[0]"));
+    let ok = json!({ "resourceType": "Bundle", "type": "transaction", "entry": [{
+        "resource": { "resourceType": "Parameters", "parameter": [op(json!([{ "name": "type", "valueCode": "delete" }, { "name": "path", "valueString": "Patient.contact" }]))] },
+        "request": { "method": "PATCH", "url": format!("Patient/{id}") } }] }).to_string();
+    let r = s.send("POST", "/fhir", &[ct], Some(ok.as_bytes())).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let after = s.get(&uri).await.json();
+    assert_eq!((after["meta"]["versionId"].clone(), after.get("contact").cloned()), (json!("3"), None));
 }

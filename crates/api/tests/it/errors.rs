@@ -107,6 +107,7 @@ async fn health_and_capability() {
     let c = s.get("/fhir/metadata").await.json();
     assert_eq!(c["resourceType"], "CapabilityStatement");
     assert_eq!(c["fhirVersion"], "4.0.1");
+    assert_eq!(c["patchFormat"], json!(["application/json-patch+json", "application/fhir+json"]), "JSON Patch and FHIRPath Patch");
     let resources = c["rest"][0]["resource"].as_array().expect("resources");
     assert_eq!(resources.len(), fhir::definitions::resource_types().count());
     let patient = resources.iter().find(|r| r["type"] == "Patient").expect("Patient");

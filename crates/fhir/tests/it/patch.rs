@@ -38,9 +38,10 @@ fn fill(object: &mut Map<String, Value>, node: roxmltree::Node<'_, '_>, shape: S
                 let text = c.attribute("value").unwrap_or_else(|| panic!("{key} has no value"));
                 match p {
                     fhir::definitions::Primitive::Boolean => Value::Bool(text == "true"),
-                    fhir::definitions::Primitive::Integer | fhir::definitions::Primitive::PositiveInt | fhir::definitions::Primitive::UnsignedInt | fhir::definitions::Primitive::Decimal => {
-                        Value::Number(serde_json::from_str(text).expect("a number"))
-                    }
+                    fhir::definitions::Primitive::Integer
+                    | fhir::definitions::Primitive::PositiveInt
+                    | fhir::definitions::Primitive::UnsignedInt
+                    | fhir::definitions::Primitive::Decimal => Value::Number(serde_json::from_str(text).expect("a number")),
                     _ => Value::String(text.into()),
                 }
             }
@@ -112,4 +113,82 @@ fn the_official_fhirpath_patch_cases_pass() {
         ran += 1;
     }
     assert_eq!(ran, 33, "every case ran");
+}
+
+fn operation(parts: Value) -> Value {
+    serde_json::json!({ "resourceType": "Parameters", "parameter": [{ "name": "operation", "part": parts }] })
+}
+
+fn failure(patient: &Value, parts: Value) -> fhir::Issue {
+    let patch = fhir::patch::parse(&operation(parts)).expect("parses");
+    let mut changed = patient.clone();
+    let issue = patch.apply(&mut changed).expect_err("fails");
+    assert_eq!(&changed, patient, "nothing changes when an operation fails");
+    issue
+}
+
+#[test]
+fn malformed_patches_and_operations_that_cannot_apply_say_which_part_and_change_nothing() {
+    use serde_json::json;
+    let bad = |parts: Value| fhir::patch::parse(&operation(parts)).expect_err("does not parse");
+    let e = bad(json!([{ "name": "type", "valueCode": "upsert" }, { "name": "path", "valueString": "Patient" }]));
+    assert_eq!((e.code, e.expression.clone()), (fhir::IssueCode::CodeInvalid, vec!["Parameters.parameter[0].part[0]".to_owned()]));
+    let e = bad(json!([{ "name": "type", "valueCode": "delete" }]));
+    assert!(e.diagnostics.contains("no 'path' part"), "{}", e.diagnostics);
+    let e = bad(json!([{ "name": "type", "valueCode": "delete" }, { "name": "path", "valueString": "Patient.(" }]));
+    assert_eq!(e.expression, ["Parameters.parameter[0].part[1]"]);
+    let e = bad(
+        json!([{ "name": "type", "valueCode": "insert" }, { "name": "path", "valueString": "Patient.name" }, { "name": "value", "valueString": "x" }, { "name": "index", "valueInteger": -1 }]),
+    );
+    assert_eq!(e.expression, ["Parameters.parameter[0].part[3]"]);
+    let e = fhir::patch::parse(&json!({ "resourceType": "Parameters", "parameter": [{ "name": "op" }] })).expect_err("not an operation");
+    assert_eq!(e.expression, ["Parameters.parameter[0].name"]);
+
+    let patient = json!({ "resourceType": "Patient", "birthDate": "1920-01-01", "name": [{ "family": "A" }, { "family": "B" }] });
+    let add = |path: &str, name: &str, value: Value| {
+        json!([{ "name": "type", "valueCode": "add" }, { "name": "path", "valueString": path }, { "name": "name", "valueString": name }, { "name": "value" }]).as_array().cloned().map(|mut a| {
+        a[3].as_object_mut().expect("object").extend(value.as_object().cloned().expect("object"));
+        Value::Array(a)
+    }).expect("array")
+    };
+    let e = failure(&patient, add("Patient", "birthDate", json!({ "valueDate": "1930-01-01" })));
+    assert!(e.diagnostics.contains("already there"), "{}", e.diagnostics);
+    assert_eq!((e.code, e.expression.clone()), (fhir::IssueCode::Processing, vec!["Parameters.parameter[0]".to_owned()]));
+    let e = failure(&patient, add("Patient", "birthDate", json!({ "valueBoolean": true })));
+    assert!(e.diagnostics.contains("does not take a value of type boolean"), "{}", e.diagnostics);
+    let e = failure(&patient, add("Patient", "nickname", json!({ "valueString": "x" })));
+    assert!(e.diagnostics.contains("has no element 'nickname'"), "{}", e.diagnostics);
+    let e = failure(&patient, json!([{ "name": "type", "valueCode": "delete" }, { "name": "path", "valueString": "Patient.name" }]));
+    assert!(e.diagnostics.contains("selects 2 elements"), "{}", e.diagnostics);
+    let e = failure(
+        &patient,
+        json!([{ "name": "type", "valueCode": "insert" }, { "name": "path", "valueString": "Patient.name" }, { "name": "value", "valueHumanName": { "family": "C" } }, { "name": "index", "valueInteger": 3 }]),
+    );
+    assert!(e.diagnostics.contains("past the end"), "{}", e.diagnostics);
+    let e = failure(
+        &patient,
+        json!([{ "name": "type", "valueCode": "move" }, { "name": "path", "valueString": "Patient.name" }, { "name": "source", "valueInteger": 0 }, { "name": "destination", "valueInteger": 2 }]),
+    );
+    assert!(e.diagnostics.contains("within the list"), "{}", e.diagnostics);
+    let e = failure(
+        &patient,
+        json!([{ "name": "type", "valueCode": "replace" }, { "name": "path", "valueString": "Patient.birthDate.toString()" }, { "name": "value", "valueDate": "1930-01-01" }]),
+    );
+    assert!(e.diagnostics.contains("not part of the resource") || e.diagnostics.contains("other than an element"), "{}", e.diagnostics);
+    // A later operation failing undoes the earlier ones.
+    let two = json!({ "resourceType": "Parameters", "parameter": [
+        { "name": "operation", "part": [{ "name": "type", "valueCode": "delete" }, { "name": "path", "valueString": "Patient.birthDate" }] },
+        { "name": "operation", "part": [{ "name": "type", "valueCode": "delete" }, { "name": "path", "valueString": "Patient.name" }] }
+    ] });
+    let mut changed = patient.clone();
+    let e = fhir::patch::parse(&two).expect("parses").apply(&mut changed).expect_err("the second fails");
+    assert_eq!(e.expression, ["Parameters.parameter[1]"]);
+    assert_eq!(changed, patient);
+    // Replacing a choice element with another of its types changes its property.
+    let mut p = json!({ "resourceType": "Patient", "deceasedBoolean": false });
+    fhir::patch::parse(&operation(json!([{ "name": "type", "valueCode": "replace" }, { "name": "path", "valueString": "Patient.deceased" }, { "name": "value", "valueDateTime": "2020-01-01" }])))
+        .expect("parses")
+        .apply(&mut p)
+        .expect("applies");
+    assert_eq!(p, json!({ "resourceType": "Patient", "deceasedDateTime": "2020-01-01" }));
 }
