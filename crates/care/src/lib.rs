@@ -3,6 +3,7 @@
 pub mod access;
 pub mod audit;
 pub mod nhs_number;
+pub mod registers;
 pub mod scope;
 
 pub use nhs_number::{InvalidNhsNumber, NhsNumber, NHS_NUMBER_SYSTEM};

@@ -3,4 +3,5 @@
 mod access;
 mod audit;
 mod nhs_number;
+mod registers;
 mod scope;

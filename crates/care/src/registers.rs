@@ -1,0 +1,307 @@
+//! Long-term-condition registers: which registers a person belongs on, and why, from their coded diagnoses
+//! and medicines. The registers and their code lists are data (`registers/registers.json` and the FHIR
+//! ValueSets in `registers/valuesets/`), read once; each membership names the resources that admitted the
+//! person, so that nobody is on a list without a reason anyone can check.
+
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::sync::OnceLock;
+
+/// A calendar day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Day {
+    pub year: i32,
+    pub month: u32,
+    pub day: u32,
+}
+
+impl Day {
+    /// The day a FHIR date or dateTime starts on (`2020`, `2020-04`, `2020-04-01`, `2020-04-01T10:00:00Z`);
+    /// a partial date is taken at its last day when `latest`, else its first.
+    pub fn parse(text: &str, latest: bool) -> Option<Day> {
+        let date = text.get(..10.min(text.len()))?;
+        let mut parts = date.split('-');
+        let year: i32 = parts.next()?.parse().ok()?;
+        let month: Option<u32> = parts.next().map(str::parse).transpose().ok()?;
+        let day: Option<u32> = parts.next().map(str::parse).transpose().ok()?;
+        let month = month.unwrap_or(if latest { 12 } else { 1 });
+        if !(1..=12).contains(&month) {
+            return None;
+        }
+        let day = day.unwrap_or(if latest { days_in(year, month) } else { 1 });
+        (1..=days_in(year, month)).contains(&day).then_some(Day { year, month, day })
+    }
+
+    /// Whole years from `self` to `on` (an age when `self` is a birth date); negative before it.
+    pub fn years_to(self, on: Day) -> i32 {
+        let years = on.year - self.year;
+        if (on.month, on.day) < (self.month, self.day) {
+            years - 1
+        } else {
+            years
+        }
+    }
+
+    /// The same day `months` months earlier (the month's last day when it has fewer days).
+    pub fn months_before(self, months: u32) -> Day {
+        let total = self.year * 12 + i32::try_from(self.month).unwrap_or(1) - 1 - i32::try_from(months).unwrap_or(i32::MAX / 2);
+        let (year, month) = (total.div_euclid(12), u32::try_from(total.rem_euclid(12)).unwrap_or(0) + 1);
+        Day { year, month, day: self.day.min(days_in(year, month)) }
+    }
+}
+
+impl fmt::Display for Day {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+fn days_in(year: i32, month: u32) -> u32 {
+    match month {
+        4 | 6 | 9 | 11 => 30,
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        _ => 31,
+    }
+}
+
+/// A coded entry of a person's record: a diagnosis (Condition) or a medicine (MedicationRequest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Coded {
+    /// The resource it comes from (`Condition/con-1`).
+    pub reference: String,
+    pub system: String,
+    pub code: String,
+    /// When it was recorded or issued, if known.
+    pub date: Option<Day>,
+    /// Still in force: an active (or recurring, relapsed) diagnosis that is not refuted or entered in error;
+    /// a medicine that was not entered in error.
+    pub current: bool,
+}
+
+/// What the registers read about one person.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    pub birth_date: Option<Day>,
+    pub diagnoses: Vec<Coded>,
+    pub medicines: Vec<Coded>,
+}
+
+impl Facts {
+    /// The facts in a person's FHIR resources: the Patient's birth date, every coding of each Condition's
+    /// code, and of each MedicationRequest's medication; other resources are ignored.
+    pub fn from_resources<'a>(resources: impl IntoIterator<Item = &'a Value>) -> Facts {
+        let mut facts = Facts::default();
+        for r in resources {
+            let reference = format!("{}/{}", r["resourceType"].as_str().unwrap_or_default(), r["id"].as_str().unwrap_or_default());
+            match r["resourceType"].as_str() {
+                Some("Patient") => facts.birth_date = r["birthDate"].as_str().and_then(|d| Day::parse(d, true)),
+                Some("Condition") => {
+                    let clinical = first_code(&r["clinicalStatus"]);
+                    let verification = first_code(&r["verificationStatus"]);
+                    // A condition with no clinical status is current unless it has abated.
+                    let current = match clinical {
+                        Some(c) => matches!(c, "active" | "recurrence" | "relapse"),
+                        None => r.get("abatementDateTime").is_none() && r.get("abatementString").is_none() && r.get("abatementAge").is_none(),
+                    } && !matches!(verification, Some("refuted" | "entered-in-error"));
+                    let date = r["onsetDateTime"].as_str().or(r["recordedDate"].as_str()).and_then(|d| Day::parse(d, false));
+                    push_codings(&mut facts.diagnoses, &reference, &r["code"], date, current);
+                }
+                Some("MedicationRequest") => {
+                    let current = r["status"].as_str() != Some("entered-in-error");
+                    let date = r["authoredOn"].as_str().and_then(|d| Day::parse(d, false));
+                    push_codings(&mut facts.medicines, &reference, &r["medicationCodeableConcept"], date, current);
+                }
+                _ => {}
+            }
+        }
+        facts
+    }
+}
+
+fn first_code(concept: &Value) -> Option<&str> {
+    concept["coding"].as_array()?.iter().find_map(|c| c["code"].as_str())
+}
+
+fn push_codings(into: &mut Vec<Coded>, reference: &str, concept: &Value, date: Option<Day>, current: bool) {
+    for coding in concept["coding"].as_array().into_iter().flatten() {
+        if let (Some(system), Some(code)) = (coding["system"].as_str(), coding["code"].as_str()) {
+            into.push(Coded { reference: reference.to_owned(), system: system.to_owned(), code: code.to_owned(), date, current });
+        }
+    }
+}
+
+/// A register, as `registers.json` defines it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Register {
+    /// The QOF group code (`AF`, `DM`).
+    pub code: String,
+    pub name: String,
+    /// The QOF register indicator (`AF001`).
+    pub indicator: String,
+    /// The value set of diagnoses that admit a person.
+    pub diagnoses: String,
+    /// The youngest age (in whole years) on the register.
+    #[serde(default)]
+    pub min_age: Option<i32>,
+    /// A treatment the person must also have had recently.
+    #[serde(default)]
+    pub treated_within: Option<Treatment>,
+    /// Further diagnoses the person must also have (one of each value set).
+    #[serde(default)]
+    pub also_diagnosed: Vec<String>,
+    /// Where the rule is simpler than the QOF business rules.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Treatment {
+    pub months: u32,
+    pub medicines: String,
+}
+
+/// Why a person is on a register.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    /// The register's code.
+    pub register: String,
+    /// The resources that admitted the person: the diagnoses (and treatment) the rule needed, each the
+    /// earliest-dated that qualifies.
+    pub because: Vec<String>,
+}
+
+/// The registers and their value sets.
+#[derive(Debug)]
+pub struct Registers {
+    registers: Vec<Register>,
+    /// Value set url → (system, code) pairs.
+    codes: HashMap<String, BTreeSet<(String, String)>>,
+}
+
+#[derive(Deserialize)]
+struct Definitions {
+    registers: Vec<Register>,
+}
+
+impl Registers {
+    /// The registers this build carries (`registers/`).
+    pub fn builtin() -> &'static Registers {
+        static BUILTIN: OnceLock<Registers> = OnceLock::new();
+        BUILTIN.get_or_init(|| {
+            Registers::from_json(include_str!("../registers/registers.json"), BUILTIN_VALUE_SETS)
+                .unwrap_or_else(|e| panic!("invariant: the built-in registers are consistent: {e}"))
+        })
+    }
+
+    /// Reads register definitions and the FHIR ValueSets they name (each with `compose.include` of
+    /// enumerated concepts); every value set a register names must be given.
+    pub fn from_json(definitions: &str, value_sets: &[&str]) -> Result<Registers, String> {
+        let defs: Definitions = serde_json::from_str(definitions).map_err(|e| format!("the register definitions: {e}"))?;
+        let mut codes = HashMap::new();
+        for text in value_sets {
+            let vs: Value = serde_json::from_str(text).map_err(|e| format!("a value set: {e}"))?;
+            let url = vs["url"].as_str().ok_or("a value set without a url")?.to_owned();
+            let mut set = BTreeSet::new();
+            for include in vs["compose"]["include"].as_array().ok_or_else(|| format!("{url}: no compose.include"))? {
+                let system = include["system"].as_str().ok_or_else(|| format!("{url}: an include without a system"))?;
+                if include.get("filter").is_some() || include.get("valueSet").is_some() {
+                    return Err(format!("{url}: only enumerated concepts are read (no filters or imported value sets)"));
+                }
+                for concept in include["concept"].as_array().ok_or_else(|| format!("{url}: an include without concepts"))? {
+                    let code = concept["code"].as_str().ok_or_else(|| format!("{url}: a concept without a code"))?;
+                    set.insert((system.to_owned(), code.to_owned()));
+                }
+            }
+            if codes.insert(url.clone(), set).is_some() {
+                return Err(format!("{url}: given twice"));
+            }
+        }
+        let mut seen = BTreeSet::new();
+        for r in &defs.registers {
+            if !seen.insert(r.code.as_str()) {
+                return Err(format!("register {} is defined twice", r.code));
+            }
+            let named = std::iter::once(&r.diagnoses).chain(&r.also_diagnosed).chain(r.treated_within.as_ref().map(|t| &t.medicines));
+            for url in named {
+                if !codes.contains_key(url) {
+                    return Err(format!("register {} names the value set {url}, which is not given", r.code));
+                }
+            }
+        }
+        Ok(Registers { registers: defs.registers, codes })
+    }
+
+    pub fn all(&self) -> &[Register] {
+        &self.registers
+    }
+
+    pub fn get(&self, code: &str) -> Option<&Register> {
+        self.registers.iter().find(|r| r.code == code)
+    }
+
+    /// Whether the value set at `url` holds the code.
+    pub fn contains(&self, url: &str, system: &str, code: &str) -> bool {
+        self.codes.get(url).is_some_and(|s| s.contains(&(system.to_owned(), code.to_owned())))
+    }
+
+    /// The registers `person` belongs on `today`, in the order they are defined, each with its reasons.
+    pub fn memberships(&self, person: &Facts, today: Day) -> Vec<Membership> {
+        self.registers.iter().filter_map(|r| self.admits(r, person, today)).collect()
+    }
+
+    fn admits(&self, r: &Register, person: &Facts, today: Day) -> Option<Membership> {
+        if let Some(min) = r.min_age {
+            // Without a birth date the age cannot be shown: nobody is admitted on an age rule they may not meet.
+            if person.birth_date?.years_to(today) < min {
+                return None;
+            }
+        }
+        let mut because = Vec::new();
+        for url in std::iter::once(&r.diagnoses).chain(&r.also_diagnosed) {
+            because.push(self.earliest(url, person.diagnoses.iter().filter(|d| d.current))?);
+        }
+        if let Some(t) = &r.treated_within {
+            let since = today.months_before(t.months);
+            let recent = person.medicines.iter().filter(|m| m.current && m.date.is_some_and(|d| d > since && d <= today));
+            because.push(self.earliest(&t.medicines, recent)?);
+        }
+        Some(Membership { register: r.code.clone(), because })
+    }
+
+    /// The reference of the earliest-dated entry in the value set (undated last, then by reference).
+    fn earliest<'a>(&self, url: &str, entries: impl Iterator<Item = &'a Coded>) -> Option<String> {
+        entries
+            .filter(|e| self.contains(url, &e.system, &e.code))
+            .min_by(|a, b| (a.date.is_none(), a.date, &a.reference).cmp(&(b.date.is_none(), b.date, &b.reference)))
+            .map(|e| e.reference.clone())
+    }
+}
+
+/// The built-in value sets, one FHIR ValueSet per file.
+const BUILTIN_VALUE_SETS: &[&str] = &[
+    include_str!("../registers/valuesets/asthma-treatment.json"),
+    include_str!("../registers/valuesets/fragility-fracture.json"),
+    include_str!("../registers/valuesets/register-af.json"),
+    include_str!("../registers/valuesets/register-asthma.json"),
+    include_str!("../registers/valuesets/register-cancer.json"),
+    include_str!("../registers/valuesets/register-chd.json"),
+    include_str!("../registers/valuesets/register-ckd.json"),
+    include_str!("../registers/valuesets/register-copd.json"),
+    include_str!("../registers/valuesets/register-dementia.json"),
+    include_str!("../registers/valuesets/register-depression.json"),
+    include_str!("../registers/valuesets/register-diabetes.json"),
+    include_str!("../registers/valuesets/register-epilepsy.json"),
+    include_str!("../registers/valuesets/register-heart-failure.json"),
+    include_str!("../registers/valuesets/register-hypertension.json"),
+    include_str!("../registers/valuesets/register-learning-disability.json"),
+    include_str!("../registers/valuesets/register-mental-health.json"),
+    include_str!("../registers/valuesets/register-osteoporosis.json"),
+    include_str!("../registers/valuesets/register-pad.json"),
+    include_str!("../registers/valuesets/register-rheumatoid-arthritis.json"),
+    include_str!("../registers/valuesets/register-stroke-tia.json"),
+];
