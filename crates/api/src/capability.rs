@@ -127,6 +127,8 @@ fn resource(t: &str) -> Value {
               "documentation": "GET: whether, and why, the caller may see the person's record now (Parameters)" },
             { "name": "break-glass", "definition": "urn:joinery:operation:break-glass",
               "documentation": "POST Parameters with reason (required) and reasonCode: emergency access for the configured time, flagged for review" },
+            { "name": "registers", "definition": "urn:joinery:operation:registers",
+              "documentation": "GET: the long-term-condition registers (QOF groups) the person is on today, each with the resources that admitted them, from what the caller may see (Parameters)" },
         ]);
     }
     resource

@@ -166,6 +166,13 @@ pub async fn compartment(
     if rtype == "$access" {
         return access(&session, &ctype, &id, pretty).await;
     }
+    if rtype == "$registers" {
+        if ctype != "Patient" {
+            return Err(app::AppError::NotFound(format!("$registers is defined on Patient, not {ctype}")).into());
+        }
+        let (today, memberships) = session.registers(&id).await?;
+        return Ok(json_response(StatusCode::OK, &app::registers::registers_parameters(&id, today, &memberships), pretty));
+    }
     let page = if rtype == "$everything" {
         if ctype != "Patient" {
             return Err(app::AppError::NotFound(format!("$everything is defined on Patient, not {ctype}")).into());

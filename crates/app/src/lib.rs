@@ -16,6 +16,7 @@ pub mod patch;
 mod prepare;
 mod present;
 mod record;
+pub mod registers;
 mod released;
 pub mod search;
 mod session;

@@ -16,6 +16,7 @@ mod fuzz;
 mod history;
 mod limits;
 mod model;
+mod registers;
 mod search;
 mod sharding;
 mod synthea;
