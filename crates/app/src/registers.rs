@@ -12,6 +12,11 @@ use store::search::RecordQuery;
 /// Resources read from the store at a time.
 const PAGE: usize = 500;
 
+/// The registers this build carries.
+pub fn builtin_registers() -> &'static Registers {
+    Registers::builtin()
+}
+
 /// The code system of register codes (the QOF group codes).
 pub const REGISTER_SYSTEM: &str = "urn:joinery:register";
 
@@ -41,9 +46,16 @@ impl Session {
                 _ => break,
             }
         }
-        let now = crate::instant::from_millis(self.config.clock.now().0).ok_or_else(|| AppError::Internal("the clock is out of range".into()))?;
-        let today = Day::parse(&now, false).ok_or_else(|| AppError::Internal("the clock's date cannot be read".into()))?;
+        let today = self.today()?;
         Ok((today, Registers::builtin().memberships(&Facts::from_resources(resources.iter()), today)))
+    }
+}
+
+impl Session {
+    /// Today by the server's clock (UTC).
+    fn today(&self) -> Result<Day, AppError> {
+        let now = crate::instant::from_millis(self.config.clock.now().0).ok_or_else(|| AppError::Internal("the clock is out of range".into()))?;
+        Day::parse(&now, false).ok_or_else(|| AppError::Internal("the clock's date cannot be read".into()))
     }
 }
 
@@ -67,4 +79,81 @@ pub fn registers_parameters(patient_id: &str, today: Day, memberships: &[Members
         parameters.push(json!({ "name": "register", "part": part }));
     }
     json!({ "resourceType": "Parameters", "parameter": parameters })
+}
+
+/// How many people are on each register on one day, across the whole record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisterCounts {
+    pub date: Day,
+    /// People with a Patient resource.
+    pub people: u64,
+    /// Each register's code and how many people are on it, in the order the registers are defined.
+    pub counts: Vec<(String, u64)>,
+}
+
+/// Rows read from the store in one chunk of a scan.
+const SCAN_CHUNK: usize = 20_000;
+
+impl Session {
+    /// Every person's registers, counted: a scan of every Patient, Condition and MedicationRequest (for
+    /// integration systems and the command line; every person read is noted for the audit log).
+    /// `on` is the day the registers are counted for (default today by the server's clock); the record is
+    /// read as it stands now.
+    pub async fn register_counts(&self, on: Option<Day>) -> Result<RegisterCounts, AppError> {
+        if !matches!(self.caller(), care::access::Caller::System { .. }) {
+            return Err(AppError::Forbidden("counting the registers of the whole population is for integration systems".into()));
+        }
+        // Each person's facts, gathered as the scans pass (only codes some register reads are kept).
+        let registers = Registers::builtin();
+        let mut people: std::collections::HashMap<String, Facts> = std::collections::HashMap::new();
+        for resource_type in ["Patient", "Condition", "MedicationRequest"] {
+            let mut after_seq = 0;
+            loop {
+                let scan = store::Scan {
+                    resource_type: resource_type.into(),
+                    after_seq,
+                    limit: SCAN_CHUNK,
+                    since: None,
+                    persons: store::PersonScope::AnyPerson,
+                };
+                let (back, end) = self
+                    .store
+                    .scan_current(scan, std::mem::take(&mut people), move |people, row| {
+                        let Some(person) = row.person_key else { return Ok(()) };
+                        let body: Value = serde_json::from_str(row.body).map_err(|e| AppError::Internal(Box::new(e)))?;
+                        let mut found = Facts::from_resources([&body]);
+                        found.diagnoses.retain(|c| registers.reads(&c.system, &c.code));
+                        found.medicines.retain(|c| registers.reads(&c.system, &c.code));
+                        let facts = people.entry(person.to_owned()).or_default();
+                        facts.merge(found, body["resourceType"] == "Patient");
+                        Ok::<(), AppError>(())
+                    })
+                    .await?;
+                people = back;
+                after_seq = end.last_seq;
+                if end.visited < SCAN_CHUNK {
+                    break;
+                }
+            }
+        }
+        let date = match on {
+            Some(d) => d,
+            None => self.today()?,
+        };
+        let mut counts: Vec<(String, u64)> = registers.all().iter().map(|r| (r.code.clone(), 0)).collect();
+        let mut with_patient = 0;
+        for (person, facts) in &people {
+            if !facts.has_person {
+                continue;
+            }
+            with_patient += 1;
+            self.touch(Some(person));
+            for m in registers.memberships(facts, date) {
+                if let Some(c) = counts.iter_mut().find(|(code, _)| *code == m.register) {
+                    c.1 += 1;
+                }
+            }
+        }
+        Ok(RegisterCounts { date, people: with_patient, counts })
+    }
 }

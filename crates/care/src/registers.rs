@@ -84,6 +84,8 @@ pub struct Coded {
 /// What the registers read about one person.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
+    /// Whether a Patient resource was read (the person exists).
+    pub has_person: bool,
     pub birth_date: Option<Day>,
     pub diagnoses: Vec<Coded>,
     pub medicines: Vec<Coded>,
@@ -97,7 +99,10 @@ impl Facts {
         for r in resources {
             let reference = format!("{}/{}", r["resourceType"].as_str().unwrap_or_default(), r["id"].as_str().unwrap_or_default());
             match r["resourceType"].as_str() {
-                Some("Patient") => facts.birth_date = r["birthDate"].as_str().and_then(|d| Day::parse(d, true)),
+                Some("Patient") => {
+                    facts.has_person = true;
+                    facts.birth_date = r["birthDate"].as_str().and_then(|d| Day::parse(d, true));
+                }
                 Some("Condition") => {
                     let clinical = first_code(&r["clinicalStatus"]);
                     let verification = first_code(&r["verificationStatus"]);
@@ -118,6 +123,18 @@ impl Facts {
             }
         }
         facts
+    }
+}
+
+impl Facts {
+    /// Adds the facts of more resources of the same person (a Patient's birth date replaces any before).
+    pub fn merge(&mut self, more: Facts, from_patient: bool) {
+        if from_patient {
+            self.has_person = true;
+            self.birth_date = more.birth_date;
+        }
+        self.diagnoses.extend(more.diagnoses);
+        self.medicines.extend(more.medicines);
     }
 }
 
@@ -242,6 +259,12 @@ impl Registers {
 
     pub fn get(&self, code: &str) -> Option<&Register> {
         self.registers.iter().find(|r| r.code == code)
+    }
+
+    /// Whether any register's value set holds the code (facts with other codes can be dropped early).
+    pub fn reads(&self, system: &str, code: &str) -> bool {
+        let key = (system.to_owned(), code.to_owned());
+        self.codes.values().any(|s| s.contains(&key))
     }
 
     /// Whether the value set at `url` holds the code.

@@ -7,6 +7,7 @@ mod export;
 mod generate;
 mod import;
 mod progress;
+mod registers;
 mod users;
 
 use clap::{Parser, Subcommand};
@@ -51,6 +52,8 @@ enum Command {
     /// The audit log: verify its hash chain.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// How many people are on each long-term-condition register today (JSON).
+    Registers(registers::RegistersArgs),
 }
 
 fn main() -> ExitCode {
@@ -94,6 +97,10 @@ fn main() -> ExitCode {
         Command::Token(args) => {
             init_logging(&cli_log_format(&file), "warn");
             users::token(args, &file)
+        }
+        Command::Registers(args) => {
+            init_logging(&cli_log_format(&file), "warn");
+            registers::run(&args, &file)
         }
         Command::Audit(command) => {
             init_logging(&cli_log_format(&file), "warn");

@@ -105,13 +105,18 @@ fn hand_built_records_land_on_the_expected_registers_with_their_reasons() {
 #[test]
 fn age_limits_hold_to_the_day() {
     // Diabetes from 17: the day before the 17th birthday, not yet; on it, yes. No birth date: not on an aged register.
-    let mut p = Facts { birth_date: Some(day("2007-03-15")), diagnoses: vec![coded("Condition/d", "46635009", "2015-01-01")], medicines: vec![] };
+    let mut p = Facts {
+        has_person: true,
+        birth_date: Some(day("2007-03-15")),
+        diagnoses: vec![coded("Condition/d", "46635009", "2015-01-01")],
+        medicines: vec![],
+    };
     assert!(on(&p, "2024-03-14").is_empty());
     assert_eq!(on(&p, "2024-03-15"), ["DM"]);
     p.birth_date = None;
     assert!(on(&p, "2024-03-15").is_empty());
     // Atrial fibrillation has no age limit: a child with it is on the register, birth date or not.
-    let af = Facts { birth_date: None, diagnoses: vec![coded("Condition/a", "49436004", "2020-01-01")], medicines: vec![] };
+    let af = Facts { has_person: true, birth_date: None, diagnoses: vec![coded("Condition/a", "49436004", "2020-01-01")], medicines: vec![] };
     assert_eq!(on(&af, "2024-01-01"), ["AF"]);
 }
 
@@ -144,7 +149,7 @@ fn asthma_needs_treatment_in_the_last_twelve_months() {
 fn osteoporosis_needs_both_a_fragility_fracture_and_the_diagnosis() {
     let fracture = coded("Condition/f", "5913000", "2020-01-01");
     let osteoporosis = coded("Condition/o", "64859006", "2019-01-01");
-    let mut p = Facts { birth_date: Some(day("1950-01-01")), diagnoses: vec![fracture.clone()], medicines: vec![] };
+    let mut p = Facts { has_person: true, birth_date: Some(day("1950-01-01")), diagnoses: vec![fracture.clone()], medicines: vec![] };
     assert!(on(&p, "2024-01-01").is_empty());
     p.diagnoses.push(osteoporosis);
     assert_eq!(
@@ -165,6 +170,7 @@ fn facts_are_read_from_fhir_resources() {
     let medicine = json!({ "resourceType": "MedicationRequest", "id": "m", "status": "active", "authoredOn": "2024-01-02",
         "medicationCodeableConcept": { "coding": [{ "system": SCT, "code": "320176004" }] } });
     let f = Facts::from_resources([&patient, &active, &resolved, &refuted, &abated, &no_status, &medicine]);
+    assert!(f.has_person);
     assert_eq!(f.birth_date, Some(day("1950-12-31")), "a partial birth date is taken at its latest, so that no one is older than shown");
     let d: Vec<(&str, &str, bool, Option<Day>)> = f.diagnoses.iter().map(|c| (c.reference.as_str(), c.code.as_str(), c.current, c.date)).collect();
     assert_eq!(
@@ -206,7 +212,7 @@ proptest! {
     ) {
         let today = day("2024-06-01");
         let birth = Day { year: 2024 - age, month: 1, day: 1 };
-        let before = Facts { birth_date: Some(birth), diagnoses, medicines };
+        let before = Facts { has_person: true, birth_date: Some(birth), diagnoses, medicines };
         let mut after = before.clone();
         after.diagnoses.push(extra_d);
         after.medicines.push(extra_m);
@@ -216,7 +222,7 @@ proptest! {
             prop_assert!(now.contains(r), "{r} lost: {was:?} -> {now:?}");
         }
         // Growing older never takes anyone off either.
-        let older = Facts { birth_date: Some(Day { year: birth.year - 1, ..birth }), ..before.clone() };
+        let older = Facts { has_person: true, birth_date: Some(Day { year: birth.year - 1, ..birth }), ..before.clone() };
         for r in &was {
             prop_assert!(on(&older, "2024-06-01").contains(r));
         }

@@ -294,3 +294,68 @@ fn the_command_line_is_audited_and_audit_verify_finds_every_change() {
     let index = verify_changed(d, "index", "UPDATE audit_indexed SET seq = 4; INSERT INTO audit_patient (patient, seq) VALUES ('someone', 2)");
     assert!(broken(&index, "an index row added").contains("index by patient"), "{}", text(&index));
 }
+
+#[test]
+fn registers_counts_the_whole_record_and_is_audited_with_everyone_it_read() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let d = tmp.path();
+    let input = d.join("input");
+    std::fs::create_dir_all(&input).expect("dir");
+    let condition = |id: &str, patient: &str, code: &str, status: &str| {
+        serde_json::json!({ "resourceType": "Condition", "id": id, "subject": { "reference": format!("Patient/{patient}") },
+            "clinicalStatus": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": status }] },
+            "code": { "coding": [{ "system": "http://snomed.info/sct", "code": code }] } })
+        .to_string()
+    };
+    let patients = [("p1", "1950-01-01"), ("p2", "2020-01-01"), ("p3", "1960-01-01")]
+        .map(|(id, born)| serde_json::json!({ "resourceType": "Patient", "id": id, "birthDate": born }).to_string());
+    std::fs::write(input.join("Patient.ndjson"), patients.join("\n")).expect("write");
+    let conditions = [
+        condition("c1", "p1", "59621000", "active"),   // hypertension
+        condition("c2", "p1", "44054006", "active"),   // type 2 diabetes
+        condition("c3", "p2", "46635009", "active"),   // type 1 diabetes, but under 17
+        condition("c4", "p2", "49436004", "active"),   // atrial fibrillation: any age
+        condition("c5", "p3", "59621000", "resolved"), // no longer
+    ];
+    std::fs::write(input.join("Condition.ndjson"), conditions.join("\n")).expect("write");
+    let out = joinery(&["import", "--database", "db.db", "input"], d);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = joinery(&["registers", "--database", "db.db"], d);
+    assert!(out.status.success(), "{}", text(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(report["people"], 3);
+    let counts: BTreeMap<String, u64> = report["registers"]
+        .as_array()
+        .expect("registers")
+        .iter()
+        .map(|r| (r["code"].as_str().expect("code").to_owned(), r["people"].as_u64().expect("n")))
+        .collect();
+    assert_eq!(counts.len(), 18, "every register is reported, empty or not");
+    let nonzero: Vec<(&str, u64)> = counts.iter().filter(|(_, n)| **n > 0).map(|(c, n)| (c.as_str(), *n)).collect();
+    assert_eq!(nonzero, [("AF", 1), ("DM", 1), ("HYP", 1)]);
+    let hyp = report["registers"].as_array().expect("registers").iter().find(|r| r["code"] == "HYP").expect("HYP").clone();
+    assert_eq!((hyp["indicator"].clone(), hyp["percent"].clone()), (serde_json::json!("HYP001"), serde_json::json!(33.33)));
+    // One event for the count, listing the three people whose records it read; the chain is intact.
+    let c = rusqlite::Connection::open(d.join("db.audit.db")).expect("open the audit file");
+    let (path, patients): (String, String) = c
+        .query_row("SELECT body, patients FROM audit_event WHERE body LIKE '%\"path\":\"registers\"%'", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("the count's event");
+    assert!(path.contains("\"method\":\"CLI\""), "{path}");
+    let mut listed: Vec<&str> = patients.split_whitespace().collect();
+    listed.sort_unstable();
+    assert_eq!(listed, ["p1", "p2", "p3"]);
+    drop(c);
+    let out = joinery(&["audit", "verify", "--database", "db.db"], d);
+    assert!(out.status.success(), "{}", text(&out));
+    // As on an earlier day (the record read as it stands now): age limits apply on that day; a day that is
+    // not a date is refused.
+    let out = joinery(&["registers", "--database", "db.db", "--on", "1955-01-01"], d);
+    assert!(out.status.success(), "{}", text(&out));
+    let earlier: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(earlier["date"], "1955-01-01");
+    let hyp = earlier["registers"].as_array().expect("registers").iter().find(|r| r["code"] == "HYP").expect("HYP").clone();
+    assert_eq!(hyp["people"], 1, "no age limit on hypertension");
+    let dm = earlier["registers"].as_array().expect("registers").iter().find(|r| r["code"] == "DM").expect("DM").clone();
+    assert_eq!(dm["people"], 0, "p1 was 5 on that day");
+    assert_eq!(joinery(&["registers", "--database", "db.db", "--on", "2024-13-01"], d).status.code(), Some(2));
+}
