@@ -80,6 +80,7 @@ fn hand_built_records_land_on_the_expected_registers_with_their_reasons() {
     let r = Registers::builtin();
     // Hypertension and type 2 diabetes, aged 70: HYP and DM, each because of its Condition.
     let person = Facts {
+        has_person: true,
         birth_date: Some(day("1954-06-01")),
         diagnoses: vec![coded("Condition/c1", "59621000", "2010-01-01"), coded("Condition/c2", "44054006", "2015-05-05")],
         medicines: vec![],
@@ -123,6 +124,7 @@ fn age_limits_hold_to_the_day() {
 #[test]
 fn asthma_needs_treatment_in_the_last_twelve_months() {
     let mut p = Facts {
+        has_person: true,
         birth_date: Some(day("1990-01-01")),
         diagnoses: vec![coded("Condition/a", "195967001", "2000-01-01")],
         medicines: vec![coded("MedicationRequest/m", "320176004", "2023-06-01")],
