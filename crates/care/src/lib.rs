@@ -2,6 +2,8 @@
 
 pub mod access;
 pub mod audit;
+pub mod codes;
+pub mod frailty;
 pub mod nhs_number;
 pub mod registers;
 pub mod scope;

@@ -3,9 +3,10 @@
 //! ValueSets in `registers/valuesets/`), read once; each membership names the resources that admitted the
 //! person, so that nobody is on a list without a reason anyone can check.
 
+use crate::codes::CodeSets;
 use serde::Deserialize;
 use serde_json::Value;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::OnceLock;
 
@@ -79,6 +80,8 @@ pub struct Coded {
     /// Still in force: an active (or recurring, relapsed) diagnosis that is not refuted or entered in error;
     /// a medicine that was not entered in error.
     pub current: bool,
+    /// The record says it was refuted or entered in error: it never counts, not even as ever recorded.
+    pub refuted: bool,
 }
 
 /// What the registers read about one person.
@@ -107,17 +110,18 @@ impl Facts {
                     let clinical = first_code(&r["clinicalStatus"]);
                     let verification = first_code(&r["verificationStatus"]);
                     // A condition with no clinical status is current unless it has abated.
+                    let refuted = matches!(verification, Some("refuted" | "entered-in-error"));
                     let current = match clinical {
                         Some(c) => matches!(c, "active" | "recurrence" | "relapse"),
                         None => r.get("abatementDateTime").is_none() && r.get("abatementString").is_none() && r.get("abatementAge").is_none(),
-                    } && !matches!(verification, Some("refuted" | "entered-in-error"));
+                    } && !refuted;
                     let date = r["onsetDateTime"].as_str().or(r["recordedDate"].as_str()).and_then(|d| Day::parse(d, false));
-                    push_codings(&mut facts.diagnoses, &reference, &r["code"], date, current);
+                    push_codings(&mut facts.diagnoses, &reference, &r["code"], date, current, refuted);
                 }
                 Some("MedicationRequest") => {
-                    let current = r["status"].as_str() != Some("entered-in-error");
+                    let refuted = r["status"].as_str() == Some("entered-in-error");
                     let date = r["authoredOn"].as_str().and_then(|d| Day::parse(d, false));
-                    push_codings(&mut facts.medicines, &reference, &r["medicationCodeableConcept"], date, current);
+                    push_codings(&mut facts.medicines, &reference, &r["medicationCodeableConcept"], date, !refuted, refuted);
                 }
                 _ => {}
             }
@@ -142,10 +146,10 @@ fn first_code(concept: &Value) -> Option<&str> {
     concept["coding"].as_array()?.iter().find_map(|c| c["code"].as_str())
 }
 
-fn push_codings(into: &mut Vec<Coded>, reference: &str, concept: &Value, date: Option<Day>, current: bool) {
+fn push_codings(into: &mut Vec<Coded>, reference: &str, concept: &Value, date: Option<Day>, current: bool, refuted: bool) {
     for coding in concept["coding"].as_array().into_iter().flatten() {
         if let (Some(system), Some(code)) = (coding["system"].as_str(), coding["code"].as_str()) {
-            into.push(Coded { reference: reference.to_owned(), system: system.to_owned(), code: code.to_owned(), date, current });
+            into.push(Coded { reference: reference.to_owned(), system: system.to_owned(), code: code.to_owned(), date, current, refuted });
         }
     }
 }
@@ -196,8 +200,7 @@ pub struct Membership {
 #[derive(Debug)]
 pub struct Registers {
     registers: Vec<Register>,
-    /// Value set url → (system, code) pairs.
-    codes: HashMap<String, BTreeSet<(String, String)>>,
+    codes: CodeSets,
 }
 
 #[derive(Deserialize)]
@@ -219,25 +222,7 @@ impl Registers {
     /// enumerated concepts); every value set a register names must be given.
     pub fn from_json(definitions: &str, value_sets: &[&str]) -> Result<Registers, String> {
         let defs: Definitions = serde_json::from_str(definitions).map_err(|e| format!("the register definitions: {e}"))?;
-        let mut codes = HashMap::new();
-        for text in value_sets {
-            let vs: Value = serde_json::from_str(text).map_err(|e| format!("a value set: {e}"))?;
-            let url = vs["url"].as_str().ok_or("a value set without a url")?.to_owned();
-            let mut set = BTreeSet::new();
-            for include in vs["compose"]["include"].as_array().ok_or_else(|| format!("{url}: no compose.include"))? {
-                let system = include["system"].as_str().ok_or_else(|| format!("{url}: an include without a system"))?;
-                if include.get("filter").is_some() || include.get("valueSet").is_some() {
-                    return Err(format!("{url}: only enumerated concepts are read (no filters or imported value sets)"));
-                }
-                for concept in include["concept"].as_array().ok_or_else(|| format!("{url}: an include without concepts"))? {
-                    let code = concept["code"].as_str().ok_or_else(|| format!("{url}: a concept without a code"))?;
-                    set.insert((system.to_owned(), code.to_owned()));
-                }
-            }
-            if codes.insert(url.clone(), set).is_some() {
-                return Err(format!("{url}: given twice"));
-            }
-        }
+        let codes = CodeSets::from_json(value_sets)?;
         let mut seen = BTreeSet::new();
         for r in &defs.registers {
             if !seen.insert(r.code.as_str()) {
@@ -245,7 +230,7 @@ impl Registers {
             }
             let named = std::iter::once(&r.diagnoses).chain(&r.also_diagnosed).chain(r.treated_within.as_ref().map(|t| &t.medicines));
             for url in named {
-                if !codes.contains_key(url) {
+                if !codes.has(url) {
                     return Err(format!("register {} names the value set {url}, which is not given", r.code));
                 }
             }
@@ -263,13 +248,12 @@ impl Registers {
 
     /// Whether any register's value set holds the code (facts with other codes can be dropped early).
     pub fn reads(&self, system: &str, code: &str) -> bool {
-        let key = (system.to_owned(), code.to_owned());
-        self.codes.values().any(|s| s.contains(&key))
+        self.codes.any_contains(system, code)
     }
 
     /// Whether the value set at `url` holds the code.
     pub fn contains(&self, url: &str, system: &str, code: &str) -> bool {
-        self.codes.get(url).is_some_and(|s| s.contains(&(system.to_owned(), code.to_owned())))
+        self.codes.contains(url, system, code)
     }
 
     /// The registers `person` belongs on `today`, in the order they are defined, each with its reasons.

@@ -2,6 +2,7 @@
 
 mod access;
 mod audit;
+mod frailty;
 mod nhs_number;
 mod registers;
 mod scope;

@@ -13,7 +13,7 @@ fn day(s: &str) -> Day {
 }
 
 fn coded(reference: &str, code: &str, date: &str) -> Coded {
-    Coded { reference: reference.into(), system: SCT.into(), code: code.into(), date: Day::parse(date, false), current: true }
+    Coded { reference: reference.into(), system: SCT.into(), code: code.into(), date: Day::parse(date, false), current: true, refuted: false }
 }
 
 fn on(facts: &Facts, today: &str) -> Vec<String> {
@@ -200,6 +200,7 @@ fn arb_coded(prefix: &'static str) -> impl Strategy<Value = Coded> {
         code: CODES[c].into(),
         date: Some(day("2024-06-01").months_before(months)),
         current,
+        refuted: false,
     })
 }
 
