@@ -142,8 +142,10 @@ fn permitted(who: &Authenticated, method: &Method, path: &str, query: Option<&st
         ([t], &Method::PUT | &Method::PATCH) => need(t, Perm::Update),
         ([t], &Method::DELETE) => need(t, Perm::Delete),
         ([_, _, "$everything"], _) => need_every(&[Perm::Read], "$everything"),
-        // Registers are worked out from the person, their diagnoses and their medicines.
-        ([t, _, "$registers"], &Method::GET) => need(t, Perm::Read).and(need("Condition", Perm::Read)).and(need("MedicationRequest", Perm::Read)),
+        // Registers and the eFI are worked out from the person, their diagnoses and their medicines.
+        ([t, _, "$registers" | "$frailty"], &Method::GET) => {
+            need(t, Perm::Read).and(need("Condition", Perm::Read)).and(need("MedicationRequest", Perm::Read))
+        }
         // Validation reads what references point at (and, for a delete, what points at the resource).
         ([t, "$validate"] | [t, _, "$validate"], &Method::POST) => need(t, Perm::Read),
         // About the caller themself: any signed-in caller may ask.

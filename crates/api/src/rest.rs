@@ -173,6 +173,13 @@ pub async fn compartment(
         let (today, memberships) = session.registers(&id).await?;
         return Ok(json_response(StatusCode::OK, &app::registers::registers_parameters(&id, today, &memberships), pretty));
     }
+    if rtype == "$frailty" {
+        if ctype != "Patient" {
+            return Err(app::AppError::NotFound(format!("$frailty is defined on Patient, not {ctype}")).into());
+        }
+        let (today, frailty) = session.frailty(&id).await?;
+        return Ok(json_response(StatusCode::OK, &app::risk::frailty_risk_assessment(&id, today, &frailty), pretty));
+    }
     let page = if rtype == "$everything" {
         if ctype != "Patient" {
             return Err(app::AppError::NotFound(format!("$everything is defined on Patient, not {ctype}")).into());

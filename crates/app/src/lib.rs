@@ -18,6 +18,7 @@ mod present;
 mod record;
 pub mod registers;
 mod released;
+pub mod risk;
 pub mod search;
 mod session;
 pub mod validate;

@@ -1,6 +1,6 @@
 //! A person's long-term-condition registers (`care::registers`), worked out from what the caller may see of
 //! their record (the Patient, their Conditions and MedicationRequests), and answered as a Parameters with
-//! each register's reasons.
+//! each register's reasons; and the whole record's register counts, with the eFI bands among people aged 65+.
 
 use crate::error::AppError;
 use crate::present::resource_json;
@@ -24,6 +24,14 @@ impl Session {
     /// The registers the person is on today, from the resources of their record the caller may see (each
     /// of which is noted for the audit log).
     pub async fn registers(&self, patient_id: &str) -> Result<(Day, Vec<Membership>), AppError> {
+        let facts = self.coded_facts(patient_id).await?;
+        let today = self.today()?;
+        Ok((today, Registers::builtin().memberships(&facts, today)))
+    }
+
+    /// What the registers and risk models read of a person: their Patient, Conditions and
+    /// MedicationRequests, as far as the caller may see them (each noted for the audit log).
+    pub(crate) async fn coded_facts(&self, patient_id: &str) -> Result<Facts, AppError> {
         let patient = self.read("Patient", patient_id).await?;
         let mut resources = vec![resource_json(&patient)?];
         let mut after = None;
@@ -46,14 +54,13 @@ impl Session {
                 _ => break,
             }
         }
-        let today = self.today()?;
-        Ok((today, Registers::builtin().memberships(&Facts::from_resources(resources.iter()), today)))
+        Ok(Facts::from_resources(resources.iter()))
     }
 }
 
 impl Session {
     /// Today by the server's clock (UTC).
-    fn today(&self) -> Result<Day, AppError> {
+    pub(crate) fn today(&self) -> Result<Day, AppError> {
         let now = crate::instant::from_millis(self.config.clock.now().0).ok_or_else(|| AppError::Internal("the clock is out of range".into()))?;
         Day::parse(&now, false).ok_or_else(|| AppError::Internal("the clock's date cannot be read".into()))
     }
@@ -89,6 +96,10 @@ pub struct RegisterCounts {
     pub people: u64,
     /// Each register's code and how many people are on it, in the order the registers are defined.
     pub counts: Vec<(String, u64)>,
+    /// People aged 65 or over on the day, and how many of them are in each eFI band (fit, mild, moderate,
+    /// severe).
+    pub aged_65: u64,
+    pub frailty_65: [u64; 4],
 }
 
 /// Rows read from the store in one chunk of a scan.
@@ -104,7 +115,7 @@ impl Session {
             return Err(AppError::Forbidden("counting the registers of the whole population is for integration systems".into()));
         }
         // Each person's facts, gathered as the scans pass (only codes some register reads are kept).
-        let registers = Registers::builtin();
+        let (registers, efi) = (Registers::builtin(), care::frailty::Efi::builtin());
         let mut people: std::collections::HashMap<String, Facts> = std::collections::HashMap::new();
         for resource_type in ["Patient", "Condition", "MedicationRequest"] {
             let mut after_seq = 0;
@@ -122,8 +133,8 @@ impl Session {
                         let Some(person) = row.person_key else { return Ok(()) };
                         let body: Value = serde_json::from_str(row.body).map_err(|e| AppError::Internal(Box::new(e)))?;
                         let mut found = Facts::from_resources([&body]);
-                        found.diagnoses.retain(|c| registers.reads(&c.system, &c.code));
-                        found.medicines.retain(|c| registers.reads(&c.system, &c.code));
+                        found.diagnoses.retain(|c| registers.reads(&c.system, &c.code) || efi.reads(&c.system, &c.code));
+                        // Every medicine counts towards polypharmacy.
                         let facts = people.entry(person.to_owned()).or_default();
                         facts.merge(found, body["resourceType"] == "Patient");
                         Ok::<(), AppError>(())
@@ -141,19 +152,23 @@ impl Session {
             None => self.today()?,
         };
         let mut counts: Vec<(String, u64)> = registers.all().iter().map(|r| (r.code.clone(), 0)).collect();
-        let mut with_patient = 0;
+        let (mut with_patient, mut aged_65, mut frailty_65) = (0, 0, [0u64; 4]);
         for (person, facts) in &people {
             if !facts.has_person {
                 continue;
             }
             with_patient += 1;
             self.touch(Some(person));
+            if facts.birth_date.is_some_and(|b| b.years_to(date) >= 65) {
+                aged_65 += 1;
+                frailty_65[efi.assess(facts, date).band as usize] += 1;
+            }
             for m in registers.memberships(facts, date) {
                 if let Some(c) = counts.iter_mut().find(|(code, _)| *code == m.register) {
                     c.1 += 1;
                 }
             }
         }
-        Ok(RegisterCounts { date, people: with_patient, counts })
+        Ok(RegisterCounts { date, people: with_patient, counts, aged_65, frailty_65 })
     }
 }

@@ -1,6 +1,6 @@
-//! `joinery registers`: how many people are on each long-term-condition register today, across the whole
-//! record (a scan of every Patient, Condition and MedicationRequest), printed as JSON and audited as a read
-//! of every record it counted.
+//! `joinery registers`: how many people are on each long-term-condition register today, and the eFI bands of
+//! people aged 65 and over, across the whole record (a scan of every Patient, Condition and
+//! MedicationRequest), printed as JSON and audited as a read of every record it counted.
 
 use crate::config::{FileConfig, StoreArgs};
 use crate::{block_on, open_store, Failure, Outcome};
@@ -39,21 +39,27 @@ pub fn run(args: &RegistersArgs, file: &FileConfig) -> Outcome {
         audited.map_err(|e| Failure::Run(format!("the audit log could not record the count: {e}")))?;
         let counts = outcome.map_err(|e| Failure::Run(e.to_string()))?;
         closed.map_err(|e| Failure::Run(format!("closing the database failed: {e}")))?;
+        let share = |n: u64, of: u64| if of == 0 { 0.0 } else { ((n as f64) * 10_000.0 / of as f64).round() / 100.0 };
         let registers = app::registers::builtin_registers();
         let rows: Vec<serde_json::Value> = counts
             .counts
             .iter()
             .filter_map(|(code, n)| {
                 let r = registers.get(code)?;
-                let percent = if counts.people == 0 { 0.0 } else { (*n as f64) * 100.0 / counts.people as f64 };
-                Some(json!({ "code": code, "name": r.name, "indicator": r.indicator, "people": n, "percent": (percent * 100.0).round() / 100.0 }))
+                Some(json!({ "code": code, "name": r.name, "indicator": r.indicator, "people": n, "percent": share(*n, counts.people) }))
             })
+            .collect();
+        let bands: serde_json::Map<String, serde_json::Value> = care::frailty::Band::ALL
+            .iter()
+            .zip(counts.frailty_65)
+            .map(|(b, n)| (b.code().to_owned(), json!({ "people": n, "percent": share(n, counts.aged_65) })))
             .collect();
         let report = json!({
             "date": counts.date.to_string(),
             "people": counts.people,
             "seconds": (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
             "registers": rows,
+            "efi_aged_65_and_over": { "people": counts.aged_65, "bands": bands },
         });
         println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
         Ok(std::process::ExitCode::SUCCESS)

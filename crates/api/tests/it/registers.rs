@@ -67,3 +67,68 @@ async fn registers_follow_what_the_caller_may_see_and_are_audited() {
     assert_eq!(mine[0].record.patients, ["p1"]);
     assert_eq!(mine[0].record.outcome, 200);
 }
+
+#[tokio::test]
+async fn frailty_is_a_risk_assessment_with_each_deficit_and_its_evidence() {
+    let s = server();
+    record(&s).await;
+    let p1 = json!({ "resourceType": "Patient", "id": "p1", "name": [{ "family": "Familyp1" }], "birthDate": "1940-06-01",
+                     "generalPractitioner": [{ "reference": "Organization/gp1" }] });
+    assert_eq!(s.put("/fhir/Patient/p1", &p1).await.status, 200);
+    let mut refuted = condition("c-af", "49436004", "active", "gp1", false);
+    refuted["verificationStatus"] =
+        json!({ "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "refuted" }] });
+    for c in [condition("c-hyp", "59621000", "active", "gp1", false), condition("c-fall", "161898004", "resolved", "gp1", false), refuted] {
+        assert!(s.put(&format!("/fhir/Condition/{}", c["id"].as_str().expect("id")), &c).await.status < 300);
+    }
+    // Five different medicines in the year before 2030-01-01: polypharmacy.
+    for (i, code) in ["319283006", "318902004", "320000009", "319773006", "325278007"].into_iter().enumerate() {
+        let m = json!({ "resourceType": "MedicationRequest", "id": format!("m{i}"), "status": "active", "intent": "order",
+                        "medicationCodeableConcept": { "coding": [{ "system": "http://snomed.info/sct", "code": code }] },
+                        "subject": { "reference": "Patient/p1" }, "authoredOn": "2029-10-01" });
+        assert!(s.put(&format!("/fhir/MedicationRequest/m{i}"), &m).await.status < 300);
+    }
+    let r = s.get("/fhir/Patient/p1/$frailty").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let factor = |code: &str, display: &str, evidence: &[&str]| {
+        let mut parts = vec![
+            json!({ "url": "factor", "valueCoding": { "system": "urn:joinery:risk-model:efi:deficit", "code": code, "display": display } }),
+            json!({ "url": "contribution", "valueDecimal": 0.0278 }),
+        ];
+        parts.extend(evidence.iter().map(|e| json!({ "url": "evidence", "valueReference": { "reference": e } })));
+        json!({ "url": "urn:joinery:extension:risk-factor", "extension": parts })
+    };
+    let meds = ["MedicationRequest/m0", "MedicationRequest/m1", "MedicationRequest/m2", "MedicationRequest/m3", "MedicationRequest/m4"];
+    let mut basis = vec!["Condition/c-fall", "Condition/c-hyp"];
+    basis.extend(meds);
+    let expected = json!({
+        "resourceType": "RiskAssessment",
+        "extension": [
+            { "url": "urn:joinery:extension:risk-score", "valueDecimal": 0.0833 },
+            factor("falls", "Falls", &["Condition/c-fall"]),
+            factor("hypertension", "Hypertension", &["Condition/c-hyp"]),
+            factor("polypharmacy", "Polypharmacy", &meds),
+        ],
+        "status": "final",
+        "method": { "coding": [{ "system": "urn:joinery:risk-model", "code": "efi", "display": "electronic Frailty Index" }],
+                    "text": "electronic Frailty Index (Clegg et al., Age and Ageing 2016)" },
+        "subject": { "reference": "Patient/p1" },
+        "occurrenceDateTime": "2030-01-01",
+        "basis": basis.iter().map(|b| json!({ "reference": b })).collect::<Vec<_>>(),
+        "prediction": [{
+            "outcome": { "text": "Emergency admission within a year, against people who are fit" },
+            "qualitativeRisk": { "coding": [{ "system": "urn:joinery:efi-band", "code": "fit", "display": "Fit" }] },
+            "relativeRisk": 1
+        }],
+        "note": [{ "text": "3 of 36 deficits: eFI 0.083, fit" }]
+    });
+    let got = r.json();
+    assert_eq!(got, expected);
+    fhir::validate::validate_resource(&got).unwrap_or_else(|e| panic!("the RiskAssessment is valid FHIR: {e:?}"));
+    // Someone the GP has no relationship with answers as absent; the request is audited as a read of p1.
+    assert_eq!(as_user(&s, "gp", "GET", "/fhir/Patient/p2/$frailty", None).await.status, 404);
+    assert_eq!(as_user(&s, "gp", "GET", "/fhir/Patient/p1/$frailty", None).await.status, 200);
+    let log = s.app().audit_log(0, 10_000).await.expect("log");
+    let event = log.iter().rev().find(|e| e.record.body.contains("/fhir/Patient/p1/$frailty")).expect("event");
+    assert_eq!(event.record.patients, ["p1"]);
+}

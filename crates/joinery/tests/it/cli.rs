@@ -335,6 +335,11 @@ fn registers_counts_the_whole_record_and_is_audited_with_everyone_it_read() {
     assert_eq!(nonzero, [("AF", 1), ("DM", 1), ("HYP", 1)]);
     let hyp = report["registers"].as_array().expect("registers").iter().find(|r| r["code"] == "HYP").expect("HYP").clone();
     assert_eq!((hyp["indicator"].clone(), hyp["percent"].clone()), (serde_json::json!("HYP001"), serde_json::json!(33.33)));
+    // p1 and p3 are aged 65 or over: two deficits (hypertension, diabetes) and one (hypertension, resolved but
+    // recorded, as the eFI counts it): both fit.
+    assert_eq!(report["efi_aged_65_and_over"]["people"], 2);
+    assert_eq!(report["efi_aged_65_and_over"]["bands"]["fit"], serde_json::json!({ "people": 2, "percent": 100.0 }));
+    assert_eq!(report["efi_aged_65_and_over"]["bands"]["mild"]["people"], 0);
     // One event for the count, listing the three people whose records it read; the chain is intact.
     let c = rusqlite::Connection::open(d.join("db.audit.db")).expect("open the audit file");
     let (path, patients): (String, String) = c
