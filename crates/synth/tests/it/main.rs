@@ -5,6 +5,7 @@ mod fixture;
 mod nhs_numbers;
 mod presets;
 mod references;
+mod registers;
 mod specification;
 mod statistics;
 mod validity;
