@@ -12,11 +12,6 @@ use store::search::RecordQuery;
 /// Resources read from the store at a time.
 const PAGE: usize = 500;
 
-/// The registers this build carries.
-pub fn builtin_registers() -> &'static Registers {
-    Registers::builtin()
-}
-
 /// The code system of register codes (the QOF group codes).
 pub const REGISTER_SYSTEM: &str = "urn:joinery:register";
 

@@ -4,7 +4,7 @@
 
 use crate::error::AppError;
 use crate::session::Session;
-use care::frailty::{Band, Efi, Frailty, DEFICITS};
+use care::frailty::{Efi, Frailty, DEFICITS};
 use care::registers::Day;
 use serde_json::{json, Value};
 
@@ -22,16 +22,6 @@ impl Session {
         let facts = self.coded_facts(patient_id).await?;
         let today = self.today()?;
         Ok((today, Efi::builtin().assess(&facts, today)))
-    }
-}
-
-/// The published one-year emergency admission hazard ratio of a band against the fit (Clegg et al. 2016).
-fn hazard_ratio(band: Band) -> &'static str {
-    match band {
-        Band::Fit => "1",
-        Band::Mild => "1.93",
-        Band::Moderate => "3.04",
-        Band::Severe => "4.73",
     }
 }
 
@@ -71,7 +61,7 @@ pub fn frailty_risk_assessment(patient_id: &str, today: Day, f: &Frailty) -> Val
         "prediction": [{
             "outcome": { "text": "Emergency admission within a year, against people who are fit" },
             "qualitativeRisk": { "coding": [{ "system": EFI_BAND_SYSTEM, "code": band, "display": label }] },
-            "relativeRisk": serde_json::Number::from_string_unchecked(hazard_ratio(f.band).to_owned()),
+            "relativeRisk": serde_json::Number::from_string_unchecked(f.band.admission_hazard_ratio().to_string()),
         }],
         "note": [{ "text": format!("{} of {DEFICITS} deficits: eFI {:.3}, {band}", f.found.len(), f.index) }],
     })

@@ -48,6 +48,17 @@ impl Band {
             Band::Severe => "severe",
         }
     }
+
+    /// The one-year emergency admission hazard ratio against the fit, published with the eFI (Clegg et al.
+    /// 2016): mild 1.93, moderate 3.04, severe 4.73.
+    pub fn admission_hazard_ratio(self) -> f64 {
+        match self {
+            Band::Fit => 1.0,
+            Band::Mild => 1.93,
+            Band::Moderate => 3.04,
+            Band::Severe => 4.73,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

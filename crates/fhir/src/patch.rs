@@ -211,7 +211,7 @@ impl Operation {
             Kind::Replace { value } => {
                 let path = single(&found, "replacing")?;
                 let (last, parent) = path.split_last().ok_or("replace cannot replace the resource itself")?;
-                let (shape, key) = owner(root, parent, path)?;
+                let (shape, key) = owner(root, path)?;
                 let (child, _) = shape.child_for_key(&key).ok_or_else(|| format!("{} has no element '{key}'", shape.name()))?;
                 let (new_key, json) = build(child, value)?;
                 let container = node_mut(resource, parent).and_then(Value::as_object_mut).ok_or("the element to replace has no parent object")?;
@@ -237,7 +237,7 @@ impl Operation {
                 if *index > len {
                     return Err(format!("index {index} is past the end of the list ({len} items)"));
                 }
-                let (shape, _) = owner(root, &parent, &[parent.clone(), vec![Step::Key(key.clone())]].concat())?;
+                let shape = shape_at(root, &parent).ok_or("the list's parent is not a known structure")?;
                 let (child, _) = shape.child_for_key(&key).ok_or_else(|| format!("{} has no element '{key}'", shape.name()))?;
                 let (new_key, json) = build(child, value)?;
                 if new_key != key {
@@ -340,12 +340,11 @@ fn shape_at(root: Shape, path: &[Step]) -> Option<Shape> {
     Some(shape)
 }
 
-/// The shape of the object that holds the element at `path`, and the element's JSON property.
-fn owner(root: Shape, parent: &[Step], path: &[Step]) -> Result<(Shape, String), String> {
-    // An item of a list: its owner is the object holding the list.
+/// The element at `path`: the shape of the object that holds it (for an item of a list, the object holding
+/// the list), and its JSON property.
+fn owner(root: Shape, path: &[Step]) -> Result<(Shape, String), String> {
     let (holder, key) = match path {
-        [.., Step::Key(k), Step::Index(_)] => (&path[..path.len() - 2], k.clone()),
-        [.., Step::Key(k)] => (parent, k.clone()),
+        [holder @ .., Step::Key(k), Step::Index(_)] | [holder @ .., Step::Key(k)] => (holder, k.clone()),
         _ => return Err("the path selects the resource itself".into()),
     };
     let shape = shape_at(root, holder).ok_or("the element's parent is not a known structure")?;

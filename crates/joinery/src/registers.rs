@@ -40,7 +40,7 @@ pub fn run(args: &RegistersArgs, file: &FileConfig) -> Outcome {
         let counts = outcome.map_err(|e| Failure::Run(e.to_string()))?;
         closed.map_err(|e| Failure::Run(format!("closing the database failed: {e}")))?;
         let share = |n: u64, of: u64| if of == 0 { 0.0 } else { ((n as f64) * 10_000.0 / of as f64).round() / 100.0 };
-        let registers = app::registers::builtin_registers();
+        let registers = care::registers::Registers::builtin();
         let rows: Vec<serde_json::Value> = counts
             .counts
             .iter()

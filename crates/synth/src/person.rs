@@ -69,7 +69,7 @@ pub(crate) fn draw_health(morbidity: &Morbidity, random: &mut Random, age: u32, 
         deficits |= 1 << Deficit::Polypharmacy as usize;
     }
     let deficits = deficits.count_ones() as usize;
-    Health { conditions, drugs, long_term, deficits, frailty: FrailtyBand::of_deficits(deficits) }
+    Health { conditions, drugs, long_term, deficits, frailty: FrailtyBand::of(deficits) }
 }
 
 pub(crate) struct Diagnosis {
