@@ -131,6 +131,8 @@ fn resource(t: &str) -> Value {
               "documentation": "GET: the long-term-condition registers (QOF groups) the person is on today, each with the resources that admitted them, from what the caller may see (Parameters)" },
             { "name": "frailty", "definition": "urn:joinery:operation:frailty",
               "documentation": "GET: the person's electronic Frailty Index today as a RiskAssessment (band, index, each deficit with its evidence), from what the caller may see" },
+            { "name": "admission-risk", "definition": "urn:joinery:operation:admission-risk",
+              "documentation": "GET: the person's risk of an emergency admission within a year as a RiskAssessment (probability; the intercept and each input with its value, coefficient, contribution and evidence), from what the caller may see" },
         ]);
     }
     resource

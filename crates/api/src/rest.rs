@@ -180,6 +180,13 @@ pub async fn compartment(
         let (today, frailty) = session.frailty(&id).await?;
         return Ok(json_response(StatusCode::OK, &app::risk::frailty_risk_assessment(&id, today, &frailty), pretty));
     }
+    if rtype == "$admission-risk" {
+        if ctype != "Patient" {
+            return Err(app::AppError::NotFound(format!("$admission-risk is defined on Patient, not {ctype}")).into());
+        }
+        let (today, risk) = session.admission_risk(&id).await?;
+        return Ok(json_response(StatusCode::OK, &app::risk::admission_risk_assessment(&id, today, &risk), pretty));
+    }
     let page = if rtype == "$everything" {
         if ctype != "Patient" {
             return Err(app::AppError::NotFound(format!("$everything is defined on Patient, not {ctype}")).into());

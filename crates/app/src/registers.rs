@@ -7,6 +7,7 @@ use crate::present::resource_json;
 use crate::session::Session;
 use care::registers::{Day, Facts, Membership, Registers};
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use store::search::RecordQuery;
 
 /// Resources read from the store at a time.
@@ -19,21 +20,26 @@ impl Session {
     /// The registers the person is on today, from the resources of their record the caller may see (each
     /// of which is noted for the audit log).
     pub async fn registers(&self, patient_id: &str) -> Result<(Day, Vec<Membership>), AppError> {
-        let facts = self.coded_facts(patient_id).await?;
+        let facts = self.coded_facts(patient_id, false).await?;
         let today = self.today()?;
         Ok((today, Registers::builtin().memberships(&facts, today)))
     }
 
     /// What the registers and risk models read of a person: their Patient, Conditions and
-    /// MedicationRequests, as far as the caller may see them (each noted for the audit log).
-    pub(crate) async fn coded_facts(&self, patient_id: &str) -> Result<Facts, AppError> {
+    /// MedicationRequests (and Encounters, when `encounters`), as far as the caller may see them (each noted
+    /// for the audit log).
+    pub(crate) async fn coded_facts(&self, patient_id: &str, encounters: bool) -> Result<Facts, AppError> {
+        let mut types = vec!["Condition".to_owned(), "MedicationRequest".to_owned()];
+        if encounters {
+            types.push("Encounter".to_owned());
+        }
         let patient = self.read("Patient", patient_id).await?;
         let mut resources = vec![resource_json(&patient)?];
         let mut after = None;
         loop {
             let query = RecordQuery {
                 person: patient.id.clone(),
-                types: Some(vec!["Condition".into(), "MedicationRequest".into()]),
+                types: Some(types.clone()),
                 after: after.take(),
                 since: None,
                 limit: PAGE,
@@ -87,7 +93,7 @@ pub fn registers_parameters(patient_id: &str, today: Day, memberships: &[Members
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegisterCounts {
     pub date: Day,
-    /// People with a Patient resource.
+    /// People with a Patient resource, born by the day and alive on it.
     pub people: u64,
     /// Each register's code and how many people are on it, in the order the registers are defined.
     pub counts: Vec<(String, u64)>,
@@ -101,18 +107,17 @@ pub struct RegisterCounts {
 const SCAN_CHUNK: usize = 20_000;
 
 impl Session {
-    /// Every person's registers, counted: a scan of every Patient, Condition and MedicationRequest (for
-    /// integration systems and the command line; every person read is noted for the audit log).
-    /// `on` is the day the registers are counted for (default today by the server's clock); the record is
-    /// read as it stands now.
-    pub async fn register_counts(&self, on: Option<Day>) -> Result<RegisterCounts, AppError> {
+    /// What the registers and risk models read of every person in the record, by person: a scan of every
+    /// Patient, Condition, MedicationRequest and Encounter (for integration systems and the command line;
+    /// every person read is noted for the audit log). Only the diagnoses some register or eFI deficit reads,
+    /// every medicine (for polypharmacy) and the emergency encounters are kept.
+    pub async fn population_facts(&self) -> Result<HashMap<String, Facts>, AppError> {
         if !matches!(self.caller(), care::access::Caller::System { .. }) {
-            return Err(AppError::Forbidden("counting the registers of the whole population is for integration systems".into()));
+            return Err(AppError::Forbidden("reading the registers and risks of the whole population is for integration systems".into()));
         }
-        // Each person's facts, gathered as the scans pass (only codes some register reads are kept).
         let (registers, efi) = (Registers::builtin(), care::frailty::Efi::builtin());
-        let mut people: std::collections::HashMap<String, Facts> = std::collections::HashMap::new();
-        for resource_type in ["Patient", "Condition", "MedicationRequest"] {
+        let mut people: HashMap<String, Facts> = HashMap::new();
+        for resource_type in ["Patient", "Condition", "MedicationRequest", "Encounter"] {
             let mut after_seq = 0;
             loop {
                 let scan = store::Scan {
@@ -129,9 +134,10 @@ impl Session {
                         let body: Value = serde_json::from_str(row.body).map_err(|e| AppError::Internal(Box::new(e)))?;
                         let mut found = Facts::from_resources([&body]);
                         found.diagnoses.retain(|c| registers.reads(&c.system, &c.code) || efi.reads(&c.system, &c.code));
-                        // Every medicine counts towards polypharmacy.
-                        let facts = people.entry(person.to_owned()).or_default();
-                        facts.merge(found, body["resourceType"] == "Patient");
+                        let is_patient = body["resourceType"] == "Patient";
+                        if is_patient || !found.diagnoses.is_empty() || !found.medicines.is_empty() || !found.emergencies.is_empty() {
+                            people.entry(person.to_owned()).or_default().merge(found, is_patient);
+                        }
                         Ok::<(), AppError>(())
                     })
                     .await?;
@@ -142,18 +148,32 @@ impl Session {
                 }
             }
         }
+        for person in people.keys() {
+            self.touch(Some(person));
+        }
+        Ok(people)
+    }
+}
+
+impl Session {
+    /// Every living person's registers, counted from `population_facts` (for integration systems and the
+    /// command line).
+    /// `on` is the day the registers are counted for (default today by the server's clock); the record is
+    /// read as it stands now.
+    pub async fn register_counts(&self, on: Option<Day>) -> Result<RegisterCounts, AppError> {
+        let people = self.population_facts().await?;
+        let (registers, efi) = (Registers::builtin(), care::frailty::Efi::builtin());
         let date = match on {
             Some(d) => d,
             None => self.today()?,
         };
         let mut counts: Vec<(String, u64)> = registers.all().iter().map(|r| (r.code.clone(), 0)).collect();
         let (mut with_patient, mut aged_65, mut frailty_65) = (0, 0, [0u64; 4]);
-        for (person, facts) in &people {
-            if !facts.has_person {
+        for facts in people.values() {
+            if !facts.alive_on(date) {
                 continue;
             }
             with_patient += 1;
-            self.touch(Some(person));
             if facts.birth_date.is_some_and(|b| b.years_to(date) >= 65) {
                 aged_65 += 1;
                 frailty_65[efi.assess(facts, date).band as usize] += 1;

@@ -1,11 +1,14 @@
-//! A person's risk scores as FHIR RiskAssessment: the electronic Frailty Index (`care::frailty`) from what
-//! the caller may see of their record, with the model's name and version, the resources it read as `basis`,
-//! and each deficit found as a factor with its contribution (1/36) and its evidence.
+//! A person's risk scores as FHIR RiskAssessment, from what the caller may see of their record: the
+//! electronic Frailty Index (`care::frailty`; each deficit found as a factor with its contribution, 1/36, and
+//! its evidence) and the emergency-admission risk (`care::admission`; each input that applies with its
+//! value, coefficient, contribution to the log-odds and evidence), each with the model's name and version and
+//! the resources it read as `basis`. Also the whole record's admission history, to fit and check the model.
 
 use crate::error::AppError;
 use crate::session::Session;
+use care::admission::{self, AdmissionModel, AdmissionRisk, FEATURES};
 use care::frailty::{Efi, Frailty, DEFICITS};
-use care::registers::Day;
+use care::registers::{Day, EmergencyKind, Registers};
 use serde_json::{json, Value};
 
 /// The code system of Joinery's risk models.
@@ -19,10 +22,79 @@ pub const SCORE_EXTENSION: &str = "urn:joinery:extension:risk-score";
 impl Session {
     /// The person's eFI today, from the resources of their record the caller may see.
     pub async fn frailty(&self, patient_id: &str) -> Result<(Day, Frailty), AppError> {
-        let facts = self.coded_facts(patient_id).await?;
+        let facts = self.coded_facts(patient_id, false).await?;
         let today = self.today()?;
         Ok((today, Efi::builtin().assess(&facts, today)))
     }
+}
+
+impl Session {
+    /// The person's risk of an emergency admission within a year, today, from the resources of their
+    /// record the caller may see.
+    pub async fn admission_risk(&self, patient_id: &str) -> Result<(Day, AdmissionRisk), AppError> {
+        let facts = self.coded_facts(patient_id, true).await?;
+        let today = self.today()?;
+        let inputs = admission::inputs(&facts, today, Registers::builtin(), Efi::builtin());
+        Ok((today, AdmissionModel::builtin().score(inputs)))
+    }
+
+    /// Every person alive on `on`, with the model's inputs from their record as it stood that day and
+    /// whether they had an emergency admission in the 12 months after it: what the model is fitted to and
+    /// checked against (system callers only; every person is noted for the audit log).
+    pub async fn admission_history(&self, on: Day) -> Result<Vec<([f64; FEATURES], bool)>, AppError> {
+        let people = self.population_facts().await?;
+        let (registers, efi) = (Registers::builtin(), Efi::builtin());
+        let until = on.months_after(12);
+        let mut rows: Vec<(&String, [f64; FEATURES], bool)> = people
+            .iter()
+            .filter(|(_, facts)| facts.alive_on(on))
+            .map(|(person, facts)| {
+                let inputs = admission::inputs(&facts.as_of(on), on, registers, efi);
+                (person, inputs.values, facts.emergencies_between(EmergencyKind::Admission, on, until).next().is_some())
+            })
+            .collect();
+        // In the order of the people, so that a fit does not depend on the order of a hash map.
+        rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        Ok(rows.into_iter().map(|(_, x, y)| (x, y)).collect())
+    }
+}
+
+/// An emergency-admission risk as a RiskAssessment (not stored: worked out when asked).
+pub fn admission_risk_assessment(patient_id: &str, today: Day, risk: &AdmissionRisk) -> Value {
+    let model = &AdmissionModel::builtin().definition;
+    let basis: std::collections::BTreeSet<&str> = risk.factors.iter().flat_map(|f| f.because.iter().map(String::as_str)).collect();
+    let mut extension = vec![
+        json!({ "url": SCORE_EXTENSION, "valueDecimal": decimal(risk.log_odds) }),
+        json!({ "url": FACTOR_EXTENSION, "extension": [
+            { "url": "factor", "valueCoding": { "system": format!("{MODEL_SYSTEM}:admission:input"), "code": "intercept", "display": "Intercept" } },
+            { "url": "contribution", "valueDecimal": decimal(model.intercept) },
+        ] }),
+    ];
+    extension.extend(risk.factors.iter().map(|f| {
+        let mut parts = vec![
+            json!({ "url": "factor", "valueCoding": { "system": format!("{MODEL_SYSTEM}:admission:input"), "code": f.feature.key(), "display": f.feature.name() } }),
+            json!({ "url": "value", "valueDecimal": decimal(f.value) }),
+            json!({ "url": "coefficient", "valueDecimal": decimal(f.coefficient) }),
+            json!({ "url": "contribution", "valueDecimal": decimal(f.contribution) }),
+        ];
+        parts.extend(f.because.iter().map(|r| json!({ "url": "evidence", "valueReference": { "reference": r } })));
+        json!({ "url": FACTOR_EXTENSION, "extension": parts })
+    }));
+    json!({
+        "resourceType": "RiskAssessment",
+        "extension": extension,
+        "status": "final",
+        "method": { "coding": [{ "system": MODEL_SYSTEM, "code": "emergency-admission", "display": model.model }], "text": format!("{} ({})", model.model, model.version) },
+        "subject": { "reference": format!("Patient/{patient_id}") },
+        "occurrenceDateTime": today.to_string(),
+        "basis": basis.iter().map(|r| json!({ "reference": r })).collect::<Vec<_>>(),
+        "prediction": [{
+            "outcome": { "text": "Emergency admission within a year" },
+            "probabilityDecimal": decimal(risk.probability),
+            "whenRange": { "high": { "value": 1, "unit": "a", "system": "http://unitsofmeasure.org", "code": "a" } },
+        }],
+        "note": [{ "text": format!("Log-odds {:.4}: the intercept plus each factor's value times its coefficient. {}", risk.log_odds, model.note) }],
+    })
 }
 
 /// An eFI as a RiskAssessment (not stored: worked out when asked).

@@ -1,6 +1,7 @@
 //! The integrated-care model, pure and synchronous: no I/O, time and data are arguments.
 
 pub mod access;
+pub mod admission;
 pub mod audit;
 pub mod codes;
 pub mod frailty;

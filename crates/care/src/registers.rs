@@ -47,7 +47,16 @@ impl Day {
 
     /// The same day `months` months earlier (the month's last day when it has fewer days).
     pub fn months_before(self, months: u32) -> Day {
-        let total = self.year * 12 + i32::try_from(self.month).unwrap_or(1) - 1 - i32::try_from(months).unwrap_or(i32::MAX / 2);
+        self.add_months(-i32::try_from(months).unwrap_or(i32::MAX / 24))
+    }
+
+    /// The same day `months` months later (the month's last day when it has fewer days).
+    pub fn months_after(self, months: u32) -> Day {
+        self.add_months(i32::try_from(months).unwrap_or(i32::MAX / 24))
+    }
+
+    fn add_months(self, months: i32) -> Day {
+        let total = self.year * 12 + i32::try_from(self.month).unwrap_or(1) - 1 + months;
         let (year, month) = (total.div_euclid(12), u32::try_from(total.rem_euclid(12)).unwrap_or(0) + 1);
         Day { year, month, day: self.day.min(days_in(year, month)) }
     }
@@ -84,19 +93,45 @@ pub struct Coded {
     pub refuted: bool,
 }
 
-/// What the registers read about one person.
+/// An emergency the record shows: an A&E attendance or an emergency admission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Emergency {
+    /// The Encounter it comes from.
+    pub reference: String,
+    pub kind: EmergencyKind,
+    /// The day it started, if known.
+    pub date: Option<Day>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EmergencyKind {
+    /// An Encounter of class `EMER` (an emergency department visit).
+    Attendance,
+    /// An inpatient Encounter (`IMP`, `ACUTE`, `NONAC`) whose priority is emergency (`EM`) or which came
+    /// from the emergency department (`hospitalization.admitSource` `emd`).
+    Admission,
+}
+
+/// What the registers and risk models read about one person.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
     /// Whether a Patient resource was read (the person exists).
     pub has_person: bool,
     pub birth_date: Option<Day>,
+    /// `Patient.gender` (`male`, `female`, `other`, `unknown`).
+    pub gender: Option<String>,
+    /// The Patient says the person has died (`deceasedBoolean` true or a `deceasedDateTime`), and when, if
+    /// it says.
+    pub deceased: Option<Option<Day>>,
     pub diagnoses: Vec<Coded>,
     pub medicines: Vec<Coded>,
+    pub emergencies: Vec<Emergency>,
 }
 
 impl Facts {
-    /// The facts in a person's FHIR resources: the Patient's birth date, every coding of each Condition's
-    /// code, and of each MedicationRequest's medication; other resources are ignored.
+    /// The facts in a person's FHIR resources: the Patient's birth date and gender, every coding of each
+    /// Condition's code, and of each MedicationRequest's medication, and each Encounter that was an A&E
+    /// attendance or an emergency admission; other resources are ignored.
     pub fn from_resources<'a>(resources: impl IntoIterator<Item = &'a Value>) -> Facts {
         let mut facts = Facts::default();
         for r in resources {
@@ -105,6 +140,12 @@ impl Facts {
                 Some("Patient") => {
                     facts.has_person = true;
                     facts.birth_date = r["birthDate"].as_str().and_then(|d| Day::parse(d, true));
+                    facts.gender = r["gender"].as_str().map(str::to_owned);
+                    facts.deceased = match (&r["deceasedBoolean"], r["deceasedDateTime"].as_str()) {
+                        (_, Some(at)) => Some(Day::parse(at, false)),
+                        (Value::Bool(true), None) => Some(None),
+                        _ => None,
+                    };
                 }
                 Some("Condition") => {
                     let clinical = first_code(&r["clinicalStatus"]);
@@ -123,6 +164,12 @@ impl Facts {
                     let date = r["authoredOn"].as_str().and_then(|d| Day::parse(d, false));
                     push_codings(&mut facts.medicines, &reference, &r["medicationCodeableConcept"], date, !refuted, refuted);
                 }
+                Some("Encounter") => {
+                    if let Some(kind) = emergency_kind(r) {
+                        let date = r["period"]["start"].as_str().and_then(|d| Day::parse(d, false));
+                        facts.emergencies.push(Emergency { reference, kind, date });
+                    }
+                }
                 _ => {}
             }
         }
@@ -136,9 +183,56 @@ impl Facts {
         if from_patient {
             self.has_person = true;
             self.birth_date = more.birth_date;
+            self.gender = more.gender;
+            self.deceased = more.deceased;
         }
         self.diagnoses.extend(more.diagnoses);
         self.medicines.extend(more.medicines);
+        self.emergencies.extend(more.emergencies);
+    }
+
+    /// The record as it stood at the end of `day`, as far as its dates show: entries dated later are left
+    /// out (undated ones stay). A diagnosis's status is the one recorded now.
+    pub fn as_of(&self, day: Day) -> Facts {
+        let before = |d: Option<Day>| d.is_none_or(|d| d <= day);
+        Facts {
+            has_person: self.has_person,
+            birth_date: self.birth_date,
+            gender: self.gender.clone(),
+            deceased: self.deceased.filter(|at| at.is_none_or(|d| d <= day)),
+            diagnoses: self.diagnoses.iter().filter(|c| before(c.date)).cloned().collect(),
+            medicines: self.medicines.iter().filter(|c| before(c.date)).cloned().collect(),
+            emergencies: self.emergencies.iter().filter(|e| before(e.date)).cloned().collect(),
+        }
+    }
+
+    /// Whether the person was born by and alive at the end of `day`, as far as the record shows (a death
+    /// without a date counts as before any day).
+    pub fn alive_on(&self, day: Day) -> bool {
+        let born = self.birth_date.is_none_or(|b| b <= day);
+        let dead = self.deceased.is_some_and(|at| at.is_none_or(|d| d <= day));
+        self.has_person && born && !dead
+    }
+
+    /// The emergencies of one kind that started after `from` and on or before `to`.
+    pub fn emergencies_between(&self, kind: EmergencyKind, from: Day, to: Day) -> impl Iterator<Item = &Emergency> {
+        self.emergencies.iter().filter(move |e| e.kind == kind && e.date.is_some_and(|d| d > from && d <= to))
+    }
+}
+
+/// Whether an Encounter was an A&E attendance or an emergency admission (one cancelled or entered in error
+/// was neither).
+fn emergency_kind(encounter: &Value) -> Option<EmergencyKind> {
+    if matches!(encounter["status"].as_str(), Some("cancelled" | "entered-in-error")) {
+        return None;
+    }
+    match encounter["class"]["code"].as_str()? {
+        "EMER" => Some(EmergencyKind::Attendance),
+        "IMP" | "ACUTE" | "NONAC" => {
+            let urgent = first_code(&encounter["priority"]) == Some("EM") || first_code(&encounter["hospitalization"]["admitSource"]) == Some("emd");
+            urgent.then_some(EmergencyKind::Admission)
+        }
+        _ => None,
     }
 }
 

@@ -8,6 +8,7 @@ mod generate;
 mod import;
 mod progress;
 mod registers;
+mod risk;
 mod users;
 
 use clap::{Parser, Subcommand};
@@ -54,6 +55,9 @@ enum Command {
     Audit(audit::AuditCommand),
     /// How many people are on each long-term-condition register today (JSON).
     Registers(registers::RegistersArgs),
+    /// The emergency-admission risk model against the whole record: evaluate it, or fit it (JSON).
+    #[command(subcommand)]
+    Risk(risk::RiskCommand),
 }
 
 fn main() -> ExitCode {
@@ -101,6 +105,10 @@ fn main() -> ExitCode {
         Command::Registers(args) => {
             init_logging(&cli_log_format(&file), "warn");
             registers::run(&args, &file)
+        }
+        Command::Risk(command) => {
+            init_logging(&cli_log_format(&file), "warn");
+            risk::run(command, &file)
         }
         Command::Audit(command) => {
             init_logging(&cli_log_format(&file), "warn");

@@ -1,6 +1,7 @@
-//! `GET /fhir/Patient/{id}/$registers` through HTTP: the registers a person is on, each with the resources
-//! that admitted them, worked out from what the caller may see (a restricted diagnosis counts only for those
-//! who may see it), audited as a read of the person's record.
+//! `GET /fhir/Patient/{id}/$registers`, `$frailty` and `$admission-risk` through HTTP: the registers a
+//! person is on and their risks, each with the resources behind it, worked out from what the caller may see
+//! (a restricted diagnosis or encounter counts only for those who may see it), audited as a read of the
+//! person's record.
 
 use crate::access::{as_user, record, server};
 use serde_json::{json, Value};
@@ -130,5 +131,92 @@ async fn frailty_is_a_risk_assessment_with_each_deficit_and_its_evidence() {
     assert_eq!(as_user(&s, "gp", "GET", "/fhir/Patient/p1/$frailty", None).await.status, 200);
     let log = s.app().audit_log(0, 10_000).await.expect("log");
     let event = log.iter().rev().find(|e| e.record.body.contains("/fhir/Patient/p1/$frailty")).expect("event");
+    assert_eq!(event.record.patients, ["p1"]);
+}
+
+/// The factors of an admission RiskAssessment: each input's code, value and evidence.
+fn admission_factors(assessment: &Value) -> Vec<(String, f64, Vec<String>)> {
+    let extensions = assessment["extension"].as_array().expect("extensions");
+    extensions
+        .iter()
+        .filter(|e| e["url"] == "urn:joinery:extension:risk-factor")
+        .map(|e| {
+            let parts = e["extension"].as_array().expect("parts");
+            let code = parts.iter().find(|p| p["url"] == "factor").and_then(|p| p["valueCoding"]["code"].as_str()).expect("factor").to_owned();
+            let value = parts.iter().find(|p| p["url"] == "value").and_then(|p| p["valueDecimal"].as_f64()).unwrap_or(1.0);
+            let evidence = parts
+                .iter()
+                .filter(|p| p["url"] == "evidence")
+                .filter_map(|p| p["valueReference"]["reference"].as_str())
+                .map(str::to_owned)
+                .collect();
+            (code, value, evidence)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn admission_risk_lists_each_input_with_its_contribution_from_what_the_caller_may_see() {
+    let s = server();
+    record(&s).await;
+    let p1 = json!({ "resourceType": "Patient", "id": "p1", "name": [{ "family": "Familyp1" }], "birthDate": "1940-06-01", "gender": "male",
+                     "generalPractitioner": [{ "reference": "Organization/gp1" }] });
+    assert_eq!(s.put("/fhir/Patient/p1", &p1).await.status, 200);
+    let c = condition("c-hyp", "59621000", "active", "gp1", false);
+    assert!(s.put("/fhir/Condition/c-hyp", &c).await.status < 300);
+    let encounter = |id: &str, class: &str, restricted: bool| {
+        let mut meta = json!({ "source": "Organization/hosp" });
+        if restricted {
+            meta["security"] = json!([{ "system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "R" }]);
+        }
+        json!({ "resourceType": "Encounter", "id": id, "meta": meta, "status": "finished",
+               "class": { "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": class },
+               "priority": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/v3-ActPriority", "code": "EM" }] },
+               "subject": { "reference": "Patient/p1" }, "period": { "start": "2029-06-01T10:00:00Z" } })
+    };
+    assert!(s.put("/fhir/Encounter/enc-adm", &encounter("enc-adm", "IMP", false)).await.status < 300);
+    assert!(s.put("/fhir/Encounter/enc-ae", &encounter("enc-ae", "EMER", true)).await.status < 300);
+    let r = s.get("/fhir/Patient/p1/$admission-risk").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = r.json();
+    fhir::validate::validate_resource(&got).unwrap_or_else(|e| panic!("the RiskAssessment is valid FHIR: {e:?}"));
+    let factor = |code: &str, value: f64, evidence: &[&str]| (code.to_owned(), value, evidence.iter().map(|e| (*e).to_owned()).collect::<Vec<_>>());
+    assert_eq!(
+        admission_factors(&got),
+        [
+            factor("intercept", 1.0, &[]),
+            factor("age-85-plus", 1.0, &[]),
+            factor("male", 1.0, &[]),
+            factor("long-term-conditions", 1.0, &["Condition/c-hyp"]),
+            factor("emergency-admissions-1", 1.0, &["Encounter/enc-adm"]),
+            factor("ae-attendances", 1.0, &["Encounter/enc-ae"]),
+        ]
+    );
+    // The score is the intercept plus each contribution, each the value times the built-in coefficient;
+    // the probability is its logistic.
+    let model = care::admission::AdmissionModel::builtin();
+    let keys = [
+        care::admission::Feature::Age85Plus,
+        care::admission::Feature::Male,
+        care::admission::Feature::LongTermConditions,
+        care::admission::Feature::Admissions1,
+        care::admission::Feature::Attendances,
+    ];
+    let log_odds = model.definition.intercept + keys.iter().map(|f| model.coefficient(*f)).sum::<f64>();
+    let score = got["extension"][0]["valueDecimal"].as_f64().expect("score");
+    assert!((score - log_odds).abs() < 1e-3, "{score} against {log_odds}");
+    let probability = got["prediction"][0]["probabilityDecimal"].as_f64().expect("probability");
+    assert!((probability - care::admission::logistic(log_odds)).abs() < 1e-3, "{probability}");
+    assert_eq!(got["method"]["coding"][0]["code"], "emergency-admission");
+    let mut basis: Vec<&str> = got["basis"].as_array().expect("basis").iter().filter_map(|b| b["reference"].as_str()).collect();
+    basis.sort_unstable();
+    assert_eq!(basis, ["Condition/c-hyp", "Encounter/enc-adm", "Encounter/enc-ae"]);
+    // The GP may not see the hospital's restricted attendance: it is not an input for them.
+    let gp = as_user(&s, "gp", "GET", "/fhir/Patient/p1/$admission-risk", None).await;
+    assert_eq!(gp.status, 200, "{}", gp.text());
+    assert!(!admission_factors(&gp.json()).iter().any(|(code, _, _)| code == "ae-attendances"));
+    assert_eq!(as_user(&s, "gp", "GET", "/fhir/Patient/p2/$admission-risk", None).await.status, 404);
+    let log = s.app().audit_log(0, 10_000).await.expect("log");
+    let event = log.iter().rev().find(|e| e.record.body.contains("/fhir/Patient/p1/$admission-risk")).expect("event");
     assert_eq!(event.record.patients, ["p1"]);
 }

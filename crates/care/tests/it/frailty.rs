@@ -17,7 +17,7 @@ fn coded(reference: &str, code: &str, date: &str) -> Coded {
 }
 
 fn person(diagnoses: Vec<Coded>, medicines: Vec<Coded>) -> Facts {
-    Facts { has_person: true, birth_date: Some(day("1940-01-01")), diagnoses, medicines }
+    Facts { has_person: true, birth_date: Some(day("1940-01-01")), diagnoses, medicines, ..Facts::default() }
 }
 
 #[test]

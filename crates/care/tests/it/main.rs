@@ -1,6 +1,7 @@
 //! The care crate's one test binary: each module tests one part of the model.
 
 mod access;
+mod admission;
 mod audit;
 mod frailty;
 mod nhs_number;

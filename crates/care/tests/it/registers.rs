@@ -84,6 +84,7 @@ fn hand_built_records_land_on_the_expected_registers_with_their_reasons() {
         birth_date: Some(day("1954-06-01")),
         diagnoses: vec![coded("Condition/c1", "59621000", "2010-01-01"), coded("Condition/c2", "44054006", "2015-05-05")],
         medicines: vec![],
+        ..Facts::default()
     };
     assert_eq!(
         r.memberships(&person, day("2024-06-01")),
@@ -111,13 +112,20 @@ fn age_limits_hold_to_the_day() {
         birth_date: Some(day("2007-03-15")),
         diagnoses: vec![coded("Condition/d", "46635009", "2015-01-01")],
         medicines: vec![],
+        ..Facts::default()
     };
     assert!(on(&p, "2024-03-14").is_empty());
     assert_eq!(on(&p, "2024-03-15"), ["DM"]);
     p.birth_date = None;
     assert!(on(&p, "2024-03-15").is_empty());
     // Atrial fibrillation has no age limit: a child with it is on the register, birth date or not.
-    let af = Facts { has_person: true, birth_date: None, diagnoses: vec![coded("Condition/a", "49436004", "2020-01-01")], medicines: vec![] };
+    let af = Facts {
+        has_person: true,
+        birth_date: None,
+        diagnoses: vec![coded("Condition/a", "49436004", "2020-01-01")],
+        medicines: vec![],
+        ..Facts::default()
+    };
     assert_eq!(on(&af, "2024-01-01"), ["AF"]);
 }
 
@@ -128,6 +136,7 @@ fn asthma_needs_treatment_in_the_last_twelve_months() {
         birth_date: Some(day("1990-01-01")),
         diagnoses: vec![coded("Condition/a", "195967001", "2000-01-01")],
         medicines: vec![coded("MedicationRequest/m", "320176004", "2023-06-01")],
+        ..Facts::default()
     };
     // Twelve months to the day is outside the window; a day less is inside.
     assert!(on(&p, "2024-06-01").is_empty());
@@ -151,7 +160,8 @@ fn asthma_needs_treatment_in_the_last_twelve_months() {
 fn osteoporosis_needs_both_a_fragility_fracture_and_the_diagnosis() {
     let fracture = coded("Condition/f", "5913000", "2020-01-01");
     let osteoporosis = coded("Condition/o", "64859006", "2019-01-01");
-    let mut p = Facts { has_person: true, birth_date: Some(day("1950-01-01")), diagnoses: vec![fracture.clone()], medicines: vec![] };
+    let mut p =
+        Facts { has_person: true, birth_date: Some(day("1950-01-01")), diagnoses: vec![fracture.clone()], medicines: vec![], ..Facts::default() };
     assert!(on(&p, "2024-01-01").is_empty());
     p.diagnoses.push(osteoporosis);
     assert_eq!(
@@ -215,7 +225,7 @@ proptest! {
     ) {
         let today = day("2024-06-01");
         let birth = Day { year: 2024 - age, month: 1, day: 1 };
-        let before = Facts { has_person: true, birth_date: Some(birth), diagnoses, medicines };
+        let before = Facts { has_person: true, birth_date: Some(birth), diagnoses, medicines, ..Facts::default() };
         let mut after = before.clone();
         after.diagnoses.push(extra_d);
         after.medicines.push(extra_m);

@@ -364,3 +364,78 @@ fn registers_counts_the_whole_record_and_is_audited_with_everyone_it_read() {
     assert_eq!(dm["people"], 0, "p1 was 5 on that day");
     assert_eq!(joinery(&["registers", "--database", "db.db", "--on", "2024-13-01"], d).status.code(), Some(2));
 }
+
+#[test]
+fn risk_evaluate_and_fit_read_the_record_as_it_stood_and_the_admissions_after() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let d = tmp.path();
+    let input = d.join("input");
+    std::fs::create_dir_all(&input).expect("dir");
+    // p1 and p2 had an emergency admission in 2023; p1 and p3 have one in 2024; p6 died before the day.
+    let mut patients: Vec<String> = ["p1", "p2", "p3", "p4", "p5"]
+        .iter()
+        .enumerate()
+        .map(|(i, id)| serde_json::json!({ "resourceType": "Patient", "id": id, "birthDate": "1970-01-01", "gender": if i % 2 == 0 { "male" } else { "female" } }).to_string())
+        .collect();
+    patients
+        .push(serde_json::json!({ "resourceType": "Patient", "id": "p6", "birthDate": "1940-01-01", "deceasedDateTime": "2023-06-01" }).to_string());
+    std::fs::write(input.join("Patient.ndjson"), patients.join("\n")).expect("write");
+    let admission = |id: &str, patient: &str, start: &str| {
+        serde_json::json!({ "resourceType": "Encounter", "id": id, "status": "finished", "subject": { "reference": format!("Patient/{patient}") },
+            "class": { "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP" },
+            "priority": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/v3-ActPriority", "code": "EM" }] },
+            "period": { "start": start } })
+        .to_string()
+    };
+    let encounters = [
+        admission("e1", "p1", "2023-05-01"),
+        admission("e2", "p2", "2023-07-01"),
+        admission("e3", "p1", "2024-03-01"),
+        admission("e4", "p3", "2024-11-30"),
+        admission("e5", "p4", "2025-02-01"), // after the outcome's 12 months
+        admission("e6", "p6", "2023-05-01"),
+    ];
+    std::fs::write(input.join("Encounter.ndjson"), encounters.join("\n")).expect("write");
+    let out = joinery(&["import", "--database", "db.db", "input"], d);
+    assert!(out.status.success(), "{}", text(&out));
+    // A model that reads only a recent admission: p1 and p2 score high, p3, p4 and p5 low.
+    let mut coefficients: serde_json::Map<String, Value> = serde_json::Map::new();
+    for key in care::admission::Feature::ALL.map(care::admission::Feature::key) {
+        let c = if key.starts_with("emergency-admissions") { 2.0 } else { 0.0 };
+        coefficients.insert(key.to_owned(), serde_json::json!(c));
+    }
+    let model =
+        serde_json::json!({ "model": "test", "version": "1", "source": "by hand", "note": "", "intercept": -3.0, "coefficients": coefficients });
+    std::fs::write(d.join("model.json"), model.to_string()).expect("write");
+    let out = joinery(&["risk", "evaluate", "--database", "db.db", "--on", "2024-01-01", "--model", "model.json"], d);
+    assert!(out.status.success(), "{}", text(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!((report["people"].clone(), report["admitted"].clone()), (serde_json::json!(5), serde_json::json!(2)), "{report}");
+    // Pairs of (admitted, not admitted): p1-p2 tie, p1-p4, p1-p5 right, p3-p2 wrong, p3-p4, p3-p5 ties: 3.5 of 6.
+    let c = report["c_statistic"].as_f64().expect("C");
+    assert!((c - 3.5 / 6.0).abs() < 1e-9, "{c}");
+    let in_tiers: u64 = report["tiers"].as_array().expect("tiers").iter().map(|t| t["people"].as_u64().expect("n")).sum();
+    assert_eq!(in_tiers, 5, "every person is in one tier");
+    // Fitting to the same history gives a model evaluate takes; one event each, listing everyone read.
+    let out = joinery(&["risk", "fit", "--database", "db.db", "--on", "2024-01-01", "--version", "test"], d);
+    assert!(out.status.success(), "{}", text(&out));
+    std::fs::write(d.join("fitted.json"), &out.stdout).expect("write");
+    let fitted: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(fitted["coefficients"]["emergency-admissions-1"].as_f64().expect("coefficient") > 0.0, "{fitted}");
+    assert!(fitted["source"].as_str().expect("source").contains("over 5 people alive that day (2 admitted)"), "{fitted}");
+    let out = joinery(&["risk", "evaluate", "--database", "db.db", "--on", "2024-01-01", "--model", "fitted.json"], d);
+    assert!(out.status.success(), "{}", text(&out));
+    let c = rusqlite::Connection::open(d.join("db.audit.db")).expect("open the audit file");
+    let events: Vec<String> = c
+        .prepare("SELECT patients FROM audit_event WHERE body LIKE '%\"path\":\"risk\"%'")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .expect("the events");
+    assert_eq!(events.len(), 3);
+    let mut listed: Vec<&str> = events[0].split_whitespace().collect();
+    listed.sort_unstable();
+    assert_eq!(listed, ["p1", "p2", "p3", "p4", "p5", "p6"]);
+    // A day that is not a date, or a model that is not one, is refused as usage.
+    assert_eq!(joinery(&["risk", "evaluate", "--database", "db.db", "--on", "2024-02-30"], d).status.code(), Some(2));
+    std::fs::write(d.join("bad.json"), "{}").expect("write");
+    assert_eq!(joinery(&["risk", "evaluate", "--database", "db.db", "--on", "2024-01-01", "--model", "bad.json"], d).status.code(), Some(2));
+}

@@ -1,0 +1,158 @@
+//! `joinery risk`: the emergency-admission model against the whole record. `evaluate` scores everyone alive
+//! on a day from their record as it stood then and checks the scores against the emergency admissions of
+//! the 12 months after (C-statistic, risk tiers, admissions in each); `fit` fits the model's coefficients to
+//! the same history and prints them as a model file. Both print JSON and are audited as reads of every record.
+
+use crate::config::{FileConfig, StoreArgs};
+use crate::registers::{audited_system_task, parse_day, seconds};
+use crate::{Failure, Outcome};
+use care::admission::{self, AdmissionModel, Definition, Feature, Tier, TierCuts, DEFAULT_TIER_SHARES};
+use serde_json::json;
+
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum RiskCommand {
+    /// Score everyone alive on a day and check the scores against the next 12 months' emergency admissions.
+    Evaluate(EvaluateArgs),
+    /// Fit the model's coefficients to the record: inputs on a day, emergency admissions in the 12 months after.
+    Fit(FitArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct EvaluateArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The day to score on (YYYY-MM-DD); its next 12 months must be in the record.
+    #[arg(long)]
+    pub on: String,
+    /// A model file (as `fit` prints) instead of the built-in model.
+    #[arg(long)]
+    pub model: Option<std::path::PathBuf>,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct FitArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The day whose inputs are fitted to the emergency admissions of the 12 months after (YYYY-MM-DD).
+    #[arg(long)]
+    pub on: String,
+    /// The L2 penalty on the coefficients (not the intercept).
+    #[arg(long, default_value_t = 1.0)]
+    pub ridge: f64,
+    /// The model's version in the file printed.
+    #[arg(long, default_value = "fitted")]
+    pub version: String,
+    /// Where the data came from, for the file's `source` (default: the day and the number of people).
+    #[arg(long)]
+    pub source: Option<String>,
+}
+
+pub fn run(command: RiskCommand, file: &FileConfig) -> Outcome {
+    match command {
+        RiskCommand::Evaluate(args) => evaluate(&args, file),
+        RiskCommand::Fit(args) => fit(&args, file),
+    }
+}
+
+fn evaluate(args: &EvaluateArgs, file: &FileConfig) -> Outcome {
+    let on = parse_day(&args.on)?;
+    let model = match &args.model {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
+            AdmissionModel::from_json(&text).map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?
+        }
+        None => AdmissionModel::builtin().clone(),
+    };
+    let query = format!("evaluate --on {}", args.on);
+    audited_system_task(&args.store, file, "risk", Some(&query), |session| async move {
+        let started = std::time::Instant::now();
+        let rows = session.admission_history(on).await.map_err(|e| e.to_string())?;
+        let read = seconds(started);
+        let scored: Vec<(f64, bool)> = rows.iter().map(|(x, y)| (admission::logistic(model.log_odds(x)), *y)).collect();
+        let scores: Vec<f64> = scored.iter().map(|(p, _)| *p).collect();
+        let admitted = scored.iter().filter(|(_, y)| *y).count();
+        let cuts = TierCuts::from_scores(&scores, DEFAULT_TIER_SHARES);
+        let tiers: Vec<serde_json::Value> = Tier::ALL
+            .iter()
+            .map(|tier| {
+                let members: Vec<&(f64, bool)> = scored.iter().filter(|(p, _)| cuts.is_some_and(|c| c.tier(*p) == *tier)).collect();
+                let in_tier_admitted = members.iter().filter(|(_, y)| *y).count();
+                json!({
+                    "tier": tier.code(),
+                    "people": members.len(),
+                    "admitted": in_tier_admitted,
+                    "admitted_percent": percent(in_tier_admitted, members.len()),
+                    "mean_predicted_percent": mean(members.iter().map(|(p, _)| *p)) * 100.0,
+                    "lowest_probability": members.iter().map(|(p, _)| *p).fold(f64::INFINITY, f64::min),
+                })
+            })
+            .collect();
+        Ok(json!({
+            "model": model.definition.model,
+            "version": model.definition.version,
+            "on": on.to_string(),
+            "outcome": format!("emergency admission after {on} up to {}", on.months_after(12)),
+            "people": rows.len(),
+            "admitted": admitted,
+            "admitted_percent": percent(admitted, rows.len()),
+            "mean_predicted_percent": mean(scores.iter().copied()) * 100.0,
+            "c_statistic": admission::c_statistic(&scored),
+            "tiers": tiers,
+            "seconds": { "read_and_inputs": read, "total": seconds(started) },
+        }))
+    })
+}
+
+fn fit(args: &FitArgs, file: &FileConfig) -> Outcome {
+    let on = parse_day(&args.on)?;
+    if !(args.ridge.is_finite() && args.ridge >= 0.0) {
+        return Err(Failure::Usage(format!("--ridge {} must be a number of at least 0", args.ridge)));
+    }
+    let query = format!("fit --on {}", args.on);
+    let (ridge, version, source) = (args.ridge, args.version.clone(), args.source.clone());
+    audited_system_task(&args.store, file, "risk", Some(&query), |session| async move {
+        let rows = session.admission_history(on).await.map_err(|e| e.to_string())?;
+        let admitted = rows.iter().filter(|(_, y)| *y).count();
+        let (intercept, coefficients) = admission::fit(&rows, ridge).map_err(|e| format!("the model cannot be fitted: {e}"))?;
+        let source = source.unwrap_or_else(|| {
+            format!(
+                "Fitted by `joinery risk fit --on {on} --ridge {ridge}`: logistic regression of an emergency admission after {on} up to {} on the inputs as the record stood on {on}, over {} people alive that day ({admitted} admitted).",
+                on.months_after(12),
+                rows.len()
+            )
+        });
+        let definition = Definition {
+            model: "Joinery emergency admission risk".into(),
+            version,
+            source,
+            note: "Inputs: age group (18 to 44 the reference), male sex, the number of QOF registers the person is on (up to 6), emergency admissions in the last 12 months (1, 2, 3 or more), A&E attendances in the last 12 months (up to 4), eFI band (fit the reference) and different medicines issued in the last 12 months (5 to 9, 10 or more).".into(),
+            intercept: round(intercept),
+            coefficients: Feature::ALL.iter().map(|f| (f.key().to_owned(), round(coefficients[*f as usize]))).collect(),
+        };
+        // The file must load as a model: more of a risk must not lower a score.
+        AdmissionModel::new(definition.clone())
+            .map_err(|e| format!("the fitted model cannot be used: {e}\n{}", serde_json::to_string_pretty(&definition).unwrap_or_default()))?;
+        serde_json::to_value(&definition).map_err(|e| e.to_string())
+    })
+}
+
+fn round(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+fn percent(n: usize, of: usize) -> f64 {
+    if of == 0 {
+        0.0
+    } else {
+        (n as f64 * 10_000.0 / of as f64).round() / 100.0
+    }
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> f64 {
+    let (sum, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+    if n == 0 {
+        0.0
+    } else {
+        sum / n as f64
+    }
+}
