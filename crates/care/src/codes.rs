@@ -2,23 +2,27 @@
 //! whether they hold a (system, code).
 
 use serde_json::Value;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, HashSet};
 
-/// Value sets by canonical url.
+/// Codes by system.
+type Codes = HashMap<String, HashSet<String>>;
+
+/// Value sets by canonical url, and the union of them all (asked without allocating).
 #[derive(Debug, Default)]
 pub struct CodeSets {
-    sets: HashMap<String, BTreeSet<(String, String)>>,
+    sets: HashMap<String, Codes>,
+    all: Codes,
 }
 
 impl CodeSets {
     /// Reads FHIR ValueSets, each of enumerated concepts; filters and imported value sets are refused, since
     /// nothing here can expand them.
     pub fn from_json(value_sets: &[&str]) -> Result<CodeSets, String> {
-        let mut sets = HashMap::new();
+        let (mut sets, mut all) = (HashMap::new(), Codes::new());
         for text in value_sets {
             let vs: Value = serde_json::from_str(text).map_err(|e| format!("a value set: {e}"))?;
             let url = vs["url"].as_str().ok_or("a value set without a url")?.to_owned();
-            let mut set = BTreeSet::new();
+            let mut set = Codes::new();
             for include in vs["compose"]["include"].as_array().ok_or_else(|| format!("{url}: no compose.include"))? {
                 let system = include["system"].as_str().ok_or_else(|| format!("{url}: an include without a system"))?;
                 if include.get("filter").is_some() || include.get("valueSet").is_some() {
@@ -26,14 +30,15 @@ impl CodeSets {
                 }
                 for concept in include["concept"].as_array().ok_or_else(|| format!("{url}: an include without concepts"))? {
                     let code = concept["code"].as_str().ok_or_else(|| format!("{url}: a concept without a code"))?;
-                    set.insert((system.to_owned(), code.to_owned()));
+                    set.entry(system.to_owned()).or_default().insert(code.to_owned());
+                    all.entry(system.to_owned()).or_default().insert(code.to_owned());
                 }
             }
             if sets.insert(url.clone(), set).is_some() {
                 return Err(format!("{url}: given twice"));
             }
         }
-        Ok(CodeSets { sets })
+        Ok(CodeSets { sets, all })
     }
 
     pub fn has(&self, url: &str) -> bool {
@@ -41,12 +46,11 @@ impl CodeSets {
     }
 
     pub fn contains(&self, url: &str, system: &str, code: &str) -> bool {
-        self.sets.get(url).is_some_and(|s| s.contains(&(system.to_owned(), code.to_owned())))
+        self.sets.get(url).and_then(|s| s.get(system)).is_some_and(|codes| codes.contains(code))
     }
 
     /// Whether any of the value sets holds the code.
     pub fn any_contains(&self, system: &str, code: &str) -> bool {
-        let key = (system.to_owned(), code.to_owned());
-        self.sets.values().any(|s| s.contains(&key))
+        self.all.get(system).is_some_and(|codes| codes.contains(code))
     }
 }

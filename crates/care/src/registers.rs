@@ -4,8 +4,10 @@
 //! person, so that nobody is on a list without a reason anyone can check.
 
 use crate::codes::CodeSets;
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::OnceLock;
@@ -129,52 +131,144 @@ pub struct Facts {
 }
 
 impl Facts {
-    /// The facts in a person's FHIR resources: the Patient's birth date and gender, every coding of each
-    /// Condition's code, and of each MedicationRequest's medication, and each Encounter that was an A&E
-    /// attendance or an emergency admission; other resources are ignored.
+    /// The facts in a person's FHIR resources: the Patient's birth date, gender and death, every coding of
+    /// each Condition's code, and of each MedicationRequest's medication, and each Encounter that was an A&E
+    /// attendance or an emergency admission; other resources, and resources whose elements these rules read
+    /// are not of their FHIR types, are ignored.
     pub fn from_resources<'a>(resources: impl IntoIterator<Item = &'a Value>) -> Facts {
         let mut facts = Facts::default();
         for r in resources {
-            let reference = format!("{}/{}", r["resourceType"].as_str().unwrap_or_default(), r["id"].as_str().unwrap_or_default());
-            match r["resourceType"].as_str() {
-                Some("Patient") => {
-                    facts.has_person = true;
-                    facts.birth_date = r["birthDate"].as_str().and_then(|d| Day::parse(d, true));
-                    facts.gender = r["gender"].as_str().map(str::to_owned);
-                    facts.deceased = match (&r["deceasedBoolean"], r["deceasedDateTime"].as_str()) {
-                        (_, Some(at)) => Some(Day::parse(at, false)),
-                        (Value::Bool(true), None) => Some(None),
-                        _ => None,
-                    };
-                }
-                Some("Condition") => {
-                    let clinical = first_code(&r["clinicalStatus"]);
-                    let verification = first_code(&r["verificationStatus"]);
-                    // A condition with no clinical status is current unless it has abated.
-                    let refuted = matches!(verification, Some("refuted" | "entered-in-error"));
-                    let current = match clinical {
-                        Some(c) => matches!(c, "active" | "recurrence" | "relapse"),
-                        None => r.get("abatementDateTime").is_none() && r.get("abatementString").is_none() && r.get("abatementAge").is_none(),
-                    } && !refuted;
-                    let date = r["onsetDateTime"].as_str().or(r["recordedDate"].as_str()).and_then(|d| Day::parse(d, false));
-                    push_codings(&mut facts.diagnoses, &reference, &r["code"], date, current, refuted);
-                }
-                Some("MedicationRequest") => {
-                    let refuted = r["status"].as_str() == Some("entered-in-error");
-                    let date = r["authoredOn"].as_str().and_then(|d| Day::parse(d, false));
-                    push_codings(&mut facts.medicines, &reference, &r["medicationCodeableConcept"], date, !refuted, refuted);
-                }
-                Some("Encounter") => {
-                    if let Some(kind) = emergency_kind(r) {
-                        let date = r["period"]["start"].as_str().and_then(|d| Day::parse(d, false));
-                        facts.emergencies.push(Emergency { reference, kind, date });
-                    }
-                }
-                _ => {}
+            if let Ok(resource) = Resource::deserialize(r) {
+                facts.add(&resource);
             }
         }
         facts
     }
+
+    /// The facts in one resource's JSON text, as `from_resources` reads them, without building a JSON tree
+    /// (for scans of the whole record).
+    pub fn from_json(text: &str) -> Result<Facts, serde_json::Error> {
+        let resource: Resource<'_> = serde_json::from_str(text)?;
+        let mut facts = Facts::default();
+        facts.add(&resource);
+        Ok(facts)
+    }
+
+    fn add(&mut self, r: &Resource<'_>) {
+        let reference = || format!("{}/{}", r.resource_type, r.id.as_deref().unwrap_or_default());
+        match &*r.resource_type {
+            "Patient" => {
+                self.has_person = true;
+                self.birth_date = r.birth_date.as_deref().and_then(|d| Day::parse(d, true));
+                self.gender = r.gender.as_deref().map(str::to_owned);
+                self.deceased = match (r.deceased_boolean, r.deceased_date_time.as_deref()) {
+                    (_, Some(at)) => Some(Day::parse(at, false)),
+                    (Some(true), None) => Some(None),
+                    _ => None,
+                };
+            }
+            "Condition" => {
+                let clinical = first_code(r.clinical_status.as_ref());
+                let verification = first_code(r.verification_status.as_ref());
+                // A condition with no clinical status is current unless it has abated.
+                let refuted = matches!(verification, Some("refuted" | "entered-in-error"));
+                let current = match clinical {
+                    Some(c) => matches!(c, "active" | "recurrence" | "relapse"),
+                    None => r.abatement_date_time.is_none() && r.abatement_string.is_none() && r.abatement_age.is_none(),
+                } && !refuted;
+                let date = r.onset_date_time.as_deref().or(r.recorded_date.as_deref()).and_then(|d| Day::parse(d, false));
+                push_codings(&mut self.diagnoses, &reference(), r.code.as_ref(), date, current, refuted);
+            }
+            "MedicationRequest" => {
+                let refuted = r.status.as_deref() == Some("entered-in-error");
+                let date = r.authored_on.as_deref().and_then(|d| Day::parse(d, false));
+                push_codings(&mut self.medicines, &reference(), r.medication_codeable_concept.as_ref(), date, !refuted, refuted);
+            }
+            "Encounter" => {
+                if let Some(kind) = emergency_kind(r) {
+                    let date = r.period.as_ref().and_then(|p| p.start.as_deref()).and_then(|d| Day::parse(d, false));
+                    self.emergencies.push(Emergency { reference: reference(), kind, date });
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The elements of a Patient, Condition, MedicationRequest or Encounter that the rules read; the rest of the
+/// resource is skipped without being built.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Resource<'a> {
+    #[serde(borrow)]
+    resource_type: Cow<'a, str>,
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    birth_date: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    gender: Option<Cow<'a, str>>,
+    #[serde(default)]
+    deceased_boolean: Option<bool>,
+    #[serde(borrow, default)]
+    deceased_date_time: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    clinical_status: Option<Concept<'a>>,
+    #[serde(borrow, default)]
+    verification_status: Option<Concept<'a>>,
+    #[serde(borrow, default)]
+    code: Option<Concept<'a>>,
+    #[serde(borrow, default)]
+    onset_date_time: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    recorded_date: Option<Cow<'a, str>>,
+    #[serde(default)]
+    abatement_date_time: Option<IgnoredAny>,
+    #[serde(default)]
+    abatement_string: Option<IgnoredAny>,
+    #[serde(default)]
+    abatement_age: Option<IgnoredAny>,
+    #[serde(borrow, default)]
+    status: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    authored_on: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    medication_codeable_concept: Option<Concept<'a>>,
+    #[serde(borrow, default)]
+    class: Option<Coding<'a>>,
+    #[serde(borrow, default)]
+    priority: Option<Concept<'a>>,
+    #[serde(borrow, default)]
+    hospitalization: Option<Hospitalization<'a>>,
+    #[serde(borrow, default)]
+    period: Option<Period<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Concept<'a> {
+    #[serde(borrow, default)]
+    coding: Vec<Coding<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Coding<'a> {
+    #[serde(borrow, default)]
+    system: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    code: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Hospitalization<'a> {
+    #[serde(borrow, default)]
+    admit_source: Option<Concept<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Period<'a> {
+    #[serde(borrow, default)]
+    start: Option<Cow<'a, str>>,
 }
 
 impl Facts {
@@ -222,27 +316,28 @@ impl Facts {
 
 /// Whether an Encounter was an A&E attendance or an emergency admission (one cancelled or entered in error
 /// was neither).
-fn emergency_kind(encounter: &Value) -> Option<EmergencyKind> {
-    if matches!(encounter["status"].as_str(), Some("cancelled" | "entered-in-error")) {
+fn emergency_kind(encounter: &Resource<'_>) -> Option<EmergencyKind> {
+    if matches!(encounter.status.as_deref(), Some("cancelled" | "entered-in-error")) {
         return None;
     }
-    match encounter["class"]["code"].as_str()? {
+    match encounter.class.as_ref()?.code.as_deref()? {
         "EMER" => Some(EmergencyKind::Attendance),
         "IMP" | "ACUTE" | "NONAC" => {
-            let urgent = first_code(&encounter["priority"]) == Some("EM") || first_code(&encounter["hospitalization"]["admitSource"]) == Some("emd");
+            let admit_source = encounter.hospitalization.as_ref().and_then(|h| h.admit_source.as_ref());
+            let urgent = first_code(encounter.priority.as_ref()) == Some("EM") || first_code(admit_source) == Some("emd");
             urgent.then_some(EmergencyKind::Admission)
         }
         _ => None,
     }
 }
 
-fn first_code(concept: &Value) -> Option<&str> {
-    concept["coding"].as_array()?.iter().find_map(|c| c["code"].as_str())
+fn first_code<'a>(concept: Option<&'a Concept<'_>>) -> Option<&'a str> {
+    concept?.coding.iter().find_map(|c| c.code.as_deref())
 }
 
-fn push_codings(into: &mut Vec<Coded>, reference: &str, concept: &Value, date: Option<Day>, current: bool, refuted: bool) {
-    for coding in concept["coding"].as_array().into_iter().flatten() {
-        if let (Some(system), Some(code)) = (coding["system"].as_str(), coding["code"].as_str()) {
+fn push_codings(into: &mut Vec<Coded>, reference: &str, concept: Option<&Concept<'_>>, date: Option<Day>, current: bool, refuted: bool) {
+    for coding in concept.into_iter().flat_map(|c| &c.coding) {
+        if let (Some(system), Some(code)) = (coding.system.as_deref(), coding.code.as_deref()) {
             into.push(Coded { reference: reference.to_owned(), system: system.to_owned(), code: code.to_owned(), date, current, refuted });
         }
     }
