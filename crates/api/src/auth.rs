@@ -142,8 +142,8 @@ fn permitted(who: &Authenticated, method: &Method, path: &str, query: Option<&st
         ([t], &Method::PUT | &Method::PATCH) => need(t, Perm::Update),
         ([t], &Method::DELETE) => need(t, Perm::Delete),
         ([_, _, "$everything"], _) => need_every(&[Perm::Read], "$everything"),
-        // Registers and the eFI are worked out from the person, their diagnoses and their medicines.
-        ([t, _, "$registers" | "$frailty"], &Method::GET) => {
+        // Registers, the segment and the eFI are worked out from the person, their diagnoses and their medicines.
+        ([t, _, "$registers" | "$frailty" | "$segment"], &Method::GET) => {
             need(t, Perm::Read).and(need("Condition", Perm::Read)).and(need("MedicationRequest", Perm::Read))
         }
         // The admission risk reads their emergency encounters as well.

@@ -129,6 +129,8 @@ fn resource(t: &str) -> Value {
               "documentation": "POST Parameters with reason (required) and reasonCode: emergency access for the configured time, flagged for review" },
             { "name": "registers", "definition": "urn:joinery:operation:registers",
               "documentation": "GET: the long-term-condition registers (QOF groups) the person is on today, each with the resources that admitted them, from what the caller may see (Parameters)" },
+            { "name": "segment", "definition": "urn:joinery:operation:segment",
+              "documentation": "GET: the person's North West London population segment today (one of 15, the most severe need first), with the resources that placed them, from what the caller may see (Parameters)" },
             { "name": "frailty", "definition": "urn:joinery:operation:frailty",
               "documentation": "GET: the person's electronic Frailty Index today as a RiskAssessment (band, index, each deficit with its evidence), from what the caller may see" },
             { "name": "admission-risk", "definition": "urn:joinery:operation:admission-risk",

@@ -173,6 +173,13 @@ pub async fn compartment(
         let (today, memberships) = session.registers(&id).await?;
         return Ok(json_response(StatusCode::OK, &app::registers::registers_parameters(&id, today, &memberships), pretty));
     }
+    if rtype == "$segment" {
+        if ctype != "Patient" {
+            return Err(app::AppError::NotFound(format!("$segment is defined on Patient, not {ctype}")).into());
+        }
+        let (today, placement) = session.segment(&id).await?;
+        return Ok(json_response(StatusCode::OK, &app::registers::segment_parameters(&id, today, placement.as_ref()), pretty));
+    }
     if rtype == "$frailty" {
         if ctype != "Patient" {
             return Err(app::AppError::NotFound(format!("$frailty is defined on Patient, not {ctype}")).into());

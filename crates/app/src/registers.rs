@@ -6,6 +6,7 @@ use crate::error::AppError;
 use crate::present::resource_json;
 use crate::session::Session;
 use care::registers::{Day, Facts, Membership, Registers};
+use care::segments::{Placement, Segmentation};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use store::search::RecordQuery;
@@ -23,6 +24,14 @@ impl Session {
         let facts = self.coded_facts(patient_id, false).await?;
         let today = self.today()?;
         Ok((today, Registers::builtin().memberships(&facts, today)))
+    }
+
+    /// The person's segment today (none without a birth date), from the same resources as their registers.
+    pub async fn segment(&self, patient_id: &str) -> Result<(Day, Option<Placement>), AppError> {
+        let facts = self.coded_facts(patient_id, false).await?;
+        let today = self.today()?;
+        let memberships = Registers::builtin().memberships(&facts, today);
+        Ok((today, Segmentation::builtin().place(&facts, &memberships, today)))
     }
 
     /// What the registers and risk models read of a person: their Patient, Conditions and
@@ -89,6 +98,30 @@ pub fn registers_parameters(patient_id: &str, today: Day, memberships: &[Members
     json!({ "resourceType": "Parameters", "parameter": parameters })
 }
 
+/// The code system of segments (their numbers in the North West London list).
+pub const SEGMENT_SYSTEM: &str = "urn:joinery:segment:nwl";
+
+/// `Patient/{id}/$segment` as a Parameters: the date, the segmentation, then the segment (its number and
+/// name) with the resources that placed the person; no segment when the birth date is not known.
+pub fn segment_parameters(patient_id: &str, today: Day, placement: Option<&Placement>) -> Value {
+    let model = Segmentation::builtin();
+    let mut parameters = vec![
+        json!({ "name": "patient", "valueReference": { "reference": format!("Patient/{patient_id}") } }),
+        json!({ "name": "date", "valueDate": today.to_string() }),
+        json!({ "name": "model", "valueString": format!("{} ({})", model.model, model.version) }),
+    ];
+    match placement.and_then(|p| model.get(p.number).map(|g| (p, g))) {
+        Some((p, g)) => {
+            parameters
+                .push(json!({ "name": "segment", "valueCoding": { "system": SEGMENT_SYSTEM, "code": g.number.to_string(), "display": g.name } }));
+            parameters.extend(p.because.iter().map(|r| json!({ "name": "reason", "valueReference": { "reference": r } })));
+        }
+        None => parameters
+            .push(json!({ "name": "note", "valueString": "No segment: the person's birth date is not known, so neither is their age band." })),
+    }
+    json!({ "resourceType": "Parameters", "parameter": parameters })
+}
+
 /// How many people are on each register on one day, across the whole record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegisterCounts {
@@ -101,6 +134,10 @@ pub struct RegisterCounts {
     /// severe).
     pub aged_65: u64,
     pub frailty_65: [u64; 4],
+    /// How many people are in each segment, by number (1 to 15), and how many have no birth date to place
+    /// them by.
+    pub segments: std::collections::BTreeMap<u32, u64>,
+    pub unsegmented: u64,
 }
 
 /// Rows read from the store in one chunk of a scan.
@@ -183,6 +220,8 @@ impl Session {
         };
         let mut counts: Vec<(String, u64)> = registers.all().iter().map(|r| (r.code.clone(), 0)).collect();
         let (mut with_patient, mut aged_65, mut frailty_65) = (0, 0, [0u64; 4]);
+        let mut segments: std::collections::BTreeMap<u32, u64> = Segmentation::builtin().segments().iter().map(|g| (g.number, 0)).collect();
+        let mut unsegmented = 0;
         for facts in people.values() {
             if !facts.alive_on(date) {
                 continue;
@@ -192,12 +231,17 @@ impl Session {
                 aged_65 += 1;
                 frailty_65[efi.assess(facts, date).band as usize] += 1;
             }
-            for m in registers.memberships(facts, date) {
+            let memberships = registers.memberships(facts, date);
+            for m in &memberships {
                 if let Some(c) = counts.iter_mut().find(|(code, _)| *code == m.register) {
                     c.1 += 1;
                 }
             }
+            match Segmentation::builtin().place(facts, &memberships, date) {
+                Some(p) => *segments.entry(p.number).or_default() += 1,
+                None => unsegmented += 1,
+            }
         }
-        Ok(RegisterCounts { date, people: with_patient, counts, aged_65, frailty_65 })
+        Ok(RegisterCounts { date, people: with_patient, counts, aged_65, frailty_65, segments, unsegmented })
     }
 }

@@ -8,5 +8,6 @@ pub mod frailty;
 pub mod nhs_number;
 pub mod registers;
 pub mod scope;
+pub mod segments;
 
 pub use nhs_number::{InvalidNhsNumber, NhsNumber, NHS_NUMBER_SYSTEM};

@@ -1,6 +1,7 @@
-//! `joinery registers`: how many people are on each long-term-condition register today, and the eFI bands of
-//! people aged 65 and over, across the whole record (a scan of every Patient, Condition and
-//! MedicationRequest), printed as JSON and audited as a read of every record it counted.
+//! `joinery registers`: how many people are on each long-term-condition register today, the eFI bands of
+//! people aged 65 and over and the population segments, across the whole record (a scan of every Patient,
+//! Condition, MedicationRequest and Encounter), printed as JSON and audited as a read of every record it
+//! counted.
 
 use crate::config::{FileConfig, StoreArgs};
 use crate::{block_on, open_store, Failure, Outcome};
@@ -37,12 +38,22 @@ pub fn run(args: &RegistersArgs, file: &FileConfig) -> Outcome {
             .zip(counts.frailty_65)
             .map(|(b, n)| (b.code().to_owned(), json!({ "people": n, "percent": share(n, counts.aged_65) })))
             .collect();
+        let segmentation = care::segments::Segmentation::builtin();
+        let segments: Vec<serde_json::Value> = segmentation
+            .segments()
+            .iter()
+            .map(|g| {
+                let n = counts.segments.get(&g.number).copied().unwrap_or(0);
+                json!({ "number": g.number, "name": g.name, "people": n, "percent": share(n, counts.people) })
+            })
+            .collect();
         Ok(json!({
             "date": counts.date.to_string(),
             "people": counts.people,
             "seconds": seconds(started),
             "registers": rows,
             "efi_aged_65_and_over": { "people": counts.aged_65, "bands": bands },
+            "segments": { "model": segmentation.model, "groups": segments, "without_birth_date": counts.unsegmented },
         }))
     })
 }

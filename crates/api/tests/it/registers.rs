@@ -220,3 +220,36 @@ async fn admission_risk_lists_each_input_with_its_contribution_from_what_the_cal
     let event = log.iter().rev().find(|e| e.record.body.contains("/fhir/Patient/p1/$admission-risk")).expect("event");
     assert_eq!(event.record.patients, ["p1"]);
 }
+
+#[tokio::test]
+async fn the_segment_is_the_most_severe_need_the_caller_may_see() {
+    let s = server();
+    record(&s).await;
+    let p1 = json!({ "resourceType": "Patient", "id": "p1", "name": [{ "family": "Familyp1" }], "birthDate": "1980-06-01",
+                     "generalPractitioner": [{ "reference": "Organization/gp1" }] });
+    assert_eq!(s.put("/fhir/Patient/p1", &p1).await.status, 200);
+    // Hypertension recorded by the practice; schizophrenia, restricted, by the hospital.
+    for c in [condition("c-hyp", "59621000", "active", "gp1", false), condition("c-smi", "58214004", "active", "hosp", true)] {
+        assert!(s.put(&format!("/fhir/Condition/{}", c["id"].as_str().expect("id")), &c).await.status < 300);
+    }
+    let expected = |code: &str, display: &str, reason: &str| {
+        json!({ "resourceType": "Parameters", "parameter": [
+            { "name": "patient", "valueReference": { "reference": "Patient/p1" } },
+            { "name": "date", "valueDate": "2030-01-01" },
+            { "name": "model", "valueString": "North West London Whole Systems Integrated Care segmentation (15 groups) (North West London Integrated Care 2015; IPPR 2018, figure 5.1)" },
+            { "name": "segment", "valueCoding": { "system": "urn:joinery:segment:nwl", "code": code, "display": display } },
+            { "name": "reason", "valueReference": { "reference": reason } },
+        ] })
+    };
+    let all = s.get("/fhir/Patient/p1/$segment").await;
+    assert_eq!(all.status, 200, "{}", all.text());
+    assert_eq!(all.json(), expected("11", "Adults and older people with serious and enduring mental illness", "Condition/c-smi"));
+    // The GP may not see the restricted diagnosis: an adult with a long-term condition.
+    let gp = as_user(&s, "gp", "GET", "/fhir/Patient/p1/$segment", None).await;
+    assert_eq!(gp.status, 200, "{}", gp.text());
+    assert_eq!(gp.json(), expected("6", "Adults with one or more physical or mental long-term conditions", "Condition/c-hyp"));
+    assert_eq!(as_user(&s, "gp", "GET", "/fhir/Patient/p2/$segment", None).await.status, 404);
+    let log = s.app().audit_log(0, 10_000).await.expect("log");
+    let event = log.iter().rev().find(|e| e.record.body.contains("/fhir/Patient/p1/$segment")).expect("event");
+    assert_eq!(event.record.patients, ["p1"]);
+}

@@ -7,3 +7,4 @@ mod frailty;
 mod nhs_number;
 mod registers;
 mod scope;
+mod segments;

@@ -340,6 +340,17 @@ fn registers_counts_the_whole_record_and_is_audited_with_everyone_it_read() {
     assert_eq!(report["efi_aged_65_and_over"]["people"], 2);
     assert_eq!(report["efi_aged_65_and_over"]["bands"]["fit"], serde_json::json!({ "people": 2, "percent": 100.0 }));
     assert_eq!(report["efi_aged_65_and_over"]["bands"]["mild"]["people"], 0);
+    // Segments: p1 an older person with long-term conditions (7), p2 a child with one (5; atrial
+    // fibrillation has no age limit), p3 mostly healthy and older (4); everyone is in one.
+    let groups: BTreeMap<u64, u64> = report["segments"]["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .filter(|g| g["people"] != 0)
+        .map(|g| (g["number"].as_u64().expect("number"), g["people"].as_u64().expect("people")))
+        .collect();
+    assert_eq!(groups.into_iter().collect::<Vec<_>>(), [(4, 1), (5, 1), (7, 1)]);
+    assert_eq!(report["segments"]["without_birth_date"], 0);
     // One event for the count, listing the three people whose records it read; the chain is intact.
     let c = rusqlite::Connection::open(d.join("db.audit.db")).expect("open the audit file");
     let (path, patients): (String, String) = c
