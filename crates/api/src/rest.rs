@@ -192,7 +192,8 @@ pub async fn compartment(
             return Err(app::AppError::NotFound(format!("$admission-risk is defined on Patient, not {ctype}")).into());
         }
         let (today, risk) = session.admission_risk(&id).await?;
-        return Ok(json_response(StatusCode::OK, &app::risk::admission_risk_assessment(&id, today, &risk), pretty));
+        let tier = session.tier_of(risk.probability).await?;
+        return Ok(json_response(StatusCode::OK, &app::risk::admission_risk_assessment(&id, today, &risk, tier.as_ref()), pretty));
     }
     let page = if rtype == "$everything" {
         if ctype != "Patient" {

@@ -6,7 +6,7 @@
 
 use crate::error::AppError;
 use crate::session::Session;
-use care::admission::{self, AdmissionModel, AdmissionRisk, FEATURES};
+use care::admission::{self, AdmissionModel, AdmissionRisk, Feature, Tier, TierCuts, DEFAULT_TIER_SHARES, FEATURES};
 use care::frailty::{Efi, Frailty, DEFICITS};
 use care::registers::{Day, EmergencyKind, Registers};
 use serde_json::{json, Value};
@@ -59,8 +59,97 @@ impl Session {
     }
 }
 
+/// What a full re-score did.
+#[derive(Debug, Clone)]
+pub struct Refresh {
+    pub run: i64,
+    pub on: Day,
+    /// People scored (alive on the day).
+    pub people: usize,
+    pub cuts: TierCuts,
+    /// People in each tier, very high first.
+    pub tiers: [usize; 4],
+    /// Seconds reading the record, scoring, and writing the scores.
+    pub seconds: [f64; 3],
+}
+
+impl Session {
+    /// The full re-score (system callers only): everyone alive on `on` (default today) scored from the whole
+    /// record (emergency-admission probability, eFI band, segment, registered practice), the tiers cut by
+    /// the default shares of the population, and every row replaced in one transaction, each person's tier
+    /// before it kept. Everyone read is noted for the audit log.
+    pub async fn refresh_risk(&self, on: Option<Day>) -> Result<Refresh, AppError> {
+        let on = match on {
+            Some(d) => d,
+            None => self.today()?,
+        };
+        let started = std::time::Instant::now();
+        let people = self.population_facts().await?;
+        let read = started.elapsed().as_secs_f64();
+        let (registers, efi, model, segmentation) =
+            (Registers::builtin(), Efi::builtin(), AdmissionModel::builtin(), care::segments::Segmentation::builtin());
+        let at_ms = self.config.clock.now().0;
+        let mut scores: Vec<store::RiskScore> = people
+            .iter()
+            .filter(|(_, facts)| facts.alive_on(on))
+            .map(|(person, facts)| {
+                let memberships = registers.memberships(facts, on);
+                let inputs = admission::inputs_given(facts, on, &memberships, efi);
+                let band = [(Feature::FrailtySevere, "severe"), (Feature::FrailtyModerate, "moderate"), (Feature::FrailtyMild, "mild")]
+                    .into_iter()
+                    .find(|(f, _)| inputs.values[*f as usize] != 0.0)
+                    .map_or("fit", |(_, b)| b);
+                store::RiskScore {
+                    person: person.clone(),
+                    run: 0,
+                    at_ms,
+                    probability: admission::logistic(model.log_odds(&inputs.values)),
+                    tier: String::new(),
+                    previous_tier: None,
+                    segment: segmentation.place(facts, &memberships, on).and_then(|p| i32::try_from(p.number).ok()),
+                    efi_band: band.to_owned(),
+                    practice: facts.practice.clone(),
+                }
+            })
+            .collect();
+        let probabilities: Vec<f64> = scores.iter().map(|s| s.probability).collect();
+        let cuts = TierCuts::from_scores(&probabilities, DEFAULT_TIER_SHARES)
+            .ok_or_else(|| AppError::NotFound("there is nobody alive on that day to score".into()))?;
+        let mut tiers = [0usize; 4];
+        for s in &mut scores {
+            let tier = cuts.tier(s.probability);
+            tiers[tier as usize] += 1;
+            s.tier = tier.code().to_owned();
+        }
+        let scored = started.elapsed().as_secs_f64() - read;
+        let people = scores.len();
+        let run = store::RiskRun {
+            run: 0,
+            at_ms,
+            on_day: on.to_string(),
+            model_version: format!("{} {}", model.definition.model, model.definition.version),
+            people: i64::try_from(people).unwrap_or(i64::MAX),
+            lowest: cuts.lowest,
+        };
+        let number = self.store.replace_risk_scores(run, scores).await?;
+        let written = started.elapsed().as_secs_f64() - read - scored;
+        Ok(Refresh { run: number, on, people, cuts, tiers, seconds: [read, scored, written] })
+    }
+
+    /// The person's tier by the cuts of the latest full re-score (none before the first).
+    pub async fn tier_of(&self, probability: f64) -> Result<Option<(Tier, store::RiskRun)>, AppError> {
+        let Some(run) = self.store.latest_risk_run().await? else { return Ok(None) };
+        let cuts = TierCuts { shares: DEFAULT_TIER_SHARES, lowest: run.lowest };
+        Ok(Some((cuts.tier(probability), run)))
+    }
+}
+
 /// An emergency-admission risk as a RiskAssessment (not stored: worked out when asked).
-pub fn admission_risk_assessment(patient_id: &str, today: Day, risk: &AdmissionRisk) -> Value {
+/// The code system of the risk tiers.
+pub const TIER_SYSTEM: &str = "urn:joinery:risk-tier";
+
+/// With `tier`, the tier the probability falls in by the cuts of the latest full re-score.
+pub fn admission_risk_assessment(patient_id: &str, today: Day, risk: &AdmissionRisk, tier: Option<&(Tier, store::RiskRun)>) -> Value {
     let model = &AdmissionModel::builtin().definition;
     let basis: std::collections::BTreeSet<&str> = risk.factors.iter().flat_map(|f| f.because.iter().map(String::as_str)).collect();
     let mut extension = vec![
@@ -80,6 +169,21 @@ pub fn admission_risk_assessment(patient_id: &str, today: Day, risk: &AdmissionR
         parts.extend(f.because.iter().map(|r| json!({ "url": "evidence", "valueReference": { "reference": r } })));
         json!({ "url": FACTOR_EXTENSION, "extension": parts })
     }));
+    let mut prediction = json!({
+        "outcome": { "text": "Emergency admission within a year" },
+        "probabilityDecimal": decimal(risk.probability),
+        "whenRange": { "high": { "value": 1, "unit": "a", "system": "http://unitsofmeasure.org", "code": "a" } },
+    });
+    let mut notes = vec![
+        json!({ "text": format!("Log-odds {:.4}: the intercept plus each factor's value times its coefficient. {}", risk.log_odds, model.note) }),
+    ];
+    if let Some((tier, run)) = tier {
+        prediction["qualitativeRisk"] = json!({ "coding": [{ "system": TIER_SYSTEM, "code": tier.code(), "display": tier.display() }] });
+        notes.push(json!({ "text": format!(
+            "Tier by the cuts of re-score {} (scored for {}, {} people): very high from {:.4}, high from {:.4}, rising from {:.4}.",
+            run.run, run.on_day, run.people, run.lowest[0], run.lowest[1], run.lowest[2]
+        ) }));
+    }
     json!({
         "resourceType": "RiskAssessment",
         "extension": extension,
@@ -88,12 +192,8 @@ pub fn admission_risk_assessment(patient_id: &str, today: Day, risk: &AdmissionR
         "subject": { "reference": format!("Patient/{patient_id}") },
         "occurrenceDateTime": today.to_string(),
         "basis": basis.iter().map(|r| json!({ "reference": r })).collect::<Vec<_>>(),
-        "prediction": [{
-            "outcome": { "text": "Emergency admission within a year" },
-            "probabilityDecimal": decimal(risk.probability),
-            "whenRange": { "high": { "value": 1, "unit": "a", "system": "http://unitsofmeasure.org", "code": "a" } },
-        }],
-        "note": [{ "text": format!("Log-odds {:.4}: the intercept plus each factor's value times its coefficient. {}", risk.log_odds, model.note) }],
+        "prediction": [prediction],
+        "note": notes,
     })
 }
 

@@ -6,7 +6,7 @@
 //! C-statistic, and risk tiers by percentile (the risk pyramid).
 
 use crate::frailty::{Band, Efi};
-use crate::registers::{Day, EmergencyKind, Facts, Registers};
+use crate::registers::{Day, EmergencyKind, Facts, Membership, Registers};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
@@ -117,6 +117,11 @@ pub struct Inputs {
 /// group), the QOF registers they are on, their emergency admissions and A&E attendances and the different
 /// medicines issued in the 12 months up to `on`, and their eFI band.
 pub fn inputs(person: &Facts, on: Day, registers: &Registers, efi: &Efi) -> Inputs {
+    inputs_given(person, on, &registers.memberships(person, on), efi)
+}
+
+/// As `inputs`, given the registers the person is on that day (when the caller has worked them out already).
+pub fn inputs_given(person: &Facts, on: Day, memberships: &[Membership], efi: &Efi) -> Inputs {
     let mut values = [0.0; FEATURES];
     let mut because: [Vec<String>; FEATURES] = Default::default();
     let mut set = |feature: Feature, value: f64, refs: Vec<String>| {
@@ -139,7 +144,6 @@ pub fn inputs(person: &Facts, on: Day, registers: &Registers, efi: &Efi) -> Inpu
     if person.gender.as_deref() == Some("male") {
         set(Feature::Male, 1.0, Vec::new());
     }
-    let memberships = registers.memberships(person, on);
     if !memberships.is_empty() {
         let refs = sorted_unique(memberships.iter().flat_map(|m| m.because.iter().map(String::as_str)));
         set(Feature::LongTermConditions, memberships.len().min(CONDITIONS_CAP) as f64, refs);
@@ -511,6 +515,11 @@ pub enum Tier {
 }
 
 impl Tier {
+    /// The tier a code names.
+    pub fn from_code(code: &str) -> Option<Tier> {
+        Tier::ALL.into_iter().find(|t| t.code() == code)
+    }
+
     pub const ALL: [Tier; 4] = [Tier::VeryHigh, Tier::High, Tier::Rising, Tier::Low];
 
     pub fn code(self) -> &'static str {

@@ -125,6 +125,8 @@ pub struct Facts {
     /// The Patient says the person has died (`deceasedBoolean` true or a `deceasedDateTime`), and when, if
     /// it says.
     pub deceased: Option<Option<Day>>,
+    /// The registered practice: the first `Patient.generalPractitioner` that is an Organization (its id).
+    pub practice: Option<String>,
     pub diagnoses: Vec<Coded>,
     pub medicines: Vec<Coded>,
     pub emergencies: Vec<Emergency>,
@@ -161,6 +163,11 @@ impl Facts {
                 self.has_person = true;
                 self.birth_date = r.birth_date.as_deref().and_then(|d| Day::parse(d, true));
                 self.gender = r.gender.as_deref().map(str::to_owned);
+                self.practice = r
+                    .general_practitioner
+                    .iter()
+                    .find_map(|g| g.reference.as_deref().and_then(|r| r.strip_prefix("Organization/")))
+                    .map(str::to_owned);
                 self.deceased = match (r.deceased_boolean, r.deceased_date_time.as_deref()) {
                     (_, Some(at)) => Some(Day::parse(at, false)),
                     (Some(true), None) => Some(None),
@@ -210,6 +217,8 @@ struct Resource<'a> {
     gender: Option<Cow<'a, str>>,
     #[serde(default)]
     deceased_boolean: Option<bool>,
+    #[serde(borrow, default)]
+    general_practitioner: Vec<Reference<'a>>,
     #[serde(borrow, default)]
     deceased_date_time: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
@@ -266,6 +275,12 @@ struct Hospitalization<'a> {
 }
 
 #[derive(Deserialize)]
+struct Reference<'a> {
+    #[serde(borrow, default)]
+    reference: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
 struct Period<'a> {
     #[serde(borrow, default)]
     start: Option<Cow<'a, str>>,
@@ -279,6 +294,7 @@ impl Facts {
             self.birth_date = more.birth_date;
             self.gender = more.gender;
             self.deceased = more.deceased;
+            self.practice = more.practice;
         }
         self.diagnoses.extend(more.diagnoses);
         self.medicines.extend(more.medicines);
@@ -294,6 +310,7 @@ impl Facts {
             birth_date: self.birth_date,
             gender: self.gender.clone(),
             deceased: self.deceased.filter(|at| at.is_none_or(|d| d <= day)),
+            practice: self.practice.clone(),
             diagnoses: self.diagnoses.iter().filter(|c| before(c.date)).cloned().collect(),
             medicines: self.medicines.iter().filter(|c| before(c.date)).cloned().collect(),
             emergencies: self.emergencies.iter().filter(|e| before(e.date)).cloned().collect(),

@@ -1,7 +1,8 @@
 //! `joinery risk`: the emergency-admission model against the whole record. `evaluate` scores everyone alive
 //! on a day from their record as it stood then and checks the scores against the emergency admissions of
 //! the 12 months after (C-statistic, risk tiers, admissions in each); `fit` fits the model's coefficients to
-//! the same history and prints them as a model file. Both print JSON and are audited as reads of every record.
+//! the same history and prints them as a model file; `refresh` re-scores everyone and stores the scores, tiers,
+//! eFI bands and segments. Each prints JSON and is audited as a read of every record.
 
 use crate::config::{FileConfig, StoreArgs};
 use crate::registers::{audited_system_task, parse_day, seconds};
@@ -15,6 +16,17 @@ pub enum RiskCommand {
     Evaluate(EvaluateArgs),
     /// Fit the model's coefficients to the record: inputs on a day, emergency admissions in the 12 months after.
     Fit(FitArgs),
+    /// Re-score everyone alive today (or `--on`): probability, tier, eFI band and segment, stored for worklists.
+    Refresh(RefreshArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct RefreshArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Score as on this day (YYYY-MM-DD; default today).
+    #[arg(long)]
+    pub on: Option<String>,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -51,7 +63,33 @@ pub fn run(command: RiskCommand, file: &FileConfig) -> Outcome {
     match command {
         RiskCommand::Evaluate(args) => evaluate(&args, file),
         RiskCommand::Fit(args) => fit(&args, file),
+        RiskCommand::Refresh(args) => refresh(&args, file),
     }
+}
+
+fn refresh(args: &RefreshArgs, file: &FileConfig) -> Outcome {
+    let on = args.on.as_deref().map(parse_day).transpose()?;
+    let query = match &args.on {
+        Some(d) => format!("refresh --on {d}"),
+        None => "refresh".to_owned(),
+    };
+    audited_system_task(&args.store, file, "risk", Some(&query), |session| async move {
+        let started = std::time::Instant::now();
+        let r = session.refresh_risk(on).await.map_err(|e| e.to_string())?;
+        let tiers: Vec<serde_json::Value> = Tier::ALL
+            .iter()
+            .zip(r.tiers)
+            .zip([Some(r.cuts.lowest[0]), Some(r.cuts.lowest[1]), Some(r.cuts.lowest[2]), None])
+            .map(|((tier, n), lowest)| json!({ "tier": tier.code(), "people": n, "percent": percent(n, r.people), "lowest_probability": lowest }))
+            .collect();
+        Ok(json!({
+            "run": r.run,
+            "on": r.on.to_string(),
+            "people": r.people,
+            "tiers": tiers,
+            "seconds": { "read": round(r.seconds[0]), "score": round(r.seconds[1]), "write": round(r.seconds[2]), "total": seconds(started) },
+        }))
+    })
 }
 
 fn evaluate(args: &EvaluateArgs, file: &FileConfig) -> Outcome {

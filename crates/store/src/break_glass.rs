@@ -1,6 +1,7 @@
 //! Break-glass grants on both backends: recorded with the relationship that lets the access condition of
 //! every query honour them for their window, listed by person and for review, and reviewed once.
 
+use crate::columns::Columns;
 use crate::error::StoreError;
 use crate::postgres::{pg, PgStore};
 use crate::sqlite::SqliteStore;
@@ -118,30 +119,6 @@ impl Store {
                 rows.iter().map(grant).collect::<Result<Vec<_>, _>>().map_err(pg)
             }
         }
-    }
-}
-
-/// Reading a row's columns by position, on either driver.
-trait Columns {
-    type Error;
-    fn column<T: for<'a> Column<'a>>(&self, i: usize) -> Result<T, Self::Error>;
-}
-
-/// A value both drivers read.
-trait Column<'a>: rusqlite::types::FromSql + tokio_postgres::types::FromSql<'a> {}
-impl<'a, T: rusqlite::types::FromSql + tokio_postgres::types::FromSql<'a>> Column<'a> for T {}
-
-impl Columns for rusqlite::Row<'_> {
-    type Error = rusqlite::Error;
-    fn column<T: for<'a> Column<'a>>(&self, i: usize) -> Result<T, rusqlite::Error> {
-        self.get(i)
-    }
-}
-
-impl Columns for tokio_postgres::Row {
-    type Error = tokio_postgres::Error;
-    fn column<T: for<'a> Column<'a>>(&self, i: usize) -> Result<T, tokio_postgres::Error> {
-        self.try_get(i)
     }
 }
 

@@ -6,9 +6,11 @@ mod accounts;
 mod audit;
 mod break_glass;
 mod bulk;
+mod columns;
 mod error;
 mod model;
 mod postgres;
+mod risk;
 pub mod search;
 mod sql;
 mod sqlite;
@@ -21,6 +23,7 @@ pub use bulk::{Dangling, DanglingLink, PersonScope, Scan, ScanEnd, ScanRow, Writ
 pub use error::{BoxError, StoreError};
 pub use model::{HistoryQuery, HistoryScope, Method, NewVersion, Stored, TokenCriterion};
 pub use postgres::{PgOptions, PgStore, PgTestDatabase};
+pub use risk::{RiskRun, RiskScore};
 pub use sqlite::{SqliteOptions, SqliteStore};
 
 /// The newest schema version this build knows, per backend.

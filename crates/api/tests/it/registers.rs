@@ -208,6 +208,13 @@ async fn admission_risk_lists_each_input_with_its_contribution_from_what_the_cal
     let probability = got["prediction"][0]["probabilityDecimal"].as_f64().expect("probability");
     assert!((probability - care::admission::logistic(log_odds)).abs() < 1e-3, "{probability}");
     assert_eq!(got["method"]["coding"][0]["code"], "emergency-admission");
+    assert!(got["prediction"][0].get("qualitativeRisk").is_none(), "no tier before the first re-score");
+    // After a full re-score the tier is the one the latest run's cuts give (p1 and p2 are scored: the upper
+    // tiers' shares of two people round to nobody, so both are low).
+    let refresh = s.app().as_system("test").refresh_risk(None).await.expect("refresh");
+    assert_eq!((refresh.people, refresh.tiers), (2, [0, 0, 0, 2]));
+    let tiered = s.get("/fhir/Patient/p1/$admission-risk").await.json();
+    assert_eq!(tiered["prediction"][0]["qualitativeRisk"]["coding"][0]["code"], "low", "{tiered}");
     let mut basis: Vec<&str> = got["basis"].as_array().expect("basis").iter().filter_map(|b| b["reference"].as_str()).collect();
     basis.sort_unstable();
     assert_eq!(basis, ["Condition/c-hyp", "Encounter/enc-adm", "Encounter/enc-ae"]);

@@ -33,6 +33,7 @@ fn record() -> Facts {
         birth_date: Some(day("1944-03-01")),
         gender: Some("male".into()),
         deceased: None,
+        practice: None,
         diagnoses: vec![
             coded("Condition/hyp", "59621000", "2010-01-01"),
             coded("Condition/dm", "44054006", "2015-01-01"),

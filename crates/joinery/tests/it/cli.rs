@@ -445,6 +445,23 @@ fn risk_evaluate_and_fit_read_the_record_as_it_stood_and_the_admissions_after() 
     let mut listed: Vec<&str> = events[0].split_whitespace().collect();
     listed.sort_unstable();
     assert_eq!(listed, ["p1", "p2", "p3", "p4", "p5", "p6"]);
+    drop(c);
+    // A refresh on a day stores everyone alive then, each with a tier; a later one keeps the tier before.
+    for _ in 0..2 {
+        let out = joinery(&["risk", "refresh", "--database", "db.db", "--on", "2024-01-01"], d);
+        assert!(out.status.success(), "{}", text(&out));
+        let refreshed: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(refreshed["people"], 5, "{refreshed}");
+        let in_tiers: u64 = refreshed["tiers"].as_array().expect("tiers").iter().map(|t| t["people"].as_u64().expect("n")).sum();
+        assert_eq!(in_tiers, 5);
+    }
+    let c = rusqlite::Connection::open(d.join("db.db")).expect("open the database");
+    let rows: Vec<(String, i64, Option<String>, Option<String>)> = c
+        .prepare("SELECT person_key, run, tier, previous_tier FROM risk_score ORDER BY person_key")
+        .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect())
+        .expect("the scores");
+    assert_eq!(rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(), ["p1", "p2", "p3", "p4", "p5"], "p6 died before the day");
+    assert!(rows.iter().all(|r| r.1 == 2 && r.2.is_some() && r.3 == r.2), "{rows:?}");
     // A day that is not a date, or a model that is not one, is refused as usage.
     assert_eq!(joinery(&["risk", "evaluate", "--database", "db.db", "--on", "2024-02-30"], d).status.code(), Some(2));
     std::fs::write(d.join("bad.json"), "{}").expect("write");

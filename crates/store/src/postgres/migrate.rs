@@ -15,6 +15,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0005_audit", include_str!("../../migrations/postgres/0005_audit.sql")),
     ("0006_break_glass", include_str!("../../migrations/postgres/0006_break_glass.sql")),
     ("0007_audit_patient", include_str!("../../migrations/postgres/0007_audit_patient.sql")),
+    ("0008_risk", include_str!("../../migrations/postgres/0008_risk.sql")),
 ];
 
 /// The advisory lock that admits one migrator at a time ("joinery migrate" in ASCII).

@@ -3,3 +3,4 @@
 mod access;
 mod audit;
 mod contract;
+mod risk;

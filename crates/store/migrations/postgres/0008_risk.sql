@@ -1,0 +1,25 @@
+-- Risk scores: the tables of migrations/sqlite/0006_risk.sql in PostgreSQL types (derived data: a refresh
+-- rebuilds them from the record).
+CREATE TABLE risk_run (
+    run            BIGINT PRIMARY KEY,
+    at_ms          BIGINT NOT NULL,
+    on_day         TEXT NOT NULL,
+    model_version  TEXT NOT NULL,
+    people         BIGINT NOT NULL,
+    lowest_very_high DOUBLE PRECISION NOT NULL,
+    lowest_high    DOUBLE PRECISION NOT NULL,
+    lowest_rising  DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE risk_score (
+    person_key     TEXT COLLATE "C" PRIMARY KEY,
+    run            BIGINT NOT NULL,
+    at_ms          BIGINT NOT NULL,
+    probability    DOUBLE PRECISION NOT NULL,
+    tier           TEXT NOT NULL,
+    previous_tier  TEXT,
+    segment        INTEGER,
+    efi_band       TEXT NOT NULL,
+    practice       TEXT COLLATE "C"
+);
+CREATE INDEX risk_score_tier ON risk_score (tier, probability DESC, person_key);
+CREATE INDEX risk_score_practice ON risk_score (practice, tier, probability DESC, person_key);

@@ -1,0 +1,270 @@
+//! Risk scores on both backends: a full re-score replaces every person's row in one transaction (keeping
+//! each person's tier before it as `previous_tier`) and records the run with its tier cuts; an incremental
+//! re-score updates one person's row; both are read back by person and the latest run.
+
+use crate::columns::Columns;
+use crate::error::StoreError;
+use crate::postgres::{pg, PgStore};
+use crate::sqlite::SqliteStore;
+use crate::Store;
+
+/// One full re-score. `run` is numbered by the store when it is recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RiskRun {
+    pub run: i64,
+    pub at_ms: i64,
+    /// The day scored for (YYYY-MM-DD).
+    pub on_day: String,
+    pub model_version: String,
+    pub people: i64,
+    /// The lowest probability in the very high, high and rising tiers.
+    pub lowest: [f64; 3],
+}
+
+/// One person's scores.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RiskScore {
+    /// The Patient's id.
+    pub person: String,
+    /// The run whose cuts set the tier.
+    pub run: i64,
+    pub at_ms: i64,
+    pub probability: f64,
+    pub tier: String,
+    /// The tier before the last full run (kept by the store; ignored when writing).
+    pub previous_tier: Option<String>,
+    pub segment: Option<i32>,
+    pub efi_band: String,
+    /// The registered practice's Organization id.
+    pub practice: Option<String>,
+}
+
+const RUN_COLUMNS: &str = "run, at_ms, on_day, model_version, people, lowest_very_high, lowest_high, lowest_rising";
+const SCORE_COLUMNS: &str = "person_key, run, at_ms, probability, tier, previous_tier, segment, efi_band, practice";
+
+/// Rows written to PostgreSQL in one statement.
+const PG_BATCH: usize = 5_000;
+
+impl Store {
+    /// Records a full re-score: the run (numbered one more than the last) and every person's scores,
+    /// replacing all rows before it (a person no longer scored, for example one who has died, loses theirs),
+    /// in one transaction. Answers the run's number.
+    pub async fn replace_risk_scores(&self, run: RiskRun, scores: Vec<RiskScore>) -> Result<i64, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.replace_risk_scores(run, scores).await,
+            Store::Postgres(s) => s.replace_risk_scores(run, scores).await,
+        }
+    }
+
+    /// Writes one person's scores from an incremental re-score (their tier before it stays as it was).
+    pub async fn upsert_risk_score(&self, score: RiskScore) -> Result<(), StoreError> {
+        let sql = "INSERT INTO risk_score (person_key, run, at_ms, probability, tier, segment, efi_band, practice)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                   ON CONFLICT (person_key) DO UPDATE SET run = excluded.run, at_ms = excluded.at_ms, probability = excluded.probability,
+                       tier = excluded.tier, segment = excluded.segment, efi_band = excluded.efi_band, practice = excluded.practice";
+        match self {
+            Store::Sqlite(s) => {
+                s.admin_write(move |c| {
+                    c.execute(
+                        sql,
+                        rusqlite::params![
+                            score.person,
+                            score.run,
+                            score.at_ms,
+                            score.probability,
+                            score.tier,
+                            score.segment,
+                            score.efi_band,
+                            score.practice
+                        ],
+                    )?;
+                    Ok(())
+                })
+                .await
+            }
+            Store::Postgres(s) => {
+                let c = s.ready_client().await?;
+                c.execute(
+                    sql,
+                    &[&score.person, &score.run, &score.at_ms, &score.probability, &score.tier, &score.segment, &score.efi_band, &score.practice],
+                )
+                .await
+                .map_err(pg)?;
+                Ok(())
+            }
+        }
+    }
+
+    /// The latest full re-score, if any has run.
+    pub async fn latest_risk_run(&self) -> Result<Option<RiskRun>, StoreError> {
+        let sql = format!("SELECT {RUN_COLUMNS} FROM risk_run ORDER BY run DESC LIMIT 1");
+        Ok(self.rows(sql, Vec::new(), run_row).await?.pop())
+    }
+
+    /// One person's scores, if they have been scored.
+    pub async fn risk_score(&self, person: &str) -> Result<Option<RiskScore>, StoreError> {
+        let sql = format!("SELECT {SCORE_COLUMNS} FROM risk_score WHERE person_key = $1");
+        Ok(self.rows(sql, vec![person.to_owned()], score_row).await?.pop())
+    }
+
+    /// Runs a query (`$1`… placeholders, which SQLite reads too) and turns each row into a value.
+    async fn rows<T: Send + 'static>(
+        &self,
+        sql: String,
+        args: Vec<String>,
+        read: fn(&dyn RowReader) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        match self {
+            Store::Sqlite(s) => {
+                s.with_reader("risk", move |c| {
+                    let mut st = c.prepare(&sql)?;
+                    let mut rows = st.query(rusqlite::params_from_iter(args.iter()))?;
+                    let mut out = Vec::new();
+                    while let Some(r) = rows.next()? {
+                        out.push(read(&SqliteRow(r))?);
+                    }
+                    Ok(out)
+                })
+                .await
+            }
+            Store::Postgres(s) => {
+                let c = s.ready_client().await?;
+                let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = args.iter().map(|a| a as _).collect();
+                let rows = c.query(&sql, &params).await.map_err(pg)?;
+                rows.iter().map(|r| read(&PgRow(r))).collect()
+            }
+        }
+    }
+}
+
+/// A row of either driver, read by position into the few types these tables hold.
+trait RowReader {
+    fn text(&self, i: usize) -> Result<Option<String>, StoreError>;
+    fn int(&self, i: usize) -> Result<Option<i64>, StoreError>;
+    fn real(&self, i: usize) -> Result<f64, StoreError>;
+}
+
+struct SqliteRow<'a, 'b>(&'a rusqlite::Row<'b>);
+struct PgRow<'a>(&'a tokio_postgres::Row);
+
+impl RowReader for SqliteRow<'_, '_> {
+    fn text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        Ok(self.0.column(i)?)
+    }
+    fn int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        Ok(self.0.column(i)?)
+    }
+    fn real(&self, i: usize) -> Result<f64, StoreError> {
+        Ok(self.0.column(i)?)
+    }
+}
+
+impl RowReader for PgRow<'_> {
+    fn text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        self.0.column(i).map_err(pg)
+    }
+    fn int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        // `segment` is an INTEGER column; the others BIGINT.
+        match self.0.column::<Option<i64>>(i) {
+            Ok(v) => Ok(v),
+            Err(_) => Ok(self.0.column::<Option<i32>>(i).map_err(pg)?.map(i64::from)),
+        }
+    }
+    fn real(&self, i: usize) -> Result<f64, StoreError> {
+        self.0.column(i).map_err(pg)
+    }
+}
+
+fn required<T>(value: Option<T>, column: &str) -> Result<T, StoreError> {
+    value.ok_or_else(|| StoreError::Internal(format!("risk tables: {column} is null").into()))
+}
+
+fn run_row(r: &dyn RowReader) -> Result<RiskRun, StoreError> {
+    Ok(RiskRun {
+        run: required(r.int(0)?, "run")?,
+        at_ms: required(r.int(1)?, "at_ms")?,
+        on_day: required(r.text(2)?, "on_day")?,
+        model_version: required(r.text(3)?, "model_version")?,
+        people: required(r.int(4)?, "people")?,
+        lowest: [r.real(5)?, r.real(6)?, r.real(7)?],
+    })
+}
+
+fn score_row(r: &dyn RowReader) -> Result<RiskScore, StoreError> {
+    Ok(RiskScore {
+        person: required(r.text(0)?, "person_key")?,
+        run: required(r.int(1)?, "run")?,
+        at_ms: required(r.int(2)?, "at_ms")?,
+        probability: r.real(3)?,
+        tier: required(r.text(4)?, "tier")?,
+        previous_tier: r.text(5)?,
+        segment: r.int(6)?.and_then(|s| i32::try_from(s).ok()),
+        efi_band: required(r.text(7)?, "efi_band")?,
+        practice: r.text(8)?,
+    })
+}
+
+impl SqliteStore {
+    async fn replace_risk_scores(&self, run: RiskRun, scores: Vec<RiskScore>) -> Result<i64, StoreError> {
+        self.admin_write(move |c| {
+            let number: i64 = c.query_row("SELECT COALESCE(MAX(run), 0) + 1 FROM risk_run", [], |r| r.get(0))?;
+            c.execute(
+                &format!("INSERT INTO risk_run ({RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+                rusqlite::params![number, run.at_ms, run.on_day, run.model_version, run.people, run.lowest[0], run.lowest[1], run.lowest[2]],
+            )?;
+            let mut upsert = c.prepare(
+                "INSERT INTO risk_score (person_key, run, at_ms, probability, tier, segment, efi_band, practice)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (person_key) DO UPDATE SET previous_tier = risk_score.tier, run = excluded.run, at_ms = excluded.at_ms,
+                     probability = excluded.probability, tier = excluded.tier, segment = excluded.segment, efi_band = excluded.efi_band,
+                     practice = excluded.practice",
+            )?;
+            for s in &scores {
+                upsert.execute(rusqlite::params![s.person, number, s.at_ms, s.probability, s.tier, s.segment, s.efi_band, s.practice])?;
+            }
+            c.execute("DELETE FROM risk_score WHERE run <> ?", [number])?;
+            Ok(number)
+        })
+        .await
+    }
+}
+
+impl PgStore {
+    async fn replace_risk_scores(&self, run: RiskRun, scores: Vec<RiskScore>) -> Result<i64, StoreError> {
+        let mut c = self.ready_client().await?;
+        let tx = c.transaction().await.map_err(pg)?;
+        // One refresh at a time: the run's number and the rows it replaces go together.
+        tx.batch_execute("LOCK TABLE risk_run IN EXCLUSIVE MODE").await.map_err(pg)?;
+        let number: i64 = tx.query_one("SELECT COALESCE(MAX(run), 0) + 1 FROM risk_run", &[]).await.map_err(pg)?.get(0);
+        tx.execute(
+            &format!("INSERT INTO risk_run ({RUN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"),
+            &[&number, &run.at_ms, &run.on_day, &run.model_version, &run.people, &run.lowest[0], &run.lowest[1], &run.lowest[2]],
+        )
+        .await
+        .map_err(pg)?;
+        let upsert = tx
+            .prepare(
+                "INSERT INTO risk_score (person_key, run, at_ms, probability, tier, segment, efi_band, practice)
+                 SELECT p, $2, a, pr, t, s, e, g FROM unnest($1::text[], $3::bigint[], $4::float8[], $5::text[], $6::int4[], $7::text[], $8::text[])
+                     AS u(p, a, pr, t, s, e, g)
+                 ON CONFLICT (person_key) DO UPDATE SET previous_tier = risk_score.tier, run = excluded.run, at_ms = excluded.at_ms,
+                     probability = excluded.probability, tier = excluded.tier, segment = excluded.segment, efi_band = excluded.efi_band,
+                     practice = excluded.practice",
+            )
+            .await
+            .map_err(pg)?;
+        for batch in scores.chunks(PG_BATCH) {
+            let persons: Vec<&str> = batch.iter().map(|s| s.person.as_str()).collect();
+            let at: Vec<i64> = batch.iter().map(|s| s.at_ms).collect();
+            let probabilities: Vec<f64> = batch.iter().map(|s| s.probability).collect();
+            let tiers: Vec<&str> = batch.iter().map(|s| s.tier.as_str()).collect();
+            let segments: Vec<Option<i32>> = batch.iter().map(|s| s.segment).collect();
+            let bands: Vec<&str> = batch.iter().map(|s| s.efi_band.as_str()).collect();
+            let practices: Vec<Option<&str>> = batch.iter().map(|s| s.practice.as_deref()).collect();
+            tx.execute(&upsert, &[&persons, &number, &at, &probabilities, &tiers, &segments, &bands, &practices]).await.map_err(pg)?;
+        }
+        tx.execute("DELETE FROM risk_score WHERE run <> $1", &[&number]).await.map_err(pg)?;
+        tx.commit().await.map_err(pg)?;
+        Ok(number)
+    }
+}
