@@ -94,6 +94,8 @@ pub struct RequestAudit<'a> {
 pub(crate) struct Touched {
     people: Mutex<BTreeSet<String>>,
     break_glass: Mutex<Option<Value>>,
+    /// People whose records the request changed in a way their risk scores read.
+    changed: Mutex<BTreeSet<String>>,
 }
 
 impl Touched {
@@ -106,6 +108,19 @@ impl Touched {
                 set.insert(p.to_owned());
             }
         }
+    }
+
+    /// Notes that the request changed what `person`'s risk scores read.
+    pub(crate) fn note_change(&self, person: &str) {
+        if let Ok(mut set) = self.changed.lock() {
+            if !set.contains(person) {
+                set.insert(person.to_owned());
+            }
+        }
+    }
+
+    fn take_changed(&self) -> Vec<String> {
+        self.changed.lock().map(|mut s| std::mem::take(&mut *s).into_iter().collect()).unwrap_or_default()
     }
 
     /// Notes the grant this request made: its event says so, with the reason and the end of the window.
@@ -333,9 +348,15 @@ impl Session {
 
     /// Records this session's request: who, what, the outcome and the people it touched. The answer must not
     /// leave unless this succeeds.
+    /// Once it is recorded, the people whose records the request changed are re-scored in the background.
     pub async fn audit(&self, request: &RequestAudit<'_>) -> Result<(), AppError> {
         let (patients, break_glass) = self.touched.take();
-        App::audit_event(self, Some(self.caller()), request, patients, break_glass).await
+        App::audit_event(self, Some(self.caller()), request, patients, break_glass).await?;
+        let changed = self.touched.take_changed();
+        if !changed.is_empty() {
+            self.rescore_later(changed);
+        }
+        Ok(())
     }
 }
 

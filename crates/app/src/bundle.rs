@@ -186,6 +186,7 @@ impl Session {
         }
         .map_err(|err| err.within_entry(&path))?;
         self.touch(written.stored().and_then(|s| s.person_key.as_deref()));
+        self.changed(&written);
         Ok((written_entry(&written, with_resource)?, usize::from(with_resource)))
     }
 
@@ -329,6 +330,7 @@ impl Session {
                     (_, None) => return Err(AppError::Internal("invariant: a write entry without a target".into())),
                 };
                 self.touch(w.stored().and_then(|s| s.person_key.as_deref()));
+                self.changed(&w);
                 match w.stored() {
                     Some(s) if s.deleted => deleted.push((i, s.resource_type.clone(), s.id.clone())),
                     Some(s) if !matches!(w, Written::Existing(_)) => written_refs.push((i, format!("{}/{}", s.resource_type, s.id))),

@@ -437,6 +437,7 @@ impl Session {
     fn noted(&self, written: Result<Written, AppError>) -> Result<Written, AppError> {
         if let Ok(w) = &written {
             self.touch(w.stored().and_then(|s| s.person_key.as_deref()));
+            self.changed(w);
         }
         written
     }

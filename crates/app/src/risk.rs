@@ -137,6 +137,98 @@ impl Session {
     }
 }
 
+/// The resource types the risk scores read: a change to one of them re-scores its person.
+const SCORED_TYPES: [&str; 4] = ["Patient", "Condition", "MedicationRequest", "Encounter"];
+
+impl Session {
+    /// Notes a write for re-scoring its person once the request is recorded (`audit`).
+    pub(crate) fn changed(&self, written: &crate::Written) {
+        if matches!(written, crate::Written::Existing(_)) {
+            return;
+        }
+        if let Some(s) = written.stored().filter(|s| SCORED_TYPES.contains(&s.resource_type.as_str())) {
+            if let Some(person) = s.person_key.as_deref() {
+                self.touched.note_change(person);
+            }
+        }
+    }
+
+    /// The incremental re-score of one person (system callers), once a full re-score has run: their record
+    /// as it stands now scored today, the tier by the latest run's cuts, their row replaced; a person no
+    /// longer on the record, or who has died, loses their row. `None` before the first full re-score.
+    pub async fn rescore(&self, person: &str) -> Result<Option<store::RiskScore>, AppError> {
+        if !matches!(self.caller(), care::access::Caller::System { .. }) {
+            return Err(AppError::Forbidden("re-scoring is for integration systems and background work".into()));
+        }
+        let Some(run) = self.store.latest_risk_run().await? else { return Ok(None) };
+        let today = self.today()?;
+        let facts = match self.coded_facts(person, true).await {
+            Ok(facts) => facts,
+            Err(AppError::NotFound(_) | AppError::Gone(_)) => Facts::default(),
+            Err(e) => return Err(e),
+        };
+        if !facts.alive_on(today) {
+            self.store.delete_risk_score(person).await?;
+            return Ok(None);
+        }
+        let key = person.to_owned();
+        let mut score = score_people(&[(&key, &facts)], today, self.config.clock.now().0)
+            .pop()
+            .ok_or_else(|| AppError::Internal("invariant: one person scored".into()))?;
+        let cuts = TierCuts { shares: DEFAULT_TIER_SHARES, lowest: run.lowest };
+        score.tier = cuts.tier(score.probability).code().to_owned();
+        score.run = run.run;
+        self.store.upsert_risk_score(score.clone()).await?;
+        Ok(Some(score))
+    }
+}
+
+impl Session {
+    /// Up to `limit` people with stored scores, in id order (system callers: for measuring re-scores).
+    pub async fn scored_people(&self, limit: usize) -> Result<Vec<String>, AppError> {
+        if !matches!(self.caller(), care::access::Caller::System { .. }) {
+            return Err(AppError::Forbidden("listing everyone scored is for integration systems".into()));
+        }
+        Ok(self.store.risk_people(limit).await?)
+    }
+
+    /// The person's stored scores (from the last full or incremental re-score), if the caller may see them.
+    pub async fn stored_risk(&self, patient_id: &str) -> Result<Option<store::RiskScore>, AppError> {
+        self.read("Patient", patient_id).await?;
+        Ok(self.store.risk_score(patient_id).await?)
+    }
+}
+
+impl crate::App {
+    /// Re-scores these people in the background, as the system `joinery risk rescore`, with one audit event
+    /// for the job (failures are logged: the next full re-score puts them right).
+    pub(crate) fn rescore_later(&self, people: Vec<String>) {
+        let session = self.as_system("joinery risk rescore");
+        tokio::spawn(async move {
+            // Before the first full re-score there is nothing to keep current, and nothing is read.
+            match session.store.latest_risk_run().await {
+                Ok(Some(_)) => {}
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "re-scoring changed records: the latest re-score could not be read");
+                    return;
+                }
+            }
+            let mut status = 200;
+            for person in &people {
+                if let Err(e) = session.rescore(person).await {
+                    tracing::warn!(person = %person, error = %e, "re-scoring a changed record failed");
+                    status = 500;
+                }
+            }
+            let audit = crate::audit::RequestAudit { method: "JOB", path: "risk rescore", query: None, status };
+            if let Err(e) = session.audit(&audit).await {
+                tracing::warn!(error = %e, "the audit log could not record a re-score");
+            }
+        });
+    }
+}
+
 /// Each person's row of a full re-score (the tier is set once the whole population's cuts are known).
 fn score_people(people: &[(&String, &Facts)], on: Day, at_ms: i64) -> Vec<store::RiskScore> {
     let (registers, efi, model, segmentation) =

@@ -18,6 +18,19 @@ pub enum RiskCommand {
     Fit(FitArgs),
     /// Re-score everyone alive today (or `--on`): probability, tier, eFI band and segment, stored for worklists.
     Refresh(RefreshArgs),
+    /// Re-score people one at a time as a change to their record would, and print how long each took (ms).
+    Rescore(RescoreArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct RescoreArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The people to re-score (Patient ids); without it, the first `--sample` people scored.
+    #[arg(long)]
+    pub person: Vec<String>,
+    #[arg(long, default_value_t = 1000)]
+    pub sample: usize,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -64,7 +77,34 @@ pub fn run(command: RiskCommand, file: &FileConfig) -> Outcome {
         RiskCommand::Evaluate(args) => evaluate(&args, file),
         RiskCommand::Fit(args) => fit(&args, file),
         RiskCommand::Refresh(args) => refresh(&args, file),
+        RiskCommand::Rescore(args) => rescore(&args, file),
     }
+}
+
+fn rescore(args: &RescoreArgs, file: &FileConfig) -> Outcome {
+    let (given, sample) = (args.person.clone(), args.sample);
+    audited_system_task(&args.store, file, "risk", Some("rescore"), |session| async move {
+        let people = if given.is_empty() { session.scored_people(sample).await.map_err(|e| e.to_string())? } else { given };
+        if people.is_empty() {
+            return Err("nobody to re-score: run `joinery risk refresh` first".into());
+        }
+        let mut ms = Vec::with_capacity(people.len());
+        let mut changed = 0;
+        for person in &people {
+            let before = session.stored_risk(person).await.map_err(|e| e.to_string())?;
+            let started = std::time::Instant::now();
+            let after = session.rescore(person).await.map_err(|e| e.to_string())?;
+            ms.push(started.elapsed().as_secs_f64() * 1000.0);
+            changed += usize::from(before.map(|b| (b.tier, b.probability)) != after.map(|a| (a.tier, a.probability)));
+        }
+        ms.sort_by(f64::total_cmp);
+        let at = |q: f64| round(ms[((ms.len() - 1) as f64 * q).round() as usize]);
+        Ok(json!({
+            "people": people.len(),
+            "changed": changed,
+            "ms": { "p50": at(0.5), "p90": at(0.9), "p99": at(0.99), "max": at(1.0), "mean": round(mean(ms.iter().copied())) },
+        }))
+    })
 }
 
 fn refresh(args: &RefreshArgs, file: &FileConfig) -> Outcome {

@@ -95,6 +95,31 @@ impl Store {
         }
     }
 
+    /// Removes one person's scores (they have died or left the record).
+    pub async fn delete_risk_score(&self, person: &str) -> Result<(), StoreError> {
+        let sql = "DELETE FROM risk_score WHERE person_key = $1";
+        match self {
+            Store::Sqlite(s) => {
+                let person = person.to_owned();
+                s.admin_write(move |c| {
+                    c.execute(sql, [person])?;
+                    Ok(())
+                })
+                .await
+            }
+            Store::Postgres(s) => {
+                s.ready_client().await?.execute(sql, &[&person]).await.map_err(pg)?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Up to `limit` scored people, in id order.
+    pub async fn risk_people(&self, limit: usize) -> Result<Vec<String>, StoreError> {
+        let sql = format!("SELECT person_key FROM risk_score ORDER BY person_key LIMIT {limit}");
+        self.rows(sql, Vec::new(), |r| required(r.text(0)?, "person_key")).await
+    }
+
     /// The latest full re-score, if any has run.
     pub async fn latest_risk_run(&self) -> Result<Option<RiskRun>, StoreError> {
         let sql = format!("SELECT {RUN_COLUMNS} FROM risk_run ORDER BY run DESC LIMIT 1");

@@ -215,6 +215,29 @@ async fn admission_risk_lists_each_input_with_its_contribution_from_what_the_cal
     assert_eq!((refresh.people, refresh.tiers), (2, [0, 0, 0, 2]));
     let tiered = s.get("/fhir/Patient/p1/$admission-risk").await.json();
     assert_eq!(tiered["prediction"][0]["qualitativeRisk"]["coding"][0]["code"], "low", "{tiered}");
+    // A change to p1's record re-scores p1 in the background (heart failure: one more register), recorded
+    // as a job in the audit log; p2's row stays as the full re-score left it.
+    let system = s.app().as_system("test");
+    let before = system.stored_risk("p1").await.expect("scores").expect("p1 scored");
+    let p2 = system.stored_risk("p2").await.expect("scores").expect("p2 scored");
+    let hf = condition("c-hf", "84114007", "active", "gp1", false);
+    assert!(s.put("/fhir/Condition/c-hf", &hf).await.status < 300);
+    let mut after = before.clone();
+    for _ in 0..200 {
+        after = system.stored_risk("p1").await.expect("scores").expect("p1 scored");
+        if after.probability != before.probability {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let model = care::admission::AdmissionModel::builtin();
+    let rose = care::admission::logistic(log_odds + model.coefficient(care::admission::Feature::LongTermConditions));
+    assert!((after.probability - rose).abs() < 1e-9, "{} against {rose}", after.probability);
+    assert_eq!((after.run, after.previous_tier.clone()), (before.run, before.previous_tier.clone()));
+    assert_eq!(system.stored_risk("p2").await.expect("scores"), Some(p2));
+    let log = s.app().audit_log(0, 10_000).await.expect("log");
+    let job = log.iter().rev().find(|e| e.record.body.contains("\"path\":\"risk rescore\"")).expect("the job's event");
+    assert_eq!(job.record.patients, ["p1"]);
     let mut basis: Vec<&str> = got["basis"].as_array().expect("basis").iter().filter_map(|b| b["reference"].as_str()).collect();
     basis.sort_unstable();
     assert_eq!(basis, ["Condition/c-hyp", "Encounter/enc-adm", "Encounter/enc-ae"]);
