@@ -150,6 +150,8 @@ fn permitted(who: &Authenticated, method: &Method, path: &str, query: Option<&st
         ([t, _, "$admission-risk"], &Method::GET) => {
             need(t, Perm::Read).and(need("Condition", Perm::Read)).and(need("MedicationRequest", Perm::Read)).and(need("Encounter", Perm::Read))
         }
+        // A worklist is a search of people.
+        (["Patient", "$worklist"], &Method::GET) => need("Patient", Perm::Search),
         // Validation reads what references point at (and, for a delete, what points at the resource).
         ([t, "$validate"] | [t, _, "$validate"], &Method::POST) => need(t, Perm::Read),
         // About the caller themself: any signed-in caller may ask.

@@ -123,6 +123,8 @@ fn resource(t: &str) -> Value {
     if t == "Patient" {
         resource["operation"] = json!([
             { "name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything" },
+            { "name": "worklist", "definition": "urn:joinery:operation:worklist",
+              "documentation": "GET ?list=top-tiers-without-care-plan|tier-rose|recent-emergency[&practice=Organization/x,…][&network=Organization/y]: the people to act on first, highest risk first, in pages, as the caller may see (searchset Bundle of Patients; search.score the probability)" },
             { "name": "access", "definition": "urn:joinery:operation:access",
               "documentation": "GET: whether, and why, the caller may see the person's record now (Parameters)" },
             { "name": "break-glass", "definition": "urn:joinery:operation:break-glass",

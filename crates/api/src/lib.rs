@@ -61,6 +61,7 @@ pub fn router(app: App, options: Options) -> Router {
         .route("/metadata", get(metadata))
         .route("/$export", get(bulk::export_system))
         .route("/Patient/$export", get(bulk::export_patients))
+        .route("/Patient/$worklist", get(rest::worklist))
         .route("/Group/{id}/$export", get(bulk::export_group))
         .route("/$export-status/{job}", get(bulk::status).delete(bulk::cancel))
         .route("/$export-file/{job}/{file}", get(bulk::file))

@@ -206,6 +206,14 @@ pub async fn compartment(
     Ok(json_response(StatusCode::OK, &session.searchset(&page)?, pretty))
 }
 
+/// `GET [base]/Patient/$worklist`: a page of a worklist (`app::worklist`).
+pub async fn worklist(Door(session): Door, RawQuery(q): RawQuery, headers: HeaderMap) -> ApiResult {
+    let params = query_pairs(q.as_deref());
+    let pretty = check_output_format(&headers, &params)?;
+    let bundle = session.worklist(&params).await?;
+    Ok(json_response(StatusCode::OK, &bundle, pretty))
+}
+
 /// `POST [base]/[type]/$validate` (the route of `[type]/[id]`, which takes no other POST).
 pub async fn validate_type(
     Door(session): Door,

@@ -22,6 +22,7 @@ pub mod risk;
 pub mod search;
 mod session;
 pub mod validate;
+pub mod worklist;
 
 pub use bundle::Return;
 pub use error::AppError;

@@ -252,6 +252,7 @@ fn score_people(people: &[(&String, &Facts)], on: Day, at_ms: i64) -> Vec<store:
                 segment: segmentation.place(facts, &memberships, on).and_then(|p| i32::try_from(p.number).ok()),
                 efi_band: band.to_owned(),
                 practice: facts.practice.clone(),
+                last_emergency: facts.emergencies.iter().filter_map(|e| e.date).filter(|d| *d <= on).max().map(|d| d.to_string()),
             }
         })
         .collect()

@@ -23,7 +23,7 @@ pub use bulk::{Dangling, DanglingLink, PersonScope, Scan, ScanEnd, ScanRow, Writ
 pub use error::{BoxError, StoreError};
 pub use model::{HistoryQuery, HistoryScope, Method, NewVersion, Stored, TokenCriterion};
 pub use postgres::{PgOptions, PgStore, PgTestDatabase};
-pub use risk::{RiskRun, RiskScore};
+pub use risk::{RiskRun, RiskScore, Worklist, WorklistQuery};
 pub use sqlite::{SqliteOptions, SqliteStore};
 
 /// The newest schema version this build knows, per backend.

@@ -2,9 +2,12 @@
 //! each person's tier before it as `previous_tier`) and records the run with its tier cuts; an incremental
 //! re-score updates one person's row; both are read back by person and the latest run.
 
+use crate::access::Visibility;
 use crate::columns::Columns;
 use crate::error::StoreError;
+use crate::model::Stored;
 use crate::postgres::{pg, PgStore};
+use crate::sql::{access, Dialect, Fragment, STORED_COLUMNS, STORED_WIDTH};
 use crate::sqlite::SqliteStore;
 use crate::Store;
 
@@ -37,10 +40,35 @@ pub struct RiskScore {
     pub efi_band: String,
     /// The registered practice's Organization id.
     pub practice: Option<String>,
+    /// The day (YYYY-MM-DD) of the person's latest A&E attendance or emergency admission.
+    pub last_emergency: Option<String>,
+}
+
+/// Which people a worklist holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Worklist {
+    /// In the very high or high tier, with no active CarePlan.
+    TopTiersWithoutCarePlan,
+    /// In a higher tier than before the last full re-score.
+    TierRose,
+    /// With an A&E attendance or emergency admission on or after this day (YYYY-MM-DD).
+    RecentEmergency { since: String },
+}
+
+/// One page of a worklist: highest probability first (then by id), after a cursor, as the caller may see.
+#[derive(Debug, Clone)]
+pub struct WorklistQuery {
+    pub list: Worklist,
+    /// Only people registered with one of these practices (Organization ids).
+    pub practices: Option<Vec<String>>,
+    /// Resume after this person: their probability and id.
+    pub after: Option<(f64, String)>,
+    pub limit: usize,
+    pub visibility: Visibility,
 }
 
 const RUN_COLUMNS: &str = "run, at_ms, on_day, model_version, people, lowest_very_high, lowest_high, lowest_rising";
-const SCORE_COLUMNS: &str = "person_key, run, at_ms, probability, tier, previous_tier, segment, efi_band, practice";
+const SCORE_COLUMNS: &str = "person_key, run, at_ms, probability, tier, previous_tier, segment, efi_band, practice, last_emergency";
 
 /// Rows written to PostgreSQL in one statement.
 const PG_BATCH: usize = 5_000;
@@ -58,10 +86,11 @@ impl Store {
 
     /// Writes one person's scores from an incremental re-score (their tier before it stays as it was).
     pub async fn upsert_risk_score(&self, score: RiskScore) -> Result<(), StoreError> {
-        let sql = "INSERT INTO risk_score (person_key, run, at_ms, probability, tier, segment, efi_band, practice)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        let sql = "INSERT INTO risk_score (person_key, run, at_ms, probability, tier, segment, efi_band, practice, last_emergency)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                    ON CONFLICT (person_key) DO UPDATE SET run = excluded.run, at_ms = excluded.at_ms, probability = excluded.probability,
-                       tier = excluded.tier, segment = excluded.segment, efi_band = excluded.efi_band, practice = excluded.practice";
+                       tier = excluded.tier, segment = excluded.segment, efi_band = excluded.efi_band, practice = excluded.practice,
+                       last_emergency = excluded.last_emergency";
         match self {
             Store::Sqlite(s) => {
                 s.admin_write(move |c| {
@@ -75,7 +104,8 @@ impl Store {
                             score.tier,
                             score.segment,
                             score.efi_band,
-                            score.practice
+                            score.practice,
+                            score.last_emergency
                         ],
                     )?;
                     Ok(())
@@ -86,7 +116,17 @@ impl Store {
                 let c = s.ready_client().await?;
                 c.execute(
                     sql,
-                    &[&score.person, &score.run, &score.at_ms, &score.probability, &score.tier, &score.segment, &score.efi_band, &score.practice],
+                    &[
+                        &score.person,
+                        &score.run,
+                        &score.at_ms,
+                        &score.probability,
+                        &score.tier,
+                        &score.segment,
+                        &score.efi_band,
+                        &score.practice,
+                        &score.last_emergency,
+                    ],
                 )
                 .await
                 .map_err(pg)?;
@@ -110,6 +150,30 @@ impl Store {
             Store::Postgres(s) => {
                 s.ready_client().await?.execute(sql, &[&person]).await.map_err(pg)?;
                 Ok(())
+            }
+        }
+    }
+
+    /// One page of a worklist: each person's current Patient version with their scores.
+    pub async fn worklist(&self, q: WorklistQuery) -> Result<Vec<(Stored, RiskScore)>, StoreError> {
+        match self {
+            Store::Sqlite(s) => {
+                let f = worklist_sql(Dialect::Sqlite, &q);
+                s.with_reader("worklist", move |c| {
+                    let mut st = c.prepare_cached(&f.sql())?;
+                    let mut rows = st.query(rusqlite::params_from_iter(crate::sqlite::search::params(&f)))?;
+                    let mut out = Vec::new();
+                    while let Some(r) = rows.next()? {
+                        out.push((crate::sqlite::rows::stored(r)?, score_row(&SqliteRow(r, STORED_WIDTH))?));
+                    }
+                    Ok(out)
+                })
+                .await
+            }
+            Store::Postgres(s) => {
+                let f = worklist_sql(Dialect::Postgres, &q);
+                let rows = s.query_fragment(&f).await?;
+                rows.iter().map(|r| Ok((crate::postgres::rows::stored(r)?, score_row(&PgRow(r, STORED_WIDTH))?))).collect()
             }
         }
     }
@@ -146,7 +210,7 @@ impl Store {
                     let mut rows = st.query(rusqlite::params_from_iter(args.iter()))?;
                     let mut out = Vec::new();
                     while let Some(r) = rows.next()? {
-                        out.push(read(&SqliteRow(r))?);
+                        out.push(read(&SqliteRow(r, 0))?);
                     }
                     Ok(out)
                 })
@@ -156,7 +220,7 @@ impl Store {
                 let c = s.ready_client().await?;
                 let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = args.iter().map(|a| a as _).collect();
                 let rows = c.query(&sql, &params).await.map_err(pg)?;
-                rows.iter().map(|r| read(&PgRow(r))).collect()
+                rows.iter().map(|r| read(&PgRow(r, 0))).collect()
             }
         }
     }
@@ -169,35 +233,75 @@ trait RowReader {
     fn real(&self, i: usize) -> Result<f64, StoreError>;
 }
 
-struct SqliteRow<'a, 'b>(&'a rusqlite::Row<'b>);
-struct PgRow<'a>(&'a tokio_postgres::Row);
+/// A row and the column its values start at.
+struct SqliteRow<'a, 'b>(&'a rusqlite::Row<'b>, usize);
+struct PgRow<'a>(&'a tokio_postgres::Row, usize);
 
 impl RowReader for SqliteRow<'_, '_> {
     fn text(&self, i: usize) -> Result<Option<String>, StoreError> {
-        Ok(self.0.column(i)?)
+        Ok(self.0.column(self.1 + i)?)
     }
     fn int(&self, i: usize) -> Result<Option<i64>, StoreError> {
-        Ok(self.0.column(i)?)
+        Ok(self.0.column(self.1 + i)?)
     }
     fn real(&self, i: usize) -> Result<f64, StoreError> {
-        Ok(self.0.column(i)?)
+        Ok(self.0.column(self.1 + i)?)
     }
 }
 
 impl RowReader for PgRow<'_> {
     fn text(&self, i: usize) -> Result<Option<String>, StoreError> {
-        self.0.column(i).map_err(pg)
+        self.0.column(self.1 + i).map_err(pg)
     }
     fn int(&self, i: usize) -> Result<Option<i64>, StoreError> {
         // `segment` is an INTEGER column; the others BIGINT.
-        match self.0.column::<Option<i64>>(i) {
+        match self.0.column::<Option<i64>>(self.1 + i) {
             Ok(v) => Ok(v),
-            Err(_) => Ok(self.0.column::<Option<i32>>(i).map_err(pg)?.map(i64::from)),
+            Err(_) => Ok(self.0.column::<Option<i32>>(self.1 + i).map_err(pg)?.map(i64::from)),
         }
     }
     fn real(&self, i: usize) -> Result<f64, StoreError> {
-        self.0.column(i).map_err(pg)
+        self.0.column(self.1 + i).map_err(pg)
     }
+}
+
+/// A tier's rank (0 the highest) in SQL.
+fn tier_rank(column: &str) -> String {
+    format!("CASE {column} WHEN 'very-high' THEN 0 WHEN 'high' THEN 1 WHEN 'rising' THEN 2 ELSE 3 END")
+}
+
+/// The statement of one worklist page: `STORED_COLUMNS` of the person's Patient, then `SCORE_COLUMNS`.
+fn worklist_sql(d: Dialect, q: &WorklistQuery) -> Fragment {
+    let mut f = Fragment::new(d);
+    let score_columns: Vec<String> = SCORE_COLUMNS.split(", ").map(|c| format!("r.{c}")).collect();
+    f.push(&format!(
+        "SELECT {STORED_COLUMNS}, {} FROM risk_score r
+         JOIN resource_current c ON c.resource_type = 'Patient' AND c.id = r.person_key
+         JOIN resource_version v ON v.seq = c.seq
+         WHERE c.deleted = 0",
+        score_columns.join(", ")
+    ));
+    if let Some(practices) = &q.practices {
+        f.in_list("r.practice", practices);
+    }
+    match &q.list {
+        Worklist::TopTiersWithoutCarePlan => f.push(
+            " AND r.tier IN ('very-high', 'high')
+              AND NOT EXISTS (SELECT 1 FROM resource_current cp JOIN search_token st ON st.resource_type = cp.resource_type AND st.id = cp.id
+                              WHERE cp.person_key = r.person_key AND cp.resource_type = 'CarePlan' AND cp.deleted = 0
+                                AND st.param = 'status' AND st.code = 'active')",
+        ),
+        Worklist::TierRose => f.push(&format!(" AND r.previous_tier IS NOT NULL AND {} < {}", tier_rank("r.tier"), tier_rank("r.previous_tier"))),
+        Worklist::RecentEmergency { since } => f.bind(" AND r.last_emergency >= ?", since.as_str()),
+    }
+    if let Some((probability, id)) = &q.after {
+        f.bind(" AND (r.probability < ?", *probability);
+        f.bind(" OR (r.probability = ?", *probability);
+        f.bind(" AND r.person_key > ?))", id.as_str());
+    }
+    access::visible(&mut f, &q.visibility, "c");
+    f.push(&format!(" ORDER BY r.probability DESC, r.person_key LIMIT {}", q.limit));
+    f
 }
 
 fn required<T>(value: Option<T>, column: &str) -> Result<T, StoreError> {
@@ -226,6 +330,7 @@ fn score_row(r: &dyn RowReader) -> Result<RiskScore, StoreError> {
         segment: r.int(6)?.and_then(|s| i32::try_from(s).ok()),
         efi_band: required(r.text(7)?, "efi_band")?,
         practice: r.text(8)?,
+        last_emergency: r.text(9)?,
     })
 }
 
@@ -238,14 +343,24 @@ impl SqliteStore {
                 rusqlite::params![number, run.at_ms, run.on_day, run.model_version, run.people, run.lowest[0], run.lowest[1], run.lowest[2]],
             )?;
             let mut upsert = c.prepare(
-                "INSERT INTO risk_score (person_key, run, at_ms, probability, tier, segment, efi_band, practice)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                "INSERT INTO risk_score (person_key, run, at_ms, probability, tier, segment, efi_band, practice, last_emergency)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                  ON CONFLICT (person_key) DO UPDATE SET previous_tier = risk_score.tier, run = excluded.run, at_ms = excluded.at_ms,
                      probability = excluded.probability, tier = excluded.tier, segment = excluded.segment, efi_band = excluded.efi_band,
-                     practice = excluded.practice",
+                     practice = excluded.practice, last_emergency = excluded.last_emergency",
             )?;
             for s in &scores {
-                upsert.execute(rusqlite::params![s.person, number, s.at_ms, s.probability, s.tier, s.segment, s.efi_band, s.practice])?;
+                upsert.execute(rusqlite::params![
+                    s.person,
+                    number,
+                    s.at_ms,
+                    s.probability,
+                    s.tier,
+                    s.segment,
+                    s.efi_band,
+                    s.practice,
+                    s.last_emergency
+                ])?;
             }
             c.execute("DELETE FROM risk_score WHERE run <> ?", [number])?;
             Ok(number)
@@ -269,12 +384,13 @@ impl PgStore {
         .map_err(pg)?;
         let upsert = tx
             .prepare(
-                "INSERT INTO risk_score (person_key, run, at_ms, probability, tier, segment, efi_band, practice)
-                 SELECT p, $2, a, pr, t, s, e, g FROM unnest($1::text[], $3::bigint[], $4::float8[], $5::text[], $6::int4[], $7::text[], $8::text[])
-                     AS u(p, a, pr, t, s, e, g)
+                "INSERT INTO risk_score (person_key, run, at_ms, probability, tier, segment, efi_band, practice, last_emergency)
+                 SELECT p, $2, a, pr, t, s, e, g, l
+                 FROM unnest($1::text[], $3::bigint[], $4::float8[], $5::text[], $6::int4[], $7::text[], $8::text[], $9::text[])
+                     AS u(p, a, pr, t, s, e, g, l)
                  ON CONFLICT (person_key) DO UPDATE SET previous_tier = risk_score.tier, run = excluded.run, at_ms = excluded.at_ms,
                      probability = excluded.probability, tier = excluded.tier, segment = excluded.segment, efi_band = excluded.efi_band,
-                     practice = excluded.practice",
+                     practice = excluded.practice, last_emergency = excluded.last_emergency",
             )
             .await
             .map_err(pg)?;
@@ -286,7 +402,8 @@ impl PgStore {
             let segments: Vec<Option<i32>> = batch.iter().map(|s| s.segment).collect();
             let bands: Vec<&str> = batch.iter().map(|s| s.efi_band.as_str()).collect();
             let practices: Vec<Option<&str>> = batch.iter().map(|s| s.practice.as_deref()).collect();
-            tx.execute(&upsert, &[&persons, &number, &at, &probabilities, &tiers, &segments, &bands, &practices]).await.map_err(pg)?;
+            let emergencies: Vec<Option<&str>> = batch.iter().map(|s| s.last_emergency.as_deref()).collect();
+            tx.execute(&upsert, &[&persons, &number, &at, &probabilities, &tiers, &segments, &bands, &practices, &emergencies]).await.map_err(pg)?;
         }
         tx.execute("DELETE FROM risk_score WHERE run <> $1", &[&number]).await.map_err(pg)?;
         tx.commit().await.map_err(pg)?;

@@ -137,7 +137,7 @@ async fn the_capability_statement_names_the_bulk_data_operations() {
     let resources = c["rest"][0]["resource"].as_array().expect("resources");
     let patient = resources.iter().find(|r| r["type"] == "Patient").expect("Patient");
     let ops: Vec<&str> = patient["operation"].as_array().expect("operations").iter().filter_map(|o| o["name"].as_str()).collect();
-    assert_eq!(ops, ["everything", "access", "break-glass", "registers", "segment", "frailty", "admission-risk"]);
+    assert_eq!(ops, ["everything", "worklist", "access", "break-glass", "registers", "segment", "frailty", "admission-risk"]);
     // The audit log is read and searched, never written, and by the parameters the server evaluates.
     let audit = resources.iter().find(|r| r["type"] == "AuditEvent").expect("AuditEvent");
     assert_eq!(audit["interaction"], json!([{ "code": "read" }, { "code": "search-type" }]));

@@ -283,3 +283,69 @@ async fn the_segment_is_the_most_severe_need_the_caller_may_see() {
     let event = log.iter().rev().find(|e| e.record.body.contains("/fhir/Patient/p1/$segment")).expect("event");
     assert_eq!(event.record.patients, ["p1"]);
 }
+
+/// The Patient ids of a worklist page, with each entry's tier.
+fn worklist_ids(page: &Value) -> Vec<String> {
+    page["entry"].as_array().map(|e| e.iter().filter_map(|x| x["resource"]["id"].as_str().map(str::to_owned)).collect()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn worklists_list_whom_to_act_on_first_in_pages_as_the_caller_may_see() {
+    let s = server();
+    record(&s).await;
+    // Both people had an emergency admission ten days before the clock's day; p1 is 90, p2 40.
+    for (id, born) in [("p1", "1940-01-01"), ("p2", "1990-01-01")] {
+        let gp = if id == "p1" { "gp1" } else { "gp2" };
+        let patient =
+            json!({ "resourceType": "Patient", "id": id, "birthDate": born, "generalPractitioner": [{ "reference": format!("Organization/{gp}") }] });
+        assert_eq!(s.put(&format!("/fhir/Patient/{id}"), &patient).await.status, 200);
+        let encounter = json!({ "resourceType": "Encounter", "id": format!("e-{id}"), "status": "finished",
+            "class": { "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP" },
+            "priority": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/v3-ActPriority", "code": "EM" }] },
+            "subject": { "reference": format!("Patient/{id}") }, "period": { "start": "2029-12-22T09:00:00Z" } });
+        assert!(s.put(&format!("/fhir/Encounter/e-{id}"), &encounter).await.status < 300);
+    }
+    s.app().as_system("test").refresh_risk(None).await.expect("refresh");
+    let all = s.get("/fhir/Patient/$worklist?list=recent-emergency").await;
+    assert_eq!(all.status, 200, "{}", all.text());
+    let page = all.json();
+    assert_eq!(worklist_ids(&page), ["p1", "p2"], "the older person's risk is higher");
+    let first = &page["entry"][0]["search"];
+    assert_eq!(first["mode"], "match");
+    let extension = &first["extension"][0];
+    assert_eq!(extension["url"], "urn:joinery:extension:worklist");
+    assert!(
+        extension["extension"].as_array().expect("scores").iter().any(|e| e["url"] == "lastEmergency" && e["valueDate"] == "2029-12-22"),
+        "{first}"
+    );
+    // Pages of one, following the next link.
+    let one = s.get("/fhir/Patient/$worklist?list=recent-emergency&_count=1").await.json();
+    assert_eq!(worklist_ids(&one), ["p1"]);
+    let next = one["link"].as_array().expect("links").iter().find(|l| l["relation"] == "next").expect("a next page")["url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let path = next.split_once("/fhir/").map(|(_, p)| format!("/fhir/{p}")).expect("a path");
+    let second = s.get(&path).await.json();
+    assert_eq!(worklist_ids(&second), ["p2"]);
+    assert!(!second["link"].as_array().expect("links").iter().any(|l| l["relation"] == "next"), "the last page");
+    // One practice; and a GP sees only the people they have a relationship with.
+    assert_eq!(worklist_ids(&s.get("/fhir/Patient/$worklist?list=recent-emergency&practice=Organization/gp2").await.json()), ["p2"]);
+    let gp = as_user(&s, "gp", "GET", "/fhir/Patient/$worklist?list=recent-emergency", None).await;
+    assert_eq!(gp.status, 200, "{}", gp.text());
+    assert_eq!(worklist_ids(&gp.json()), ["p1"]);
+    // Nobody's tier rose (one run), and with two people the top tiers are empty.
+    assert!(worklist_ids(&s.get("/fhir/Patient/$worklist?list=tier-rose").await.json()).is_empty());
+    assert!(worklist_ids(&s.get("/fhir/Patient/$worklist?list=top-tiers-without-care-plan").await.json()).is_empty());
+    // Bad requests name the parameter at fault.
+    for (query, at) in [("", "list"), ("?list=everyone", "list"), ("?list=tier-rose&_cursor=zz", "_cursor"), ("?list=tier-rose&colour=red", "colour")]
+    {
+        let r = s.get(&format!("/fhir/Patient/$worklist{query}")).await;
+        assert_eq!(r.status, 400, "{query}: {}", r.text());
+        assert_eq!(r.json()["issue"][0]["expression"][0], at, "{query}");
+    }
+    // The GP's page is audited as a read of p1's record.
+    let log = s.app().audit_log(0, 10_000).await.expect("log");
+    let event = log.iter().rev().find(|e| e.record.username.as_deref() == Some("gp") && e.record.body.contains("$worklist")).expect("event");
+    assert_eq!(event.record.patients, ["p1"]);
+}

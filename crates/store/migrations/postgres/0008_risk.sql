@@ -19,7 +19,8 @@ CREATE TABLE risk_score (
     previous_tier  TEXT,
     segment        INTEGER,
     efi_band       TEXT NOT NULL,
-    practice       TEXT COLLATE "C"
+    practice       TEXT COLLATE "C",
+    last_emergency TEXT
 );
 CREATE INDEX risk_score_tier ON risk_score (tier, probability DESC, person_key);
 CREATE INDEX risk_score_practice ON risk_score (practice, tier, probability DESC, person_key);

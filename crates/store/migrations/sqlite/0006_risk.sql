@@ -20,7 +20,8 @@ CREATE TABLE risk_score (
     previous_tier  TEXT,                       -- the tier before the last full run, if scored then
     segment        INTEGER,                    -- North West London group (1-15), if placed
     efi_band       TEXT NOT NULL,
-    practice       TEXT                        -- the registered practice (Organization id), if any
+    practice       TEXT,                       -- the registered practice (Organization id), if any
+    last_emergency TEXT                        -- the day of their latest A&E attendance or emergency admission
 ) WITHOUT ROWID;
 CREATE INDEX risk_score_tier ON risk_score (tier, probability DESC, person_key);
 CREATE INDEX risk_score_practice ON risk_score (practice, tier, probability DESC, person_key);

@@ -5,7 +5,7 @@
 
 mod bulk;
 mod migrate;
-mod rows;
+pub(crate) mod rows;
 mod scratch;
 mod tx;
 
@@ -128,6 +128,12 @@ impl PgStore {
     }
 
     /// A pooled connection to a migrated database.
+    /// Runs a statement built by `crate::sql` and answers its rows.
+    pub(crate) async fn query_fragment(&self, f: &crate::sql::Fragment) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+        let c = self.ready_client().await?;
+        rows::query(&c, f, &self.inner.statements).await
+    }
+
     pub(crate) async fn ready_client(&self) -> Result<Object, StoreError> {
         if !self.inner.ready.load(Ordering::Acquire) {
             self.migrate().await?;

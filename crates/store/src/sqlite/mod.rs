@@ -5,8 +5,8 @@ mod bulk;
 mod checkpoint;
 mod migrate;
 mod person;
-mod rows;
-mod search;
+pub(crate) mod rows;
+pub(crate) mod search;
 mod writer;
 
 use crate::error::StoreError;

@@ -12,7 +12,7 @@ use rusqlite::Connection;
 use serde_json::Value;
 
 /// The parameters of a statement as SQLite values (lists are already spread over placeholders).
-pub(super) fn params(f: &Fragment) -> Vec<Sql> {
+pub(crate) fn params(f: &Fragment) -> Vec<Sql> {
     let mut out = Vec::with_capacity(f.params.len());
     for p in &f.params {
         match p {

@@ -1,0 +1,174 @@
+//! Worklists: the people to act on first, from the stored risk scores (`joinery risk refresh`, kept current
+//! by incremental re-scores): in the top tiers without an active care plan, whose tier rose at the last
+//! re-score, or with an A&E attendance or emergency admission in the last 14 days; for practices, a network
+//! (the practices that are part of it) or everyone; highest risk first, in keyset pages, and only people the
+//! caller may see (the access decision is part of the statement). Answered as a searchset Bundle of
+//! Patients, each entry's `search.score` the probability and its extensions the tier, the tier before, the
+//! segment and the latest emergency.
+
+use crate::error::AppError;
+use crate::present::resource_json;
+use crate::session::Session;
+use care::registers::Day;
+use fhir::IssueCode;
+use serde_json::{json, Value};
+use store::{Worklist, WorklistQuery};
+
+/// The extension on a worklist entry's `search` that carries the person's scores.
+pub const WORKLIST_EXTENSION: &str = "urn:joinery:extension:worklist";
+/// How many days back an emergency puts a person on `recent-emergency`.
+pub const RECENT_DAYS: u32 = 14;
+
+/// The worklists by name.
+pub const LISTS: [&str; 3] = ["top-tiers-without-care-plan", "tier-rose", "recent-emergency"];
+
+impl Session {
+    /// `GET [base]/Patient/$worklist?list=…[&practice=Organization/x,…][&network=Organization/y][&_count=n][&_cursor=…]`.
+    pub async fn worklist(&self, params: &[(String, String)]) -> Result<Value, AppError> {
+        let bad = |msg: String, at: &str| AppError::bad_request(IssueCode::Value, msg, Some(at));
+        let (mut list, mut practices, mut network, mut count, mut cursor) = (None, None::<Vec<String>>, None, None, None);
+        for (name, value) in params {
+            match name.as_str() {
+                "list" => list = Some(value.as_str()),
+                "practice" => {
+                    let ids = value
+                        .split(',')
+                        .map(|p| organisation_id(p).ok_or_else(|| bad(format!("practice '{p}' is not an Organization reference"), "practice")));
+                    practices.get_or_insert_with(Vec::new).extend(ids.collect::<Result<Vec<_>, _>>()?);
+                }
+                "network" => {
+                    network =
+                        Some(organisation_id(value).ok_or_else(|| bad(format!("network '{value}' is not an Organization reference"), "network"))?)
+                }
+                "_count" => count = Some(value.parse::<usize>().map_err(|_| bad(format!("_count '{value}' is not a number"), "_count"))?),
+                "_cursor" => {
+                    cursor = Some(parse_cursor(value).ok_or_else(|| bad(format!("_cursor '{value}' is not a cursor this server made"), "_cursor"))?)
+                }
+                "_format" | "_pretty" => {}
+                other => return Err(bad(format!("$worklist has no parameter '{other}'"), other)),
+            }
+        }
+        let today = self.today()?;
+        let list = match list {
+            Some("top-tiers-without-care-plan") => Worklist::TopTiersWithoutCarePlan,
+            Some("tier-rose") => Worklist::TierRose,
+            Some("recent-emergency") => Worklist::RecentEmergency { since: days_before(today, RECENT_DAYS).to_string() },
+            Some(other) => return Err(bad(format!("list '{other}' is not one of {}", LISTS.join(", ")), "list")),
+            None => {
+                return Err(AppError::bad_request(IssueCode::Required, format!("$worklist needs list (one of {})", LISTS.join(", ")), Some("list")))
+            }
+        };
+        if let Some(n) = &network {
+            // The practices that are part of the network, as the caller may see them (organisations are shared).
+            let query = [("partof".to_owned(), format!("Organization/{n}")), ("_count".to_owned(), self.config.limits.max_count.to_string())];
+            let page = self.search("Organization", &query, Default::default()).await?;
+            practices.get_or_insert_with(Vec::new).extend(page.matches.iter().map(|o| o.id.clone()));
+        }
+        let limit = count.unwrap_or(self.config.limits.default_count).min(self.config.limits.max_count).max(1);
+        let query = WorklistQuery { list, practices, after: cursor, limit: limit + 1, visibility: self.visibility().clone() };
+        let mut rows = self.store.worklist(query).await?;
+        let next = (rows.len() > limit).then(|| {
+            rows.truncate(limit);
+            rows.last().map(|(_, s)| format!("{:?}|{}", s.probability, s.person))
+        });
+        let base = &self.config.base_url;
+        let link = |cursor: Option<&str>| {
+            let mut query: Vec<String> = params.iter().filter(|(k, _)| k != "_cursor").map(|(k, v)| format!("{k}={}", encode(v))).collect();
+            if let Some(c) = cursor {
+                query.push(format!("_cursor={}", encode(c)));
+            }
+            format!("{base}/Patient/$worklist?{}", query.join("&"))
+        };
+        let mut links = vec![json!({ "relation": "self", "url": link(params.iter().find(|(k, _)| k == "_cursor").map(|(_, v)| v.as_str())) })];
+        if let Some(Some(n)) = &next {
+            links.push(json!({ "relation": "next", "url": link(Some(n)) }));
+        }
+        let mut entries = Vec::with_capacity(rows.len());
+        for (patient, score) in &rows {
+            self.touch(patient.person_key.as_deref());
+            let mut scores = vec![json!({ "url": "tier", "valueCoding": { "system": crate::risk::TIER_SYSTEM, "code": score.tier } })];
+            if let Some(before) = &score.previous_tier {
+                scores.push(json!({ "url": "previousTier", "valueCoding": { "system": crate::risk::TIER_SYSTEM, "code": before } }));
+            }
+            if let Some(segment) = score.segment {
+                scores.push(json!({ "url": "segment", "valueCoding": { "system": crate::registers::SEGMENT_SYSTEM, "code": segment.to_string() } }));
+            }
+            scores.push(json!({ "url": "efiBand", "valueCoding": { "system": crate::risk::EFI_BAND_SYSTEM, "code": score.efi_band } }));
+            if let Some(day) = &score.last_emergency {
+                scores.push(json!({ "url": "lastEmergency", "valueDate": day }));
+            }
+            entries.push(json!({
+                "fullUrl": format!("{base}/Patient/{}", patient.id),
+                "resource": resource_json(patient)?,
+                "search": {
+                    "extension": [{ "url": WORKLIST_EXTENSION, "extension": scores }],
+                    "mode": "match",
+                    "score": Value::Number(serde_json::Number::from_string_unchecked(format!("{:.4}", score.probability))),
+                },
+            }));
+        }
+        Ok(json!({ "resourceType": "Bundle", "type": "searchset", "link": links, "entry": entries }))
+    }
+}
+
+/// `Organization/x` or `x`: the id.
+fn organisation_id(text: &str) -> Option<String> {
+    let id = text.strip_prefix("Organization/").unwrap_or(text);
+    (!id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')).then(|| id.to_owned())
+}
+
+/// `probability|id`, as `worklist` writes it.
+fn parse_cursor(text: &str) -> Option<(f64, String)> {
+    let (p, id) = text.split_once('|')?;
+    let p: f64 = p.parse().ok()?;
+    (p.is_finite() && !id.is_empty()).then(|| (p, id.to_owned()))
+}
+
+/// The day `days` days before `day`.
+fn days_before(day: Day, days: u32) -> Day {
+    let mut d = day;
+    for _ in 0..days {
+        d = if d.day > 1 {
+            Day { day: d.day - 1, ..d }
+        } else {
+            let last = d.months_before(1);
+            // The last day of the month before: the same day a month earlier, moved to that month's end.
+            (28..=31).rev().map(|n| Day { day: n, ..last }).find(|c| Day::parse(&c.to_string(), false).is_some()).unwrap_or(last)
+        };
+    }
+    d
+}
+
+/// Percent-encodes a query value's reserved characters.
+fn encode(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| match c {
+            'A'..='Z' | 'a'..='z' | '0'..='9' | '-' | '.' | '_' | '~' | '/' | ',' => c.to_string(),
+            other => other.to_string().bytes().map(|b| format!("%{b:02X}")).collect(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_before_cross_months_and_years() {
+        let day = |s: &str| Day::parse(s, false).expect("a day");
+        assert_eq!(days_before(day("2024-03-10"), 14), day("2024-02-25"));
+        assert_eq!(days_before(day("2024-03-01"), 1), day("2024-02-29"));
+        assert_eq!(days_before(day("2025-01-05"), 14), day("2024-12-22"));
+        assert_eq!(days_before(day("2025-05-01"), 1), day("2025-04-30"));
+    }
+
+    #[test]
+    fn cursors_round_trip_and_odd_ones_are_refused() {
+        let p = 0.123_456_789_012_345_67_f64;
+        assert_eq!(parse_cursor(&format!("{p:?}|abc")), Some((p, "abc".into())));
+        assert_eq!(parse_cursor("x|abc"), None);
+        assert_eq!(parse_cursor("0.5|"), None);
+        assert_eq!(parse_cursor("NaN|a"), None);
+    }
+}
