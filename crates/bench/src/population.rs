@@ -51,6 +51,16 @@ pub struct Population {
     pub count_candidates: Vec<TokenCount>,
     /// The practice with the most registered people, for the searches made as its GP.
     pub practice: Option<Practice>,
+    /// The primary care network (the organisation practices are `partOf`) with the most registered people,
+    /// for the worklists.
+    pub network: Option<Network>,
+}
+
+/// A primary care network: its Organization id, its practices and the people registered with them.
+pub struct Network {
+    pub organisation: String,
+    pub practices: usize,
+    pub registered: u64,
 }
 
 /// A GP practice: a role there to sign in as, the people registered with it (a sample), and how many of them
@@ -263,6 +273,34 @@ pub fn read(dir: &Path, seed: u64) -> Result<Population, String> {
     };
     let name_prefix: String = family_norm.chars().take(3).collect();
 
+    // The network with the most people registered with its practices (ties: the first id).
+    let mut network = None;
+    let organisation_file = dir.join("Organization.ndjson");
+    if organisation_file.is_file() {
+        let mut part_of: HashMap<String, String> = HashMap::new();
+        each_line(&organisation_file, |o| {
+            if let (Some(id), Some(parent)) = (
+                o.get("id").and_then(Value::as_str),
+                o.pointer("/partOf/reference").and_then(Value::as_str).and_then(|r| r.strip_prefix("Organization/")),
+            ) {
+                part_of.insert(id.to_owned(), parent.to_owned());
+            }
+            Ok(())
+        })?;
+        let mut by_network: HashMap<&str, (usize, u64)> = HashMap::new();
+        for (practice, people) in &registered {
+            if let Some(parent) = part_of.get(practice) {
+                let entry = by_network.entry(parent.as_str()).or_default();
+                entry.0 += 1;
+                entry.1 += people.len() as u64;
+            }
+        }
+        network = by_network
+            .into_iter()
+            .max_by(|(a, x), (b, y)| x.1.cmp(&y.1).then_with(|| b.cmp(a)))
+            .map(|(organisation, (practices, registered))| Network { organisation: organisation.to_owned(), practices, registered });
+    }
+
     // The practice with the most registered people (ties: the first id), and a role there.
     let chosen = registered.into_iter().max_by(|(a, x), (b, y)| x.len().cmp(&y.len()).then_with(|| b.cmp(a)));
     let role_file = dir.join("PractitionerRole.ndjson");
@@ -394,6 +432,7 @@ pub fn read(dir: &Path, seed: u64) -> Result<Population, String> {
         count,
         count_candidates: candidates,
         practice,
+        network,
     })
 }
 
@@ -425,6 +464,7 @@ impl Population {
                 "organization": p.organisation, "practitioner_role": p.role, "registered": p.registered,
                 "family_matches": p.family_matches,
             })),
+            "network": self.network.as_ref().map(|n| json!({ "organization": n.organisation, "practices": n.practices, "registered": n.registered })),
             "count_candidates": self.count_candidates.iter().map(TokenCount::to_json).collect::<Vec<_>>(),
         })
     }

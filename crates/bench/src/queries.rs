@@ -19,6 +19,8 @@ pub enum Expect {
     Total { total: u64, entries: usize },
     /// A read: this Patient.
     Resource { id: String },
+    /// A worklist page: at most `max` Patients, each entry's `search.score` no higher than the one before.
+    Ranked { max: usize },
 }
 
 /// One query shape: its requests (path and expected answer) and its targets.
@@ -188,6 +190,28 @@ pub fn access_shapes(p: &Population, gp: &'static str) -> Vec<Shape> {
     ]
 }
 
+/// The worklist of the worklist issue, on the network with the most registered people: its first page as the
+/// system client (everyone in the network) and as the GP of the practice with the most people (only the
+/// people they may see). `gp` is the GP's `Authorization` header.
+pub fn worklist_shapes(p: &Population, gp: Option<&'static str>) -> Vec<Shape> {
+    let Some(network) = &p.network else { return Vec::new() };
+    let path =
+        format!("/fhir/Patient/$worklist?list=top-tiers-without-care-plan&network=Organization/{}&_count={}", network.organisation, WORKLIST_PAGE);
+    let about = format!(
+        "Patient/$worklist?list=top-tiers-without-care-plan&network=Organization/{}&_count={WORKLIST_PAGE} ({} practices, {} people registered)",
+        network.organisation, network.practices, network.registered
+    );
+    let case = || vec![(path.clone(), Expect::Ranked { max: WORKLIST_PAGE })];
+    let mut out = vec![Shape::new("worklist_system", format!("{about}, as the system client"), None, 50.0, case())];
+    if let Some(gp) = gp {
+        out.push(Shape::new("worklist_gp", format!("{about}, as the GP of the largest practice"), None, 50.0, case()).asked_as(gp));
+    }
+    out
+}
+
+/// Entries on a worklist page.
+pub const WORKLIST_PAGE: usize = 20;
+
 impl Work for Shape {
     fn request(&self, rng: &mut Rng) -> Req {
         let mut req = match self.cases.len() {
@@ -244,6 +268,15 @@ pub fn judge(expect: &Expect, reply: &Reply) -> Result<(), String> {
         Expect::One { id: want } => {
             if matches.len() != 1 || id(matches[0]) != *want {
                 return Err(format!("expected Patient/{want} alone, got {:?}", matches.iter().map(|r| id(r)).collect::<Vec<_>>()));
+            }
+        }
+        Expect::Ranked { max } => {
+            if matches.len() > *max || matches.iter().any(|r| r.get("resourceType").and_then(Value::as_str) != Some("Patient")) {
+                return Err(format!("expected at most {max} Patients, got {} entries", matches.len()));
+            }
+            let scores: Vec<f64> = entries.iter().filter_map(|e| e.pointer("/search/score").and_then(Value::as_f64)).collect();
+            if scores.len() != matches.len() || scores.windows(2).any(|w| w[1] > w[0]) {
+                return Err(format!("expected scores from highest, got {scores:?}"));
             }
         }
         Expect::Page { ids } => {

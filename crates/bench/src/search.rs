@@ -57,7 +57,8 @@ pub struct SearchArgs {
     /// Threads of the load generator's runtime.
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
-    /// Only these shapes (comma-separated: identifier, observation, family, name, summary_count, total_accurate).
+    /// Only these shapes (comma-separated: identifier, observation, family, name, summary_count, total_accurate,
+    /// read_system, read_gp, family_gp, worklist_system, worklist_gp).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Upper bound on the requests of one measurement.
@@ -202,6 +203,12 @@ fn run(args: &SearchArgs, cleanup: &mut Cleanup) -> Result<bool, String> {
     preparation.insert("reused_database".into(), json!(reused));
     let bytes_after_import = server::database_bytes(&db);
 
+    // The risk scores the worklists page through: a full re-score.
+    let (stdout, took, _) = joinery_command(&joinery, &["risk".as_ref(), "refresh".as_ref(), "--database".as_ref(), db.as_os_str()], &[])?;
+    eprintln!("bench search: risk scores refreshed in {:.1} s", took.as_secs_f64());
+    preparation.insert("risk_refresh_s".into(), json!(crate::round3(took.as_secs_f64())));
+    preparation.insert("risk_refresh_output".into(), output_json(&stdout));
+
     // The values the searches use.
     let started = Instant::now();
     eprintln!("bench search: reading {}", ndjson.display());
@@ -223,6 +230,7 @@ fn run(args: &SearchArgs, cleanup: &mut Cleanup) -> Result<bool, String> {
         eprintln!("bench search: warning: the NDJSON holds {} people, not {}", population.people, args.people);
     }
     let mut shapes = queries::shapes(&population);
+    let mut gp_header = None;
     if let Some(practice) = &population.practice {
         // A clinician of the practice with the most registered people: an account on the database and a token.
         let role = format!("PractitionerRole/{}", practice.role);
@@ -241,7 +249,9 @@ fn run(args: &SearchArgs, cleanup: &mut Cleanup) -> Result<bool, String> {
         // One header for the whole run, shared by the clients' requests.
         let header: &'static str = Box::leak(format!("Bearer {token}").into_boxed_str());
         shapes.extend(queries::access_shapes(&population, header));
+        gp_header = Some(header);
     }
+    shapes.extend(queries::worklist_shapes(&population, gp_header));
     if !args.only.is_empty() {
         shapes.retain(|s| args.only.iter().any(|o| o == s.name));
         if shapes.is_empty() {

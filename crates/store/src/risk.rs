@@ -274,23 +274,36 @@ fn tier_rank(column: &str) -> String {
 fn worklist_sql(d: Dialect, q: &WorklistQuery) -> Fragment {
     let mut f = Fragment::new(d);
     let score_columns: Vec<String> = SCORE_COLUMNS.split(", ").map(|c| format!("r.{c}")).collect();
+    // People are read highest risk first, each checked (practice, list, access) as it comes, until the page
+    // is full: SQLite, which has no statistics on these tables, is told to take that index and to join each
+    // person's Patient after (CROSS JOIN keeps the order).
+    let (from, join, by_person) = match d {
+        Dialect::Sqlite => ("risk_score r INDEXED BY risk_score_probability", "CROSS JOIN", " INDEXED BY resource_current_person"),
+        Dialect::Postgres => ("risk_score r", "JOIN", ""),
+    };
+    // The page is chosen on the scores and the current-version rows (no bodies), then the bodies of its
+    // people are read.
+    let outer_columns: Vec<String> = SCORE_COLUMNS.split(", ").map(|c| format!("w.{c}")).collect();
     f.push(&format!(
-        "SELECT {STORED_COLUMNS}, {} FROM risk_score r
-         JOIN resource_current c ON c.resource_type = 'Patient' AND c.id = r.person_key
-         JOIN resource_version v ON v.seq = c.seq
+        "SELECT {STORED_COLUMNS}, {} FROM (SELECT {}, c.seq AS current_seq FROM {from}
+         {join} resource_current c ON c.resource_type = 'Patient' AND c.id = r.person_key
          WHERE c.deleted = 0",
+        outer_columns.join(", "),
         score_columns.join(", ")
     ));
     if let Some(practices) = &q.practices {
         f.in_list("r.practice", practices);
     }
     match &q.list {
-        Worklist::TopTiersWithoutCarePlan => f.push(
+        // The top tiers are the highest probabilities: the scan stops at the high tier's cut.
+        Worklist::TopTiersWithoutCarePlan => f.push(&format!(
             " AND r.tier IN ('very-high', 'high')
-              AND NOT EXISTS (SELECT 1 FROM resource_current cp JOIN search_token st ON st.resource_type = cp.resource_type AND st.id = cp.id
+              AND r.probability >= (SELECT COALESCE(MIN(lowest_high), 0) FROM risk_run WHERE run = (SELECT MAX(run) FROM risk_run))
+              AND NOT EXISTS (SELECT 1 FROM resource_current cp{by_person}
                               WHERE cp.person_key = r.person_key AND cp.resource_type = 'CarePlan' AND cp.deleted = 0
-                                AND st.param = 'status' AND st.code = 'active')",
-        ),
+                                AND EXISTS (SELECT 1 FROM search_token st WHERE st.resource_type = 'CarePlan' AND st.param = 'status'
+                                            AND st.code = 'active' AND st.id = cp.id))"
+        )),
         Worklist::TierRose => f.push(&format!(" AND r.previous_tier IS NOT NULL AND {} < {}", tier_rank("r.tier"), tier_rank("r.previous_tier"))),
         Worklist::RecentEmergency { since } => f.bind(" AND r.last_emergency >= ?", since.as_str()),
     }
@@ -300,7 +313,11 @@ fn worklist_sql(d: Dialect, q: &WorklistQuery) -> Fragment {
         f.bind(" AND r.person_key > ?))", id.as_str());
     }
     access::visible(&mut f, &q.visibility, "c");
-    f.push(&format!(" ORDER BY r.probability DESC, r.person_key LIMIT {}", q.limit));
+    f.push(&format!(
+        " ORDER BY r.probability DESC, r.person_key LIMIT {}) w {join} resource_version v ON v.seq = w.current_seq
+         ORDER BY w.probability DESC, w.person_key",
+        q.limit
+    ));
     f
 }
 

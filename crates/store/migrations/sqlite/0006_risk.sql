@@ -23,5 +23,5 @@ CREATE TABLE risk_score (
     practice       TEXT,                       -- the registered practice (Organization id), if any
     last_emergency TEXT                        -- the day of their latest A&E attendance or emergency admission
 ) WITHOUT ROWID;
-CREATE INDEX risk_score_tier ON risk_score (tier, probability DESC, person_key);
-CREATE INDEX risk_score_practice ON risk_score (practice, tier, probability DESC, person_key);
+-- Worklists read people highest risk first and stop at a page: one index in that order.
+CREATE INDEX risk_score_probability ON risk_score (probability DESC, person_key);
