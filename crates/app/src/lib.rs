@@ -58,6 +58,8 @@ pub struct Config {
     /// Organisations (ids) whose staff are named, not only by organisation and role, to the people whose
     /// records they open, when those people list who looked.
     pub named_organisations: Vec<String>,
+    /// The shares of the population a full re-score puts in the very high, high and rising tiers.
+    pub tier_shares: [f64; 3],
 }
 
 impl Config {
@@ -71,6 +73,7 @@ impl Config {
             sensitive_codes: Default::default(),
             clock: Clock::system(),
             named_organisations: Vec::new(),
+            tier_shares: care::admission::DEFAULT_TIER_SHARES,
         }
     }
 }

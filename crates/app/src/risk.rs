@@ -76,7 +76,7 @@ pub struct Refresh {
 impl Session {
     /// The full re-score (system callers only): everyone alive on `on` (default today) scored from the whole
     /// record (emergency-admission probability, eFI band, segment, registered practice), the tiers cut by
-    /// the default shares of the population, and every row replaced in one transaction, each person's tier
+    /// the configured shares of the population (`Config::tier_shares`), and every row replaced in one transaction, each person's tier
     /// before it kept. Everyone read is noted for the audit log.
     pub async fn refresh_risk(&self, on: Option<Day>) -> Result<Refresh, AppError> {
         let on = match on {
@@ -103,8 +103,11 @@ impl Session {
         .await
         .map_err(|e| AppError::Internal(Box::new(e)))?;
         let probabilities: Vec<f64> = scores.iter().map(|s| s.probability).collect();
-        let cuts = TierCuts::from_scores(&probabilities, DEFAULT_TIER_SHARES)
-            .ok_or_else(|| AppError::NotFound("there is nobody alive on that day to score".into()))?;
+        if probabilities.is_empty() {
+            return Err(AppError::NotFound("there is nobody alive on that day to score".into()));
+        }
+        let cuts = TierCuts::from_scores(&probabilities, self.config.tier_shares)
+            .ok_or_else(|| AppError::Internal("the configured tier shares are not fractions adding up to at most 1".into()))?;
         let mut tiers = [0usize; 4];
         for s in &mut scores {
             let tier = cuts.tier(s.probability);

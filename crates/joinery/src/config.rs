@@ -51,6 +51,17 @@ pub struct FileConfig {
     pub limits: Option<std::collections::BTreeMap<String, usize>>,
     /// The configurable part of the information-sharing rules.
     pub access: Option<AccessConfig>,
+    /// Risk stratification.
+    pub risk: Option<RiskConfig>,
+}
+
+/// The `[risk]` table of the configuration file.
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RiskConfig {
+    /// The shares of the population in the very high, high and rising tiers, the highest probabilities
+    /// first; the rest are low [default: 0.005, 0.045, 0.15, the risk pyramid].
+    pub tier_shares: Option<[f64; 3]>,
 }
 
 /// The `[access]` table of the configuration file.
@@ -89,6 +100,12 @@ pub fn app_config(file: &FileConfig, base_url: &str) -> Result<app::Config, Stri
     let codes = app::access::SensitiveCodes::parse(&access.sensitive_codes.unwrap_or_default()).map_err(|e| format!("[access] {e}"))?;
     config.sensitive_codes = std::sync::Arc::new(codes);
     config.named_organisations = access.named_organisations.unwrap_or_default();
+    if let Some(shares) = file.risk.as_ref().and_then(|r| r.tier_shares) {
+        if shares.iter().any(|s| !(0.0..=1.0).contains(s)) || shares.iter().sum::<f64>() > 1.0 {
+            return Err(format!("[risk] tier_shares {shares:?} must be three fractions from 0 to 1 adding up to at most 1"));
+        }
+        config.tier_shares = shares;
+    }
     Ok(config)
 }
 
@@ -323,6 +340,18 @@ mod tests {
             let row = format!("| `{key}` | {default} |");
             assert!(readme.contains(&row), "README.md lists the limit: {row}");
         }
+    }
+
+    #[test]
+    fn tier_shares_come_from_the_file_and_must_be_fractions() {
+        let file: FileConfig = toml::from_str("[risk]\ntier_shares = [0.01, 0.04, 0.2]").expect("toml");
+        assert_eq!(app_config(&file, "http://x").expect("config").tier_shares, [0.01, 0.04, 0.2]);
+        assert_eq!(app_config(&FileConfig::default(), "http://x").expect("config").tier_shares, care::admission::DEFAULT_TIER_SHARES);
+        for bad in ["[0.5, 0.5, 0.5]", "[-0.1, 0.1, 0.1]", "[0.1, 0.1, 1.5]"] {
+            let file: FileConfig = toml::from_str(&format!("[risk]\ntier_shares = {bad}")).expect("toml");
+            assert!(app_config(&file, "http://x").expect_err(bad).contains("tier_shares"), "{bad}");
+        }
+        assert!(toml::from_str::<FileConfig>("[risk]\ntier_shares = [0.1, 0.2]").is_err(), "three shares");
     }
 
     #[test]

@@ -462,6 +462,15 @@ fn risk_evaluate_and_fit_read_the_record_as_it_stood_and_the_admissions_after() 
         .expect("the scores");
     assert_eq!(rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(), ["p1", "p2", "p3", "p4", "p5"], "p6 died before the day");
     assert!(rows.iter().all(|r| r.1 == 2 && r.2.is_some() && r.3 == r.2), "{rows:?}");
+    // Tiers by configured shares: a fifth each for the upper three, the highest scores first (p1 and p2 had
+    // an admission in 2023; the built-in model scores the women a little higher), and the two who tie at
+    // the lowest score are low.
+    std::fs::write(d.join("fifths.toml"), "[risk]\ntier_shares = [0.2, 0.2, 0.2]\n").expect("write");
+    let out = joinery(&["--config", "fifths.toml", "risk", "refresh", "--database", "db.db", "--on", "2024-01-01"], d);
+    assert!(out.status.success(), "{}", text(&out));
+    let fifths: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let people: Vec<u64> = fifths["tiers"].as_array().expect("tiers").iter().map(|t| t["people"].as_u64().expect("n")).collect();
+    assert_eq!(people, [1, 1, 1, 2], "{fifths}");
     // A day that is not a date, or a model that is not one, is refused as usage.
     assert_eq!(joinery(&["risk", "evaluate", "--database", "db.db", "--on", "2024-02-30"], d).status.code(), Some(2));
     std::fs::write(d.join("bad.json"), "{}").expect("write");
