@@ -146,6 +146,11 @@ fn permitted(who: &Authenticated, method: &Method, path: &str, query: Option<&st
         ([t, _, "$registers" | "$frailty" | "$segment"], &Method::GET) => {
             need(t, Perm::Read).and(need("Condition", Perm::Read)).and(need("MedicationRequest", Perm::Read))
         }
+        // LACE reads the stay, the person's diagnoses and their A&E attendances.
+        (["Encounter", _, "$readmission-risk"], &Method::GET) => need("Encounter", Perm::Read)
+            .and(need("Patient", Perm::Read))
+            .and(need("Condition", Perm::Read))
+            .and(need("MedicationRequest", Perm::Read)),
         // The admission risk reads their emergency encounters as well.
         ([t, _, "$admission-risk"], &Method::GET) => {
             need(t, Perm::Read).and(need("Condition", Perm::Read)).and(need("MedicationRequest", Perm::Read)).and(need("Encounter", Perm::Read))

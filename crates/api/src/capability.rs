@@ -120,6 +120,12 @@ fn resource(t: &str) -> Value {
         "searchRevInclude": revincludes,
         "searchParam": params,
     });
+    if t == "Encounter" {
+        resource["operation"] = json!([
+            { "name": "readmission-risk", "definition": "urn:joinery:operation:readmission-risk",
+              "documentation": "GET: the stay's LACE index as a RiskAssessment (length of stay, acute admission, Charlson index with each group, emergency department visits in the 6 months before, each with its points and evidence), from what the caller may see; provisional while the stay goes on" },
+        ]);
+    }
     if t == "Patient" {
         resource["operation"] = json!([
             { "name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything" },

@@ -187,6 +187,13 @@ pub async fn compartment(
         let (today, frailty) = session.frailty(&id).await?;
         return Ok(json_response(StatusCode::OK, &app::risk::frailty_risk_assessment(&id, today, &frailty), pretty));
     }
+    if rtype == "$readmission-risk" {
+        if ctype != "Encounter" {
+            return Err(app::AppError::NotFound(format!("$readmission-risk is defined on Encounter, not {ctype}")).into());
+        }
+        let r = session.readmission_risk(&id).await?;
+        return Ok(json_response(StatusCode::OK, &app::risk::readmission_risk_assessment(&r), pretty));
+    }
     if rtype == "$admission-risk" {
         if ctype != "Patient" {
             return Err(app::AppError::NotFound(format!("$admission-risk is defined on Patient, not {ctype}")).into());

@@ -232,6 +232,112 @@ impl crate::App {
     }
 }
 
+/// A stay's LACE score, with the stay's days and whether it has ended.
+#[derive(Debug, Clone)]
+pub struct Readmission {
+    pub encounter: String,
+    pub patient: String,
+    pub admitted: Day,
+    /// The day of discharge, or today for a stay still going on (the score is then provisional).
+    pub discharged: Day,
+    pub ended: bool,
+    pub lace: care::readmission::Lace,
+}
+
+impl Session {
+    /// LACE for an inpatient Encounter the caller may see, from what they may see of the person's record.
+    pub async fn readmission_risk(&self, encounter_id: &str) -> Result<Readmission, AppError> {
+        let unprocessable = |msg: &str, at: &str| AppError::unprocessable(fhir::IssueCode::Processing, msg, Some(at));
+        let encounter = self.read("Encounter", encounter_id).await?;
+        let body = crate::present::resource_json(&encounter)?;
+        if !matches!(body["class"]["code"].as_str(), Some("IMP" | "ACUTE" | "NONAC")) {
+            return Err(unprocessable("LACE is for inpatient stays: the Encounter's class is not IMP, ACUTE or NONAC", "Encounter.class"));
+        }
+        let patient = encounter.person_key.clone().ok_or_else(|| unprocessable("the Encounter has no subject Patient", "Encounter.subject"))?;
+        let day = |at: &str| body["period"][at].as_str().and_then(|d| Day::parse(d, false));
+        let admitted = day("start").ok_or_else(|| unprocessable("the stay has no start", "Encounter.period.start"))?;
+        let (discharged, ended) = match day("end") {
+            Some(d) => (d, true),
+            None => (self.today()?.max(admitted), false),
+        };
+        if discharged < admitted {
+            return Err(unprocessable("the stay ends before it starts", "Encounter.period.end"));
+        }
+        let acute = care::registers::Facts::from_resources([&body]).emergencies.iter().any(|e| e.kind == EmergencyKind::Admission);
+        let facts = self.coded_facts(&patient, true).await?;
+        let lace = care::readmission::lace(&facts, admitted, discharged, acute, care::readmission::Charlson::builtin());
+        Ok(Readmission { encounter: encounter_id.to_owned(), patient, admitted, discharged, ended, lace })
+    }
+}
+
+/// LACE as a RiskAssessment: the total, each part with its points and evidence, each Charlson group.
+pub fn readmission_risk_assessment(r: &Readmission) -> Value {
+    let charlson = care::readmission::Charlson::builtin();
+    let l = &r.lace;
+    let part = |code: &str, display: &str, value: Value, points: u32, evidence: Vec<String>| {
+        let mut parts = vec![
+            json!({ "url": "factor", "valueCoding": { "system": format!("{MODEL_SYSTEM}:lace:part"), "code": code, "display": display } }),
+            json!({ "url": "value", "valueDecimal": value }),
+            json!({ "url": "contribution", "valueDecimal": points }),
+        ];
+        parts.extend(evidence.into_iter().map(|e| json!({ "url": "evidence", "valueReference": { "reference": e } })));
+        json!({ "url": FACTOR_EXTENSION, "extension": parts })
+    };
+    let encounter = format!("Encounter/{}", r.encounter);
+    let mut extension = vec![
+        json!({ "url": SCORE_EXTENSION, "valueDecimal": l.total }),
+        part("length-of-stay", "Length of stay (days)", json!(l.length_days), l.length_points, vec![encounter.clone()]),
+        part("acute", "Acute (emergent) admission", json!(u8::from(l.acute)), if l.acute { 3 } else { 0 }, vec![encounter.clone()]),
+        part(
+            "charlson",
+            "Charlson comorbidity index",
+            json!(l.charlson_index),
+            l.charlson_points,
+            l.comorbidities.iter().flat_map(|c| c.because.clone()).collect(),
+        ),
+        part(
+            "emergency-visits",
+            "Emergency department visits in the 6 months before (up to 4)",
+            json!(l.visits.len()),
+            l.visits.len() as u32,
+            l.visits.clone(),
+        ),
+    ];
+    let names: std::collections::HashMap<&str, &str> = charlson.groups().iter().map(|g| (g.key.as_str(), g.name.as_str())).collect();
+    extension.extend(l.comorbidities.iter().map(|c| {
+        let mut parts = vec![
+            json!({ "url": "factor", "valueCoding": { "system": format!("{MODEL_SYSTEM}:charlson:group"), "code": c.key, "display": names.get(c.key.as_str()).copied().unwrap_or_default() } }),
+            json!({ "url": "contribution", "valueDecimal": c.weight }),
+        ];
+        parts.extend(c.because.iter().map(|e| json!({ "url": "evidence", "valueReference": { "reference": e } })));
+        json!({ "url": FACTOR_EXTENSION, "extension": parts })
+    }));
+    let mut basis: std::collections::BTreeSet<String> = l.comorbidities.iter().flat_map(|c| c.because.iter().cloned()).collect();
+    basis.extend(l.visits.iter().cloned());
+    basis.insert(encounter.clone());
+    let mut notes = vec![json!({ "text": format!(
+        "LACE {} of 19: length of stay {} days ({} points), {} ({} points), Charlson index {} ({} points; {} {}), {} emergency department visits in the 6 months before ({} points).",
+        l.total, l.length_days, l.length_points, if l.acute { "acute admission" } else { "not an acute admission" }, if l.acute { 3 } else { 0 },
+        l.charlson_index, l.charlson_points, charlson.model, charlson.version, l.visits.len(), l.visits.len()
+    ) })];
+    if !r.ended {
+        notes.push(json!({ "text": format!("Provisional: the stay has not ended; its length is counted to {}.", r.discharged) }));
+    }
+    json!({
+        "resourceType": "RiskAssessment",
+        "extension": extension,
+        "status": if r.ended { "final" } else { "preliminary" },
+        "method": { "coding": [{ "system": MODEL_SYSTEM, "code": "lace", "display": "LACE index" }], "text": "LACE index (van Walraven et al., CMAJ 2010)" },
+        "subject": { "reference": format!("Patient/{}", r.patient) },
+        "encounter": { "reference": encounter },
+        "occurrenceDateTime": r.discharged.to_string(),
+        "basis": basis.iter().map(|b| json!({ "reference": b })).collect::<Vec<_>>(),
+        "prediction": [{ "outcome": { "text": "Death or unplanned readmission within 30 days of discharge" },
+                         "whenRange": { "high": { "value": 30, "unit": "d", "system": "http://unitsofmeasure.org", "code": "d" } } }],
+        "note": notes,
+    })
+}
+
 /// Each person's row of a full re-score (the tier is set once the whole population's cuts are known).
 fn score_people(people: &[(&String, &Facts)], on: Day, at_ms: i64) -> Vec<store::RiskScore> {
     let (registers, efi, model, segmentation) =

@@ -207,7 +207,7 @@ fn dedup_references<'a>(refs: impl Iterator<Item = &'a str>) -> Vec<String> {
 }
 
 /// The built-in value sets, one FHIR ValueSet per deficit that is coded.
-const BUILTIN_VALUE_SETS: &[&str] = &[
+pub(crate) const BUILTIN_VALUE_SETS: &[&str] = &[
     include_str!("../risk/valuesets/efi-activity-limitation.json"),
     include_str!("../risk/valuesets/efi-anaemia.json"),
     include_str!("../risk/valuesets/efi-arthritis.json"),

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod codes;
 pub mod frailty;
 pub mod nhs_number;
+pub mod readmission;
 pub mod registers;
 pub mod scope;
 pub mod segments;

@@ -496,7 +496,7 @@ impl Registers {
 }
 
 /// The built-in value sets, one FHIR ValueSet per file.
-const BUILTIN_VALUE_SETS: &[&str] = &[
+pub(crate) const BUILTIN_VALUE_SETS: &[&str] = &[
     include_str!("../registers/valuesets/asthma-treatment.json"),
     include_str!("../registers/valuesets/fragility-fracture.json"),
     include_str!("../registers/valuesets/register-af.json"),

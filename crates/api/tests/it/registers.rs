@@ -349,3 +349,58 @@ async fn worklists_list_whom_to_act_on_first_in_pages_as_the_caller_may_see() {
     let event = log.iter().rev().find(|e| e.record.username.as_deref() == Some("gp") && e.record.body.contains("$worklist")).expect("event");
     assert_eq!(event.record.patients, ["p1"]);
 }
+
+#[tokio::test]
+async fn lace_scores_a_stay_from_what_the_caller_may_see() {
+    let s = server();
+    record(&s).await;
+    let p1 =
+        json!({ "resourceType": "Patient", "id": "p1", "birthDate": "1940-06-01", "generalPractitioner": [{ "reference": "Organization/gp1" }] });
+    assert_eq!(s.put("/fhir/Patient/p1", &p1).await.status, 200);
+    // Heart failure and COPD: Charlson 2.
+    for c in [condition("c-hf", "84114007", "active", "gp1", false), condition("c-copd", "13645005", "active", "gp1", false)] {
+        assert!(s.put(&format!("/fhir/Condition/{}", c["id"].as_str().expect("id")), &c).await.status < 300);
+    }
+    let encounter = |id: &str, class: &str, start: &str, end: Option<&str>, restricted: bool| {
+        let mut e = json!({ "resourceType": "Encounter", "id": id, "meta": { "source": "Organization/hosp" }, "status": if end.is_some() { "finished" } else { "in-progress" },
+            "class": { "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": class },
+            "priority": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/v3-ActPriority", "code": "EM" }] },
+            "subject": { "reference": "Patient/p1" }, "period": { "start": start } });
+        if let Some(end) = end {
+            e["period"]["end"] = json!(end);
+        }
+        if restricted {
+            e["meta"]["security"] = json!([{ "system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "R" }]);
+        }
+        e
+    };
+    for e in [
+        encounter("stay", "IMP", "2029-12-01T10:00:00Z", Some("2029-12-05T12:00:00Z"), false),
+        encounter("ae", "EMER", "2029-10-01T10:00:00Z", Some("2029-10-01T14:00:00Z"), true),
+        encounter("now", "IMP", "2029-12-29T10:00:00Z", None, false),
+        encounter("clinic", "AMB", "2029-11-01T10:00:00Z", Some("2029-11-01T11:00:00Z"), false),
+    ] {
+        assert!(s.put(&format!("/fhir/Encounter/{}", e["id"].as_str().expect("id")), &e).await.status < 300);
+    }
+    let score = |r: &Value| r["extension"][0]["valueDecimal"].as_u64().expect("a score");
+    // 4 days (4) + acute (3) + Charlson 2 (2) + one visit (1) = 10.
+    let all = s.get("/fhir/Encounter/stay/$readmission-risk").await;
+    assert_eq!(all.status, 200, "{}", all.text());
+    let got = all.json();
+    fhir::validate::validate_resource(&got).unwrap_or_else(|e| panic!("the RiskAssessment is valid FHIR: {e:?}"));
+    assert_eq!((score(&got), got["status"].as_str(), got["occurrenceDateTime"].as_str()), (10, Some("final"), Some("2029-12-05")));
+    let mut basis: Vec<&str> = got["basis"].as_array().expect("basis").iter().filter_map(|b| b["reference"].as_str()).collect();
+    basis.sort_unstable();
+    assert_eq!(basis, ["Condition/c-copd", "Condition/c-hf", "Encounter/ae", "Encounter/stay"]);
+    // The GP may not see the hospital's restricted attendance: 9.
+    let gp = as_user(&s, "gp", "GET", "/fhir/Encounter/stay/$readmission-risk", None).await;
+    assert_eq!(gp.status, 200, "{}", gp.text());
+    assert_eq!(score(&gp.json()), 9);
+    // A stay still going on is scored to today (2030-01-01: 3 days), provisionally; a clinic visit is not a stay.
+    let now = s.get("/fhir/Encounter/now/$readmission-risk").await.json();
+    assert_eq!((now["status"].as_str(), score(&now)), (Some("preliminary"), 3 + 3 + 2 + 1));
+    let clinic = s.get("/fhir/Encounter/clinic/$readmission-risk").await;
+    assert_eq!(clinic.status, 422, "{}", clinic.text());
+    assert_eq!(clinic.json()["issue"][0]["expression"][0], "Encounter.class");
+    assert_eq!(s.get("/fhir/Patient/p1/$readmission-risk").await.status, 404);
+}

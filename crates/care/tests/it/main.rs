@@ -5,6 +5,7 @@ mod admission;
 mod audit;
 mod frailty;
 mod nhs_number;
+mod readmission;
 mod registers;
 mod scope;
 mod segments;
