@@ -277,9 +277,18 @@ fn worklist_sql(d: Dialect, q: &WorklistQuery) -> Fragment {
     // People are read highest risk first, each checked (practice, list, access) as it comes, until the page
     // is full: SQLite, which has no statistics on these tables, is told to take that index and to join each
     // person's Patient after (CROSS JOIN keeps the order).
+    // Lists that hold few people are read from an index of just them (recent emergencies by day, then
+    // sorted; changed tiers highest risk first).
     let (from, join, by_person) = match d {
-        Dialect::Sqlite => ("risk_score r INDEXED BY risk_score_probability", "CROSS JOIN", " INDEXED BY resource_current_person"),
-        Dialect::Postgres => ("risk_score r", "JOIN", ""),
+        Dialect::Sqlite => {
+            let index = match q.list {
+                Worklist::TopTiersWithoutCarePlan => "risk_score_probability",
+                Worklist::TierRose => "risk_score_changed",
+                Worklist::RecentEmergency { .. } => "risk_score_emergency",
+            };
+            (format!("risk_score r INDEXED BY {index}"), "CROSS JOIN", " INDEXED BY resource_current_person")
+        }
+        Dialect::Postgres => ("risk_score r".to_owned(), "JOIN", ""),
     };
     // The page is chosen on the scores and the current-version rows (no bodies), then the bodies of its
     // people are read.
@@ -304,8 +313,13 @@ fn worklist_sql(d: Dialect, q: &WorklistQuery) -> Fragment {
                                 AND EXISTS (SELECT 1 FROM search_token st WHERE st.resource_type = 'CarePlan' AND st.param = 'status'
                                             AND st.code = 'active' AND st.id = cp.id))"
         )),
-        Worklist::TierRose => f.push(&format!(" AND r.previous_tier IS NOT NULL AND {} < {}", tier_rank("r.tier"), tier_rank("r.previous_tier"))),
-        Worklist::RecentEmergency { since } => f.bind(" AND r.last_emergency >= ?", since.as_str()),
+        // The partial index's condition, word for word, then the direction of the change.
+        Worklist::TierRose => f.push(&format!(
+            " AND r.previous_tier IS NOT NULL AND r.previous_tier <> r.tier AND {} < {}",
+            tier_rank("r.tier"),
+            tier_rank("r.previous_tier")
+        )),
+        Worklist::RecentEmergency { since } => f.bind(" AND r.last_emergency IS NOT NULL AND r.last_emergency >= ?", since.as_str()),
     }
     if let Some((probability, id)) = &q.after {
         f.bind(" AND (r.probability < ?", *probability);

@@ -16,6 +16,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0006_break_glass", include_str!("../../migrations/postgres/0006_break_glass.sql")),
     ("0007_audit_patient", include_str!("../../migrations/postgres/0007_audit_patient.sql")),
     ("0008_risk", include_str!("../../migrations/postgres/0008_risk.sql")),
+    ("0009_risk_lists", include_str!("../../migrations/postgres/0009_risk_lists.sql")),
 ];
 
 /// The advisory lock that admits one migrator at a time ("joinery migrate" in ASCII).
