@@ -166,46 +166,44 @@ pub async fn compartment(
     if rtype == "$access" {
         return access(&session, &ctype, &id, pretty).await;
     }
-    if rtype == "$registers" {
-        if ctype != "Patient" {
-            return Err(app::AppError::NotFound(format!("$registers is defined on Patient, not {ctype}")).into());
+    // The instance operations that answer one resource, each defined on one type.
+    let defined_on = |t: &str| match ctype == t {
+        true => Ok(()),
+        false => Err(app::AppError::NotFound(format!("{rtype} is defined on {t}, not {ctype}"))),
+    };
+    let answer = match rtype.as_str() {
+        "$registers" => {
+            defined_on("Patient")?;
+            let (today, memberships) = session.registers(&id).await?;
+            Some(app::registers::registers_parameters(&id, today, &memberships))
         }
-        let (today, memberships) = session.registers(&id).await?;
-        return Ok(json_response(StatusCode::OK, &app::registers::registers_parameters(&id, today, &memberships), pretty));
-    }
-    if rtype == "$segment" {
-        if ctype != "Patient" {
-            return Err(app::AppError::NotFound(format!("$segment is defined on Patient, not {ctype}")).into());
+        "$segment" => {
+            defined_on("Patient")?;
+            let (today, placement) = session.segment(&id).await?;
+            Some(app::registers::segment_parameters(&id, today, placement.as_ref()))
         }
-        let (today, placement) = session.segment(&id).await?;
-        return Ok(json_response(StatusCode::OK, &app::registers::segment_parameters(&id, today, placement.as_ref()), pretty));
-    }
-    if rtype == "$frailty" {
-        if ctype != "Patient" {
-            return Err(app::AppError::NotFound(format!("$frailty is defined on Patient, not {ctype}")).into());
+        "$frailty" => {
+            defined_on("Patient")?;
+            let (today, frailty) = session.frailty(&id).await?;
+            Some(app::risk::frailty_risk_assessment(&id, today, &frailty))
         }
-        let (today, frailty) = session.frailty(&id).await?;
-        return Ok(json_response(StatusCode::OK, &app::risk::frailty_risk_assessment(&id, today, &frailty), pretty));
-    }
-    if rtype == "$readmission-risk" {
-        if ctype != "Encounter" {
-            return Err(app::AppError::NotFound(format!("$readmission-risk is defined on Encounter, not {ctype}")).into());
+        "$admission-risk" => {
+            defined_on("Patient")?;
+            let (today, risk) = session.admission_risk(&id).await?;
+            let tier = session.tier_of(risk.probability).await?;
+            Some(app::risk::admission_risk_assessment(&id, today, &risk, tier.as_ref()))
         }
-        let r = session.readmission_risk(&id).await?;
-        return Ok(json_response(StatusCode::OK, &app::risk::readmission_risk_assessment(&r), pretty));
-    }
-    if rtype == "$admission-risk" {
-        if ctype != "Patient" {
-            return Err(app::AppError::NotFound(format!("$admission-risk is defined on Patient, not {ctype}")).into());
+        "$readmission-risk" => {
+            defined_on("Encounter")?;
+            Some(app::risk::readmission_risk_assessment(&session.readmission_risk(&id).await?))
         }
-        let (today, risk) = session.admission_risk(&id).await?;
-        let tier = session.tier_of(risk.probability).await?;
-        return Ok(json_response(StatusCode::OK, &app::risk::admission_risk_assessment(&id, today, &risk, tier.as_ref()), pretty));
+        _ => None,
+    };
+    if let Some(answer) = answer {
+        return Ok(json_response(StatusCode::OK, &answer, pretty));
     }
     let page = if rtype == "$everything" {
-        if ctype != "Patient" {
-            return Err(app::AppError::NotFound(format!("$everything is defined on Patient, not {ctype}")).into());
-        }
+        defined_on("Patient")?;
         session.everything(&id, &params).await?
     } else {
         session.search_compartment(&ctype, &id, &rtype, &params, negotiate::prefer(&headers).handling).await?

@@ -6,7 +6,7 @@
 
 use crate::error::AppError;
 use crate::session::Session;
-use care::admission::{self, AdmissionModel, AdmissionRisk, Feature, Tier, TierCuts, DEFAULT_TIER_SHARES, FEATURES};
+use care::admission::{self, AdmissionModel, AdmissionRisk, Feature, Tier, TierCuts, FEATURES};
 use care::frailty::{Efi, Frailty, DEFICITS};
 use care::registers::{Day, EmergencyKind, Facts, Registers};
 use serde_json::{json, Value};
@@ -135,8 +135,7 @@ impl Session {
     /// The person's tier by the cuts of the latest full re-score (none before the first).
     pub async fn tier_of(&self, probability: f64) -> Result<Option<(Tier, store::RiskRun)>, AppError> {
         let Some(run) = self.store.latest_risk_run().await? else { return Ok(None) };
-        let cuts = TierCuts { shares: DEFAULT_TIER_SHARES, lowest: run.lowest };
-        Ok(Some((cuts.tier(probability), run)))
+        Ok(Some((TierCuts { lowest: run.lowest }.tier(probability), run)))
     }
 }
 
@@ -163,7 +162,14 @@ impl Session {
         if !matches!(self.caller(), care::access::Caller::System { .. }) {
             return Err(AppError::Forbidden("re-scoring is for integration systems and background work".into()));
         }
-        let Some(run) = self.store.latest_risk_run().await? else { return Ok(None) };
+        match self.store.latest_risk_run().await? {
+            Some(run) => self.rescore_by(&run, person).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Re-scores one person with the cuts of `run` (the latest full re-score).
+    async fn rescore_by(&self, run: &store::RiskRun, person: &str) -> Result<Option<store::RiskScore>, AppError> {
         let today = self.today()?;
         let facts = match self.coded_facts(person, true).await {
             Ok(facts) => facts,
@@ -178,8 +184,7 @@ impl Session {
         let mut score = score_people(&[(&key, &facts)], today, self.config.clock.now().0)
             .pop()
             .ok_or_else(|| AppError::Internal("invariant: one person scored".into()))?;
-        let cuts = TierCuts { shares: DEFAULT_TIER_SHARES, lowest: run.lowest };
-        score.tier = cuts.tier(score.probability).code().to_owned();
+        score.tier = TierCuts { lowest: run.lowest }.tier(score.probability).code().to_owned();
         score.run = run.run;
         self.store.upsert_risk_score(score.clone()).await?;
         Ok(Some(score))
@@ -209,17 +214,17 @@ impl crate::App {
         let session = self.as_system("joinery risk rescore");
         tokio::spawn(async move {
             // Before the first full re-score there is nothing to keep current, and nothing is read.
-            match session.store.latest_risk_run().await {
-                Ok(Some(_)) => {}
+            let run = match session.store.latest_risk_run().await {
+                Ok(Some(run)) => run,
                 Ok(None) => return,
                 Err(e) => {
                     tracing::warn!(error = %e, "re-scoring changed records: the latest re-score could not be read");
                     return;
                 }
-            }
+            };
             let mut status = 200;
             for person in &people {
-                if let Err(e) = session.rescore(person).await {
+                if let Err(e) = session.rescore_by(&run, person).await {
                     tracing::warn!(person = %person, error = %e, "re-scoring a changed record failed");
                     status = 500;
                 }
@@ -274,45 +279,32 @@ impl Session {
 pub fn readmission_risk_assessment(r: &Readmission) -> Value {
     let charlson = care::readmission::Charlson::builtin();
     let l = &r.lace;
-    let part = |code: &str, display: &str, value: Value, points: u32, evidence: Vec<String>| {
-        let mut parts = vec![
-            json!({ "url": "factor", "valueCoding": { "system": format!("{MODEL_SYSTEM}:lace:part"), "code": code, "display": display } }),
-            json!({ "url": "value", "valueDecimal": value }),
-            json!({ "url": "contribution", "valueDecimal": points }),
-        ];
-        parts.extend(evidence.into_iter().map(|e| json!({ "url": "evidence", "valueReference": { "reference": e } })));
-        json!({ "url": FACTOR_EXTENSION, "extension": parts })
+    let system = format!("{MODEL_SYSTEM}:lace:part");
+    let part = |code: &str, display: &str, value: Value, points: u32, evidence: &[String]| {
+        factor(&system, code, display, &[("value", value), ("contribution", json!(points))], evidence)
     };
     let encounter = format!("Encounter/{}", r.encounter);
+    let comorbid: Vec<String> = l.comorbidities.iter().flat_map(|c| c.because.iter().cloned()).collect();
     let mut extension = vec![
         json!({ "url": SCORE_EXTENSION, "valueDecimal": l.total }),
-        part("length-of-stay", "Length of stay (days)", json!(l.length_days), l.length_points, vec![encounter.clone()]),
-        part("acute", "Acute (emergent) admission", json!(u8::from(l.acute)), if l.acute { 3 } else { 0 }, vec![encounter.clone()]),
-        part(
-            "charlson",
-            "Charlson comorbidity index",
-            json!(l.charlson_index),
-            l.charlson_points,
-            l.comorbidities.iter().flat_map(|c| c.because.clone()).collect(),
-        ),
+        part("length-of-stay", "Length of stay (days)", json!(l.length_days), l.length_points, std::slice::from_ref(&encounter)),
+        part("acute", "Acute (emergent) admission", json!(u8::from(l.acute)), if l.acute { 3 } else { 0 }, std::slice::from_ref(&encounter)),
+        part("charlson", "Charlson comorbidity index", json!(l.charlson_index), l.charlson_points, &comorbid),
         part(
             "emergency-visits",
             "Emergency department visits in the 6 months before (up to 4)",
             json!(l.visits.len()),
             l.visits.len() as u32,
-            l.visits.clone(),
+            &l.visits,
         ),
     ];
     let names: std::collections::HashMap<&str, &str> = charlson.groups().iter().map(|g| (g.key.as_str(), g.name.as_str())).collect();
+    let group_system = format!("{MODEL_SYSTEM}:charlson:group");
     extension.extend(l.comorbidities.iter().map(|c| {
-        let mut parts = vec![
-            json!({ "url": "factor", "valueCoding": { "system": format!("{MODEL_SYSTEM}:charlson:group"), "code": c.key, "display": names.get(c.key.as_str()).copied().unwrap_or_default() } }),
-            json!({ "url": "contribution", "valueDecimal": c.weight }),
-        ];
-        parts.extend(c.because.iter().map(|e| json!({ "url": "evidence", "valueReference": { "reference": e } })));
-        json!({ "url": FACTOR_EXTENSION, "extension": parts })
+        let name = names.get(c.key.as_str()).copied().unwrap_or_default();
+        factor(&group_system, &c.key, name, &[("contribution", json!(c.weight))], &c.because)
     }));
-    let mut basis: std::collections::BTreeSet<String> = l.comorbidities.iter().flat_map(|c| c.because.iter().cloned()).collect();
+    let mut basis: std::collections::BTreeSet<String> = comorbid.into_iter().collect();
     basis.extend(l.visits.iter().cloned());
     basis.insert(encounter.clone());
     let mut notes = vec![json!({ "text": format!(
@@ -367,30 +359,22 @@ fn score_people(people: &[(&String, &Facts)], on: Day, at_ms: i64) -> Vec<store:
         .collect()
 }
 
-/// An emergency-admission risk as a RiskAssessment (not stored: worked out when asked).
 /// The code system of the risk tiers.
 pub const TIER_SYSTEM: &str = "urn:joinery:risk-tier";
 
-/// With `tier`, the tier the probability falls in by the cuts of the latest full re-score.
+/// An emergency-admission risk as a RiskAssessment (not stored: worked out when asked); with `tier`, the
+/// tier the probability falls in by the cuts of the latest full re-score.
 pub fn admission_risk_assessment(patient_id: &str, today: Day, risk: &AdmissionRisk, tier: Option<&(Tier, store::RiskRun)>) -> Value {
     let model = &AdmissionModel::builtin().definition;
     let basis: std::collections::BTreeSet<&str> = risk.factors.iter().flat_map(|f| f.because.iter().map(String::as_str)).collect();
+    let system = format!("{MODEL_SYSTEM}:admission:input");
     let mut extension = vec![
         json!({ "url": SCORE_EXTENSION, "valueDecimal": decimal(risk.log_odds) }),
-        json!({ "url": FACTOR_EXTENSION, "extension": [
-            { "url": "factor", "valueCoding": { "system": format!("{MODEL_SYSTEM}:admission:input"), "code": "intercept", "display": "Intercept" } },
-            { "url": "contribution", "valueDecimal": decimal(model.intercept) },
-        ] }),
+        factor(&system, "intercept", "Intercept", &[("contribution", decimal(model.intercept))], []),
     ];
     extension.extend(risk.factors.iter().map(|f| {
-        let mut parts = vec![
-            json!({ "url": "factor", "valueCoding": { "system": format!("{MODEL_SYSTEM}:admission:input"), "code": f.feature.key(), "display": f.feature.name() } }),
-            json!({ "url": "value", "valueDecimal": decimal(f.value) }),
-            json!({ "url": "coefficient", "valueDecimal": decimal(f.coefficient) }),
-            json!({ "url": "contribution", "valueDecimal": decimal(f.contribution) }),
-        ];
-        parts.extend(f.because.iter().map(|r| json!({ "url": "evidence", "valueReference": { "reference": r } })));
-        json!({ "url": FACTOR_EXTENSION, "extension": parts })
+        let numbers = [("value", decimal(f.value)), ("coefficient", decimal(f.coefficient)), ("contribution", decimal(f.contribution))];
+        factor(&system, f.feature.key(), f.feature.name(), &numbers, &f.because)
     }));
     let mut prediction = json!({
         "outcome": { "text": "Emergency admission within a year" },
@@ -427,21 +411,12 @@ pub fn frailty_risk_assessment(patient_id: &str, today: Day, f: &Frailty) -> Val
     let mut basis: Vec<&str> = f.found.iter().flat_map(|d| d.because.iter().map(String::as_str)).collect();
     basis.sort_unstable();
     basis.dedup();
-    let contribution = decimal(1.0 / DEFICITS as f64);
-    let factors: Vec<Value> = f
-        .found
-        .iter()
-        .map(|d| {
-            let mut parts = vec![
-                json!({ "url": "factor", "valueCoding": { "system": format!("{MODEL_SYSTEM}:efi:deficit"), "code": d.key, "display": names.get(d.key.as_str()).copied().unwrap_or_default() } }),
-                json!({ "url": "contribution", "valueDecimal": contribution }),
-            ];
-            parts.extend(d.because.iter().map(|r| json!({ "url": "evidence", "valueReference": { "reference": r } })));
-            json!({ "url": FACTOR_EXTENSION, "extension": parts })
-        })
-        .collect();
+    let (system, contribution) = (format!("{MODEL_SYSTEM}:efi:deficit"), decimal(1.0 / DEFICITS as f64));
     let mut extension = vec![json!({ "url": SCORE_EXTENSION, "valueDecimal": decimal(f.index) })];
-    extension.extend(factors);
+    extension.extend(f.found.iter().map(|d| {
+        let name = names.get(d.key.as_str()).copied().unwrap_or_default();
+        factor(&system, &d.key, name, &[("contribution", contribution.clone())], &d.because)
+    }));
     let band = f.band.code();
     let mut label = band.to_owned();
     label[..1].make_ascii_uppercase();
@@ -460,6 +435,15 @@ pub fn frailty_risk_assessment(patient_id: &str, today: Day, f: &Frailty) -> Val
         }],
         "note": [{ "text": format!("{} of {DEFICITS} deficits: eFI {:.3}, {band}", f.found.len(), f.index) }],
     })
+}
+
+/// One factor of a score as a `FACTOR_EXTENSION`: what it is (`system`, `code`, `display`), its numbers in
+/// order (`value`, `coefficient`, `contribution`, as the model has them), and the resources that show it.
+fn factor<'a>(system: &str, code: &str, display: &str, numbers: &[(&str, Value)], evidence: impl IntoIterator<Item = &'a String>) -> Value {
+    let mut parts = vec![json!({ "url": "factor", "valueCoding": { "system": system, "code": code, "display": display } })];
+    parts.extend(numbers.iter().map(|(url, n)| json!({ "url": url, "valueDecimal": n })));
+    parts.extend(evidence.into_iter().map(|r| json!({ "url": "evidence", "valueReference": { "reference": r } })));
+    json!({ "url": FACTOR_EXTENSION, "extension": parts })
 }
 
 /// A JSON number with four decimal places.

@@ -9,7 +9,6 @@
 use crate::error::AppError;
 use crate::present::resource_json;
 use crate::session::Session;
-use care::registers::Day;
 use fhir::IssueCode;
 use serde_json::{json, Value};
 use store::{Worklist, WorklistQuery};
@@ -17,7 +16,7 @@ use store::{Worklist, WorklistQuery};
 /// The extension on a worklist entry's `search` that carries the person's scores.
 pub const WORKLIST_EXTENSION: &str = "urn:joinery:extension:worklist";
 /// How many days back an emergency puts a person on `recent-emergency`.
-pub const RECENT_DAYS: u32 = 14;
+pub const RECENT_DAYS: i64 = 14;
 
 /// The worklists by name.
 pub const LISTS: [&str; 3] = ["top-tiers-without-care-plan", "tier-rose", "recent-emergency"];
@@ -52,7 +51,7 @@ impl Session {
         let list = match list {
             Some("top-tiers-without-care-plan") => Worklist::TopTiersWithoutCarePlan,
             Some("tier-rose") => Worklist::TierRose,
-            Some("recent-emergency") => Worklist::RecentEmergency { since: days_before(today, RECENT_DAYS).to_string() },
+            Some("recent-emergency") => Worklist::RecentEmergency { since: today.add_days(-RECENT_DAYS).to_string() },
             Some(other) => return Err(bad(format!("list '{other}' is not one of {}", LISTS.join(", ")), "list")),
             None => {
                 return Err(AppError::bad_request(IssueCode::Required, format!("$worklist needs list (one of {})", LISTS.join(", ")), Some("list")))
@@ -73,11 +72,12 @@ impl Session {
         });
         let base = &self.config.base_url;
         let link = |cursor: Option<&str>| {
-            let mut query: Vec<String> = params.iter().filter(|(k, _)| k != "_cursor").map(|(k, v)| format!("{k}={}", encode(v))).collect();
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            query.extend_pairs(params.iter().filter(|(k, _)| k != "_cursor"));
             if let Some(c) = cursor {
-                query.push(format!("_cursor={}", encode(c)));
+                query.append_pair("_cursor", c);
             }
-            format!("{base}/Patient/$worklist?{}", query.join("&"))
+            format!("{base}/Patient/$worklist?{}", query.finish())
         };
         let mut links = vec![json!({ "relation": "self", "url": link(params.iter().find(|(k, _)| k == "_cursor").map(|(_, v)| v.as_str())) })];
         if let Some(Some(n)) = &next {
@@ -124,44 +124,9 @@ fn parse_cursor(text: &str) -> Option<(f64, String)> {
     (p.is_finite() && !id.is_empty()).then(|| (p, id.to_owned()))
 }
 
-/// The day `days` days before `day`.
-fn days_before(day: Day, days: u32) -> Day {
-    let mut d = day;
-    for _ in 0..days {
-        d = if d.day > 1 {
-            Day { day: d.day - 1, ..d }
-        } else {
-            let last = d.months_before(1);
-            // The last day of the month before: the same day a month earlier, moved to that month's end.
-            (28..=31).rev().map(|n| Day { day: n, ..last }).find(|c| Day::parse(&c.to_string(), false).is_some()).unwrap_or(last)
-        };
-    }
-    d
-}
-
-/// Percent-encodes a query value's reserved characters.
-fn encode(value: &str) -> String {
-    value
-        .chars()
-        .map(|c| match c {
-            'A'..='Z' | 'a'..='z' | '0'..='9' | '-' | '.' | '_' | '~' | '/' | ',' => c.to_string(),
-            other => other.to_string().bytes().map(|b| format!("%{b:02X}")).collect(),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn days_before_cross_months_and_years() {
-        let day = |s: &str| Day::parse(s, false).expect("a day");
-        assert_eq!(days_before(day("2024-03-10"), 14), day("2024-02-25"));
-        assert_eq!(days_before(day("2024-03-01"), 1), day("2024-02-29"));
-        assert_eq!(days_before(day("2025-01-05"), 14), day("2024-12-22"));
-        assert_eq!(days_before(day("2025-05-01"), 1), day("2025-04-30"));
-    }
 
     #[test]
     fn cursors_round_trip_and_odd_ones_are_refused() {

@@ -173,9 +173,8 @@ pub fn inputs_given(person: &Facts, on: Day, memberships: &[Membership], efi: &E
     if let Some(feature) = frailty_feature {
         set(feature, 1.0, sorted_unique(frailty.found.iter().flat_map(|f| f.because.iter().map(String::as_str))));
     }
-    let recent: Vec<_> = person.medicines.iter().filter(|m| !m.refuted && m.date.is_some_and(|d| d > since && d <= on)).collect();
-    let distinct: BTreeSet<(&str, &str)> = recent.iter().map(|m| (m.system.as_str(), m.code.as_str())).collect();
-    let medicines_feature = match distinct.len() {
+    let (recent, distinct) = person.medicines_issued(since, on);
+    let medicines_feature = match distinct {
         0..=4 => None,
         5..=9 => Some(Feature::Medicines5To9),
         _ => Some(Feature::Medicines10Plus),
@@ -544,11 +543,14 @@ impl Tier {
 /// The default tiers: the top 0.5% very high, the next 4.5% high, the next 15% rising, the rest low.
 pub const DEFAULT_TIER_SHARES: [f64; 3] = [0.005, 0.045, 0.15];
 
+/// Whether tier shares are fractions from 0 to 1 that add up to at most 1.
+pub fn valid_shares(shares: [f64; 3]) -> bool {
+    shares.iter().all(|s| (0.0..=1.0).contains(s)) && shares.iter().sum::<f64>() <= 1.0
+}
+
 /// The lowest score of each upper tier in one population, set by shares of its people.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct TierCuts {
-    /// The shares of people in the very high, high and rising tiers.
-    pub shares: [f64; 3],
     /// The lowest score in the very high, high and rising tiers.
     pub lowest: [f64; 3],
 }
@@ -558,7 +560,7 @@ impl TierCuts {
     /// `shares[2]` rising; people with equal scores share a tier, so a tier can hold a little more than its
     /// share. `None` for an empty population or shares that are not fractions adding up to at most 1.
     pub fn from_scores(scores: &[f64], shares: [f64; 3]) -> Option<TierCuts> {
-        if scores.is_empty() || shares.iter().any(|s| !(0.0..=1.0).contains(s)) || shares.iter().sum::<f64>() > 1.0 {
+        if scores.is_empty() || !valid_shares(shares) {
             return None;
         }
         let mut sorted = scores.to_vec();
@@ -572,7 +574,7 @@ impl TierCuts {
             // Nobody in the tier when its share rounds to no one: the cut lies above every score.
             lowest[tier] = if people == 0 { f64::INFINITY } else { sorted[people.min(n) - 1] };
         }
-        Some(TierCuts { shares, lowest })
+        Some(TierCuts { lowest })
     }
 
     /// The tier of one score.

@@ -179,9 +179,8 @@ impl Efi {
                 }
                 (None, Some(p)) => {
                     let since = today.months_before(p.months);
-                    let recent: Vec<_> = person.medicines.iter().filter(|m| !m.refuted && m.date.is_some_and(|d| d > since && d <= today)).collect();
-                    let distinct: BTreeSet<(&str, &str)> = recent.iter().map(|m| (m.system.as_str(), m.code.as_str())).collect();
-                    if distinct.len() >= p.distinct {
+                    let (recent, distinct) = person.medicines_issued(since, today);
+                    if distinct >= p.distinct {
                         let mut refs: Vec<&str> = recent.iter().map(|m| m.reference.as_str()).collect();
                         refs.sort_unstable();
                         dedup_references(refs.into_iter())

@@ -188,15 +188,5 @@ pub fn lace(person: &Facts, admitted: Day, discharged: Day, acute: bool, charlso
 
 /// Whole days from `from` to `to` (negative before it).
 pub fn days_between(from: Day, to: Day) -> i64 {
-    day_number(to) - day_number(from)
-}
-
-/// Days since 1970-01-01 (the civil-from-days algorithm, proleptic Gregorian).
-fn day_number(d: Day) -> i64 {
-    let (y, m) = if d.month <= 2 { (i64::from(d.year) - 1, i64::from(d.month) + 9) } else { (i64::from(d.year), i64::from(d.month) - 3) };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * m + 2) / 5 + i64::from(d.day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    from.days_to(to)
 }

@@ -57,6 +57,44 @@ impl Day {
         self.add_months(i32::try_from(months).unwrap_or(i32::MAX / 24))
     }
 
+    /// Whole days from `self` to `to` (negative before it).
+    pub fn days_to(self, to: Day) -> i64 {
+        to.number() - self.number()
+    }
+
+    /// The day `days` days later (earlier when negative).
+    pub fn add_days(self, days: i64) -> Day {
+        Day::from_number(self.number() + days)
+    }
+
+    /// Days since 1970-01-01, proleptic Gregorian (the days-from-civil algorithm).
+    fn number(self) -> i64 {
+        let (y, m) =
+            if self.month <= 2 { (i64::from(self.year) - 1, i64::from(self.month) + 9) } else { (i64::from(self.year), i64::from(self.month) - 3) };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let doy = (153 * m + 2) / 5 + i64::from(self.day) - 1;
+        era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468
+    }
+
+    /// The day `number` days after 1970-01-01 (the civil-from-days algorithm).
+    fn from_number(number: i64) -> Day {
+        let z = number + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        Day {
+            year: i32::try_from(year).unwrap_or(if year < 0 { i32::MIN } else { i32::MAX }),
+            month: u32::try_from(month).unwrap_or(1),
+            day: u32::try_from(day).unwrap_or(1),
+        }
+    }
+
     fn add_months(self, months: i32) -> Day {
         let total = self.year * 12 + i32::try_from(self.month).unwrap_or(1) - 1 + months;
         let (year, month) = (total.div_euclid(12), u32::try_from(total.rem_euclid(12)).unwrap_or(0) + 1);
@@ -323,6 +361,15 @@ impl Facts {
         let born = self.birth_date.is_none_or(|b| b <= day);
         let dead = self.deceased.is_some_and(|at| at.is_none_or(|d| d <= day));
         self.has_person && born && !dead
+    }
+
+    /// The medicines issued after `from` and on or before `to` (not entered in error), and how many
+    /// different ones (by code) they are.
+    pub fn medicines_issued(&self, from: Day, to: Day) -> (Vec<&Coded>, usize) {
+        let issued: Vec<&Coded> = self.medicines.iter().filter(|m| !m.refuted && m.date.is_some_and(|d| d > from && d <= to)).collect();
+        let distinct: BTreeSet<(&str, &str)> = issued.iter().map(|m| (m.system.as_str(), m.code.as_str())).collect();
+        let n = distinct.len();
+        (issued, n)
     }
 
     /// The emergencies of one kind that started after `from` and on or before `to`.

@@ -101,7 +101,7 @@ pub fn app_config(file: &FileConfig, base_url: &str) -> Result<app::Config, Stri
     config.sensitive_codes = std::sync::Arc::new(codes);
     config.named_organisations = access.named_organisations.unwrap_or_default();
     if let Some(shares) = file.risk.as_ref().and_then(|r| r.tier_shares) {
-        if shares.iter().any(|s| !(0.0..=1.0).contains(s)) || shares.iter().sum::<f64>() > 1.0 {
+        if !care::admission::valid_shares(shares) {
             return Err(format!("[risk] tier_shares {shares:?} must be three fractions from 0 to 1 adding up to at most 1"));
         }
         config.tier_shares = shares;

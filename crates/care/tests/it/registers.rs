@@ -35,6 +35,16 @@ fn days_parse_partial_dates_and_count_whole_years_and_months() {
     assert_eq!(day("2024-03-31").months_before(1), day("2024-02-29"));
     assert_eq!(day("2024-01-15").months_before(12), day("2023-01-15"));
     assert_eq!(day("2024-01-15").months_before(13), day("2022-12-15"));
+    // Days across months, leap years and years, both ways.
+    assert_eq!(day("2024-03-10").add_days(-14), day("2024-02-25"));
+    assert_eq!(day("2024-03-01").add_days(-1), day("2024-02-29"));
+    assert_eq!(day("2025-01-05").add_days(-14), day("2024-12-22"));
+    assert_eq!(day("2025-05-01").add_days(-1), day("2025-04-30"));
+    assert_eq!(day("1970-01-01").add_days(0), day("1970-01-01"));
+    assert_eq!(day("1899-12-31").add_days(1), day("1900-01-01"));
+    assert_eq!(day("2024-02-28").days_to(day("2024-03-01")), 2);
+    assert_eq!(day("2024-01-01").days_to(day("2025-01-01")), 366);
+    assert_eq!(day("2025-01-01").days_to(day("2024-01-01")), -366);
 }
 
 #[test]
