@@ -4,6 +4,7 @@ pub mod access;
 pub mod admission;
 pub mod audit;
 pub mod codes;
+pub mod cohorts;
 pub mod frailty;
 pub mod nhs_number;
 pub mod readmission;

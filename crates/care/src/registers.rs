@@ -165,6 +165,9 @@ pub struct Facts {
     pub deceased: Option<Option<Day>>,
     /// The registered practice: the first `Patient.generalPractitioner` that is an Organization (its id).
     pub practice: Option<String>,
+    /// Where the person lives: the district of their current home address (`Patient.address` with use
+    /// `home`, or no use, and no end).
+    pub district: Option<String>,
     pub diagnoses: Vec<Coded>,
     pub medicines: Vec<Coded>,
     pub emergencies: Vec<Emergency>,
@@ -205,6 +208,12 @@ impl Facts {
                     .general_practitioner
                     .iter()
                     .find_map(|g| g.reference.as_deref().and_then(|r| r.strip_prefix("Organization/")))
+                    .map(str::to_owned);
+                self.district = r
+                    .address
+                    .iter()
+                    .find(|a| matches!(a.usage.as_deref(), None | Some("home")) && a.period.as_ref().is_none_or(|p| p.end.is_none()))
+                    .and_then(|a| a.district.as_deref())
                     .map(str::to_owned);
                 self.deceased = match (r.deceased_boolean, r.deceased_date_time.as_deref()) {
                     (_, Some(at)) => Some(Day::parse(at, false)),
@@ -259,6 +268,8 @@ struct Resource<'a> {
     general_practitioner: Vec<Reference<'a>>,
     #[serde(borrow, default)]
     deceased_date_time: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    address: Vec<Address<'a>>,
     #[serde(borrow, default)]
     clinical_status: Option<Concept<'a>>,
     #[serde(borrow, default)]
@@ -322,6 +333,18 @@ struct Reference<'a> {
 struct Period<'a> {
     #[serde(borrow, default)]
     start: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    end: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct Address<'a> {
+    #[serde(borrow, default, rename = "use")]
+    usage: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    district: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    period: Option<Period<'a>>,
 }
 
 impl Facts {
@@ -333,6 +356,7 @@ impl Facts {
             self.gender = more.gender;
             self.deceased = more.deceased;
             self.practice = more.practice;
+            self.district = more.district;
         }
         self.diagnoses.extend(more.diagnoses);
         self.medicines.extend(more.medicines);
@@ -349,6 +373,7 @@ impl Facts {
             gender: self.gender.clone(),
             deceased: self.deceased.filter(|at| at.is_none_or(|d| d <= day)),
             practice: self.practice.clone(),
+            district: self.district.clone(),
             diagnoses: self.diagnoses.iter().filter(|c| before(c.date)).cloned().collect(),
             medicines: self.medicines.iter().filter(|c| before(c.date)).cloned().collect(),
             emergencies: self.emergencies.iter().filter(|e| before(e.date)).cloned().collect(),

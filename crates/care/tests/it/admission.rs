@@ -34,6 +34,7 @@ fn record() -> Facts {
         gender: Some("male".into()),
         deceased: None,
         practice: None,
+        district: None,
         diagnoses: vec![
             coded("Condition/hyp", "59621000", "2010-01-01"),
             coded("Condition/dm", "44054006", "2015-01-01"),

@@ -3,6 +3,7 @@
 mod access;
 mod admission;
 mod audit;
+mod cohorts;
 mod frailty;
 mod nhs_number;
 mod readmission;
