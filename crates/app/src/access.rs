@@ -1,5 +1,6 @@
 //! The facts the access decision needs about a person, read from their FHIR resources: registrations, episodes of care, encounters, care teams, case conferences, opt-outs and carers' grants.
 
+use care::access::CONFIDENTIALITY;
 use care::access::{CarerGrant, Conference, Episode, Moment, OptOut, Party, Period, PersonFacts, Team, Visit};
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use serde_json::Value;
@@ -133,10 +134,6 @@ pub fn recorded_by(resource: &Value) -> Option<String> {
     (parts.next() == Some("Organization") && fhir::id::is_valid_id(id)).then(|| id.to_owned())
 }
 
-/// The confidentiality code system whose R (restricted) and V (very restricted) mark an item as visible
-/// only to the organisation that recorded it.
-const CONFIDENTIALITY: &str = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality";
-
 /// Codes that make an item sensitive (configured): an item whose `code` or `medicationCodeableConcept`
 /// carries one of them is seen only by the organisation that recorded it, as if labelled restricted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -167,6 +164,11 @@ impl SensitiveCodes {
             (Some(system), Some(code)) => self.0.iter().any(|(s, k)| s == system && k == code),
             _ => false,
         })
+    }
+
+    /// Whether the code is one of them.
+    pub fn contains(&self, system: &str, code: &str) -> bool {
+        self.0.iter().any(|(s, k)| s == system && k == code)
     }
 
     /// Whether `resource` is coded with one of the codes.

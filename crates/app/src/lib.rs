@@ -10,6 +10,7 @@ pub mod bulk;
 mod bundle;
 mod criteria;
 mod error;
+pub mod groups;
 pub mod instant;
 pub mod limits;
 pub mod patch;
@@ -60,6 +61,8 @@ pub struct Config {
     pub named_organisations: Vec<String>,
     /// The shares of the population a full re-score puts in the very high, high and rising tiers.
     pub tier_shares: [f64; 3],
+    /// The eligibility cohorts kept as Groups beside the registers (`[cohorts] file`; default the built-in).
+    pub cohorts: std::sync::Arc<care::cohorts::Cohorts>,
 }
 
 impl Config {
@@ -74,6 +77,7 @@ impl Config {
             clock: Clock::system(),
             named_organisations: Vec::new(),
             tier_shares: care::admission::DEFAULT_TIER_SHARES,
+            cohorts: std::sync::Arc::new(care::cohorts::Cohorts::builtin().clone()),
         }
     }
 }

@@ -313,6 +313,11 @@ impl Session {
 
     pub async fn read(&self, resource_type: &str, id: &str) -> Result<Released, AppError> {
         ensure_type(resource_type)?;
+        if resource_type == "Group" {
+            if let Some(kept) = self.read_kept_group(id).await? {
+                return Ok(kept);
+            }
+        }
         let stored = live(self.store.read(resource_type, id, self.visibility()).await?, resource_type, id)?;
         self.touch(stored.person_key.as_deref());
         Ok(Released::new(stored))
@@ -334,6 +339,7 @@ impl Session {
 
     pub async fn update(&self, resource_type: &str, id: &str, value: Value, if_match: Option<i64>) -> Result<Written, AppError> {
         ensure_type(resource_type)?;
+        self.refuse_kept_group(resource_type, id)?;
         check_update_id(&value, resource_type, id)?;
         check(&value, resource_type)?;
         let (t, i) = (resource_type.to_owned(), id.to_owned());
@@ -343,6 +349,9 @@ impl Session {
 
     pub async fn conditional_update(&self, resource_type: &str, query: &str, value: Value, if_match: Option<i64>) -> Result<Written, AppError> {
         ensure_type(resource_type)?;
+        if let Some(id) = value.get("id").and_then(Value::as_str) {
+            self.refuse_kept_group(resource_type, id)?;
+        }
         let criteria = criteria::conditional(resource_type, query)?;
         check(&value, resource_type)?;
         let t = resource_type.to_owned();
@@ -352,6 +361,7 @@ impl Session {
 
     pub async fn delete(&self, resource_type: &str, id: &str, if_match: Option<i64>) -> Result<Written, AppError> {
         ensure_type(resource_type)?;
+        self.refuse_kept_group(resource_type, id)?;
         let (t, i) = (resource_type.to_owned(), id.to_owned());
         let w = self.writing();
         self.noted(self.write(move |tx| delete_in(tx, &t, &i, if_match, Refs::Check, &w)).await)
@@ -367,6 +377,7 @@ impl Session {
 
     pub async fn patch(&self, resource_type: &str, id: &str, patch: Value, if_match: Option<i64>) -> Result<Written, AppError> {
         ensure_type(resource_type)?;
+        self.refuse_kept_group(resource_type, id)?;
         let patch = crate::patch::parse(patch)?;
         let (t, i) = (resource_type.to_owned(), id.to_owned());
         let w = self.writing();

@@ -71,6 +71,8 @@ pub struct Refresh {
     pub tiers: [usize; 4],
     /// Seconds reading the record, scoring, and writing the scores.
     pub seconds: [f64; 3],
+    /// The members of each register and cohort (Group id, count).
+    pub groups: Vec<(String, i64)>,
 }
 
 impl Session {
@@ -87,6 +89,7 @@ impl Session {
         let people = self.population_facts().await?;
         let read = started.elapsed().as_secs_f64();
         let at_ms = self.config.clock.now().0;
+        let rules = self.group_rules();
         // Scored on the blocking pool, half the people on each of two threads, in person order (the order
         // the rows are written in, which keeps the table's inserts sequential).
         let mut scores = tokio::task::spawn_blocking(move || {
@@ -94,8 +97,8 @@ impl Session {
             living.sort_unstable_by(|a, b| a.0.cmp(b.0));
             let (first, second) = living.split_at(living.len() / 2);
             std::thread::scope(|scope| {
-                let other = scope.spawn(|| score_people(second, on, at_ms));
-                let mut scores = score_people(first, on, at_ms);
+                let other = scope.spawn(|| score_people(second, on, at_ms, &rules));
+                let mut scores = score_people(first, on, at_ms, &rules);
                 scores.extend(other.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
                 scores
             })
@@ -129,7 +132,8 @@ impl Session {
         };
         let number = self.store.replace_risk_scores(run, scores).await?;
         let written = started.elapsed().as_secs_f64() - read - scored;
-        Ok(Refresh { run: number, on, people, cuts, tiers, seconds: [read, scored, written] })
+        let groups = self.store.group_sizes().await?;
+        Ok(Refresh { run: number, on, people, cuts, tiers, seconds: [read, scored, written], groups })
     }
 
     /// The person's tier by the cuts of the latest full re-score (none before the first).
@@ -181,7 +185,7 @@ impl Session {
             return Ok(None);
         }
         let key = person.to_owned();
-        let mut score = score_people(&[(&key, &facts)], today, self.config.clock.now().0)
+        let mut score = score_people(&[(&key, &facts)], today, self.config.clock.now().0, &self.group_rules())
             .pop()
             .ok_or_else(|| AppError::Internal("invariant: one person scored".into()))?;
         score.tier = TierCuts { lowest: run.lowest }.tier(score.probability).code().to_owned();
@@ -331,7 +335,7 @@ pub fn readmission_risk_assessment(r: &Readmission) -> Value {
 }
 
 /// Each person's row of a full re-score (the tier is set once the whole population's cuts are known).
-fn score_people(people: &[(&String, &Facts)], on: Day, at_ms: i64) -> Vec<store::RiskScore> {
+fn score_people(people: &[(&String, &Facts)], on: Day, at_ms: i64, groups: &GroupRules) -> Vec<store::RiskScore> {
     let (registers, efi, model, segmentation) =
         (Registers::builtin(), Efi::builtin(), AdmissionModel::builtin(), care::segments::Segmentation::builtin());
     people
@@ -354,9 +358,23 @@ fn score_people(people: &[(&String, &Facts)], on: Day, at_ms: i64) -> Vec<store:
                 efi_band: band.to_owned(),
                 practice: facts.practice.clone(),
                 last_emergency: facts.emergencies.iter().filter_map(|e| e.date).filter(|d| *d <= on).max().map(|d| d.to_string()),
+                groups: crate::groups::person_groups(person, facts, &memberships, on, &groups.cohorts, &groups.sensitive),
             }
         })
         .collect()
+}
+
+/// What decides a person's groups besides their record: the configured cohorts and sensitive codes.
+#[derive(Clone)]
+struct GroupRules {
+    cohorts: std::sync::Arc<care::cohorts::Cohorts>,
+    sensitive: std::sync::Arc<crate::access::SensitiveCodes>,
+}
+
+impl Session {
+    fn group_rules(&self) -> GroupRules {
+        GroupRules { cohorts: self.config.cohorts.clone(), sensitive: self.config.sensitive_codes.clone() }
+    }
 }
 
 /// The code system of the risk tiers.

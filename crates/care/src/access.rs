@@ -16,6 +16,10 @@
 
 use std::fmt;
 
+/// The confidentiality code system whose R (restricted) and V (very restricted) mark an item as visible
+/// only to the organisation that recorded it.
+pub const CONFIDENTIALITY: &str = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality";
+
 /// A moment in time: milliseconds since 1970-01-01T00:00:00Z.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Moment(pub i64);

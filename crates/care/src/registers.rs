@@ -171,6 +171,9 @@ pub struct Facts {
     pub diagnoses: Vec<Coded>,
     pub medicines: Vec<Coded>,
     pub emergencies: Vec<Emergency>,
+    /// The resources read that are labelled restricted or very restricted (`meta.security`, v3
+    /// Confidentiality R or V): what they show is for fewer eyes.
+    pub labelled_restricted: Vec<String>,
 }
 
 impl Facts {
@@ -199,6 +202,12 @@ impl Facts {
 
     fn add(&mut self, r: &Resource<'_>) {
         let reference = || format!("{}/{}", r.resource_type, r.id.as_deref().unwrap_or_default());
+        let labelled = r.meta.as_ref().is_some_and(|m| {
+            m.security.iter().any(|c| c.system.as_deref() == Some(crate::access::CONFIDENTIALITY) && matches!(c.code.as_deref(), Some("R" | "V")))
+        });
+        if labelled {
+            self.labelled_restricted.push(reference());
+        }
         match &*r.resource_type {
             "Patient" => {
                 self.has_person = true;
@@ -259,6 +268,8 @@ struct Resource<'a> {
     #[serde(borrow, default)]
     id: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
+    meta: Option<Meta<'a>>,
+    #[serde(borrow, default)]
     birth_date: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     gender: Option<Cow<'a, str>>,
@@ -306,6 +317,12 @@ struct Resource<'a> {
 struct Concept<'a> {
     #[serde(borrow, default)]
     coding: Vec<Coding<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Meta<'a> {
+    #[serde(borrow, default)]
+    security: Vec<Coding<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -361,6 +378,7 @@ impl Facts {
         self.diagnoses.extend(more.diagnoses);
         self.medicines.extend(more.medicines);
         self.emergencies.extend(more.emergencies);
+        self.labelled_restricted.extend(more.labelled_restricted);
     }
 
     /// The record as it stood at the end of `day`, as far as its dates show: entries dated later are left
@@ -377,6 +395,7 @@ impl Facts {
             diagnoses: self.diagnoses.iter().filter(|c| before(c.date)).cloned().collect(),
             medicines: self.medicines.iter().filter(|c| before(c.date)).cloned().collect(),
             emergencies: self.emergencies.iter().filter(|e| before(e.date)).cloned().collect(),
+            labelled_restricted: self.labelled_restricted.clone(),
         }
     }
 

@@ -127,6 +127,7 @@ fn refresh(args: &RefreshArgs, file: &FileConfig) -> Outcome {
             "on": r.on.to_string(),
             "people": r.people,
             "tiers": tiers,
+            "groups": r.groups.iter().map(|(id, n)| (id.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
             "seconds": { "read": round(r.seconds[0]), "score": round(r.seconds[1]), "write": round(r.seconds[2]), "total": seconds(started) },
         }))
     })

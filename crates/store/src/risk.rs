@@ -5,6 +5,7 @@
 use crate::access::Visibility;
 use crate::columns::Columns;
 use crate::error::StoreError;
+use crate::groups::{self, GroupMember};
 use crate::model::Stored;
 use crate::postgres::{pg, PgStore};
 use crate::sql::{access, Dialect, Fragment, STORED_COLUMNS, STORED_WIDTH};
@@ -42,6 +43,8 @@ pub struct RiskScore {
     pub practice: Option<String>,
     /// The day (YYYY-MM-DD) of the person's latest A&E attendance or emergency admission.
     pub last_emergency: Option<String>,
+    /// The registers and cohorts the person is in (written with the scores; read back by Group, not here).
+    pub groups: Vec<GroupMember>,
 }
 
 /// Which people a worklist holds.
@@ -108,13 +111,15 @@ impl Store {
                             score.last_emergency
                         ],
                     )?;
-                    Ok(())
+                    groups::sqlite_upsert(c, &score.person, score.run, score.at_ms, &score.groups)?;
+                    groups::sqlite_remove_others(c, &score.person, &score.groups)
                 })
                 .await
             }
             Store::Postgres(s) => {
-                let c = s.ready_client().await?;
-                c.execute(
+                let mut c = s.ready_client().await?;
+                let tx = c.transaction().await.map_err(pg)?;
+                tx.execute(
                     sql,
                     &[
                         &score.person,
@@ -130,26 +135,31 @@ impl Store {
                 )
                 .await
                 .map_err(pg)?;
-                Ok(())
+                groups::pg_upsert(&tx, &[(score.person.as_str(), score.groups.as_slice())], score.run, score.at_ms).await?;
+                groups::pg_remove_others(&tx, &score.person, &score.groups).await?;
+                tx.commit().await.map_err(pg)
             }
         }
     }
 
-    /// Removes one person's scores (they have died or left the record).
+    /// Removes one person's scores and memberships (they have died or left the record).
     pub async fn delete_risk_score(&self, person: &str) -> Result<(), StoreError> {
         let sql = "DELETE FROM risk_score WHERE person_key = $1";
         match self {
             Store::Sqlite(s) => {
                 let person = person.to_owned();
                 s.admin_write(move |c| {
-                    c.execute(sql, [person])?;
-                    Ok(())
+                    c.execute(sql, [&person])?;
+                    groups::sqlite_remove_others(c, &person, &[])
                 })
                 .await
             }
             Store::Postgres(s) => {
-                s.ready_client().await?.execute(sql, &[&person]).await.map_err(pg)?;
-                Ok(())
+                let mut c = s.ready_client().await?;
+                let tx = c.transaction().await.map_err(pg)?;
+                tx.execute(sql, &[&person]).await.map_err(pg)?;
+                groups::pg_remove_others(&tx, person, &[]).await?;
+                tx.commit().await.map_err(pg)
             }
         }
     }
@@ -362,6 +372,7 @@ fn score_row(r: &dyn RowReader) -> Result<RiskScore, StoreError> {
         efi_band: required(r.text(7)?, "efi_band")?,
         practice: r.text(8)?,
         last_emergency: r.text(9)?,
+        groups: Vec::new(),
     })
 }
 
@@ -392,8 +403,10 @@ impl SqliteStore {
                     s.practice,
                     s.last_emergency
                 ])?;
+                groups::sqlite_upsert(c, &s.person, number, s.at_ms, &s.groups)?;
             }
             c.execute("DELETE FROM risk_score WHERE run <> ?", [number])?;
+            c.execute("DELETE FROM group_member WHERE run <> ?", [number])?;
             Ok(number)
         })
         .await
@@ -437,6 +450,10 @@ impl PgStore {
             tx.execute(&upsert, &[&persons, &number, &at, &probabilities, &tiers, &segments, &bands, &practices, &emergencies]).await.map_err(pg)?;
         }
         tx.execute("DELETE FROM risk_score WHERE run <> $1", &[&number]).await.map_err(pg)?;
+        let members: Vec<(&str, &[GroupMember])> = scores.iter().map(|s| (s.person.as_str(), s.groups.as_slice())).collect();
+        let at_ms = scores.first().map_or(run.at_ms, |s| s.at_ms);
+        groups::pg_upsert(&tx, &members, number, at_ms).await?;
+        tx.execute("DELETE FROM group_member WHERE run <> $1", &[&number]).await.map_err(pg)?;
         tx.commit().await.map_err(pg)?;
         Ok(number)
     }

@@ -404,3 +404,96 @@ async fn lace_scores_a_stay_from_what_the_caller_may_see() {
     assert_eq!(clinic.json()["issue"][0]["expression"][0], "Encounter.class");
     assert_eq!(s.get("/fhir/Patient/p1/$readmission-risk").await.status, 404);
 }
+
+/// A kept Group's members: (Patient id, reason, evidence).
+fn group_members(group: &Value) -> Vec<(String, String, Vec<String>)> {
+    group["member"]
+        .as_array()
+        .map(|members| {
+            members
+                .iter()
+                .map(|m| {
+                    let why = m["extension"][0]["extension"].as_array().cloned().unwrap_or_default();
+                    let reason = why.iter().find(|e| e["url"] == "reason").and_then(|e| e["valueCoding"]["code"].as_str()).unwrap_or_default();
+                    let evidence = why.iter().filter(|e| e["url"] == "evidence").filter_map(|e| e["valueReference"]["reference"].as_str());
+                    let entity = m["entity"]["reference"].as_str().unwrap_or_default();
+                    (entity.trim_start_matches("Patient/").to_owned(), reason.to_owned(), evidence.map(str::to_owned).collect())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn member(id: &str, reason: &str, evidence: &[&str]) -> (String, String, Vec<String>) {
+    (id.into(), reason.into(), evidence.iter().map(|e| (*e).to_owned()).collect())
+}
+
+#[tokio::test]
+async fn registers_and_cohorts_are_groups_kept_current_with_each_members_reason() {
+    let s = server();
+    record(&s).await;
+    // p1 is 89 and lives in Westminster, with hypertension and a restricted diagnosis of schizophrenia; p2 is
+    // 39 and lives in Brent, with hypertension.
+    for (id, born, district, gp) in [("p1", "1940-06-01", "Westminster", "gp1"), ("p2", "1990-06-01", "Brent", "gp2")] {
+        let patient = json!({ "resourceType": "Patient", "id": id, "birthDate": born,
+                              "address": [{ "use": "home", "district": district }],
+                              "generalPractitioner": [{ "reference": format!("Organization/{gp}") }] });
+        assert_eq!(s.put(&format!("/fhir/Patient/{id}"), &patient).await.status, 200);
+    }
+    let mut hyp2 = condition("c-hyp2", "59621000", "active", "gp2", false);
+    hyp2["subject"]["reference"] = json!("Patient/p2");
+    for c in [condition("c-hyp", "59621000", "active", "gp1", false), condition("c-smi", "58214004", "active", "hosp", true), hyp2] {
+        assert!(s.put(&format!("/fhir/Condition/{}", c["id"].as_str().expect("id")), &c).await.status < 300);
+    }
+    // Before the first re-score a kept Group exists, with nobody in it.
+    let empty = s.get("/fhir/Group/register-hyp").await;
+    assert_eq!(empty.status, 200, "{}", empty.text());
+    assert_eq!((empty.json()["quantity"].clone(), empty.json().get("member").cloned()), (json!(0), None));
+    let refresh = s.app().as_system("test").refresh_risk(None).await.expect("refresh");
+    assert!(refresh.groups.contains(&("register-hyp".to_owned(), 2)), "{:?}", refresh.groups);
+    let hyp = s.get("/fhir/Group/register-hyp").await.json();
+    assert_eq!((hyp["resourceType"].as_str(), hyp["actual"].as_bool(), hyp["quantity"].as_u64()), (Some("Group"), Some(true), Some(2)));
+    assert_eq!(hyp["code"]["coding"][0]["code"], "HYP");
+    assert_eq!(group_members(&hyp), [member("p1", "HYP", &["Condition/c-hyp"]), member("p2", "HYP", &["Condition/c-hyp2"])]);
+    assert!(hyp["member"][0]["period"]["start"].is_string(), "{hyp}");
+    // Central London admits p1 on age; p2 lives elsewhere and is under 65.
+    let cl = s.get("/fhir/Group/integrated-care-central-london").await.json();
+    assert_eq!(group_members(&cl), [member("p1", "aged-75-plus", &["Patient/p1"])]);
+    assert!(group_members(&s.get("/fhir/Group/integrated-care-north-west-london").await.json()).is_empty());
+    // The SMI cohort's membership rests on a restricted diagnosis: the system sees it, the GP does not.
+    let smi = s.get("/fhir/Group/serious-mental-illness").await.json();
+    assert_eq!(group_members(&smi), [member("p1", "on-mental-health-register", &["Condition/c-smi"])]);
+    let gp_smi = as_user(&s, "gp", "GET", "/fhir/Group/serious-mental-illness", None).await;
+    assert_eq!(gp_smi.status, 200, "{}", gp_smi.text());
+    assert!(group_members(&gp_smi.json()).is_empty(), "{}", gp_smi.text());
+    // The GP sees only the members they have a relationship with, and the read is audited as of them.
+    let gp = as_user(&s, "gp", "GET", "/fhir/Group/register-hyp", None).await.json();
+    assert_eq!(group_members(&gp), [member("p1", "HYP", &["Condition/c-hyp"])]);
+    assert_eq!(gp["quantity"], 1);
+    let log = s.app().audit_log(0, 10_000).await.expect("log");
+    let event =
+        log.iter().rev().find(|e| e.record.username.as_deref() == Some("gp") && e.record.body.contains("/fhir/Group/register-hyp")).expect("event");
+    assert_eq!(event.record.patients, ["p1"]);
+    // Nobody may write a kept Group.
+    let put = s.put("/fhir/Group/register-hyp", &json!({ "resourceType": "Group", "id": "register-hyp", "type": "person", "actual": true })).await;
+    assert_eq!(put.status, 409, "{}", put.text());
+    assert_eq!(s.delete("/fhir/Group/integrated-care-central-london").await.status, 409);
+    // A change to p2's record puts them in the SMI cohort in the background.
+    let mut smi2 = condition("c-smi2", "58214004", "active", "gp2", false);
+    smi2["subject"]["reference"] = json!("Patient/p2");
+    assert!(s.put("/fhir/Condition/c-smi2", &smi2).await.status < 300);
+    let mut members = Vec::new();
+    for _ in 0..200 {
+        members = group_members(&s.get("/fhir/Group/serious-mental-illness").await.json());
+        if members.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        members,
+        [member("p1", "on-mental-health-register", &["Condition/c-smi"]), member("p2", "on-mental-health-register", &["Condition/c-smi2"])]
+    );
+    // A Group that is not kept is read from the record as any other resource.
+    assert_eq!(s.get("/fhir/Group/register-xyz").await.status, 404);
+}

@@ -438,6 +438,9 @@ impl Session {
             ExportLevel::System => PersonScope::All,
             ExportLevel::Patient => PersonScope::AnyPerson,
             ExportLevel::Group(id) => {
+                if let Some(members) = self.kept_group_members(id).await? {
+                    return Ok(PersonScope::Persons(Arc::new(members.into_iter().map(|m| m.person).collect())));
+                }
                 let group = self.read("Group", id).await?;
                 let body: Value = serde_json::from_str(group.body.as_deref().unwrap_or("{}")).map_err(|e| AppError::Internal(Box::new(e)))?;
                 let mut members = HashSet::new();

@@ -35,6 +35,7 @@ fn record() -> Facts {
         deceased: None,
         practice: None,
         district: None,
+        labelled_restricted: Vec::new(),
         diagnoses: vec![
             coded("Condition/hyp", "59621000", "2010-01-01"),
             coded("Condition/dm", "44054006", "2015-01-01"),

@@ -13,6 +13,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0005_break_glass.sql"),
     include_str!("../../migrations/sqlite/0006_risk.sql"),
     include_str!("../../migrations/sqlite/0007_risk_lists.sql"),
+    include_str!("../../migrations/sqlite/0008_group_members.sql"),
 ];
 
 /// The audit log file's migrations in order (its own `user_version`).

@@ -16,6 +16,7 @@ fn score(person: &str, probability: f64, tier: &str, segment: Option<i32>) -> Ri
         efi_band: "fit".into(),
         practice: Some("gp1".into()),
         last_emergency: None,
+        groups: Vec::new(),
     }
 }
 
@@ -91,16 +92,10 @@ async fn put(store: &store::Store, t: &'static str, id: &'static str, person: &'
         .expect("put");
 }
 
-fn at(score: RiskScore, practice: &str, last_emergency: Option<&str>) -> RiskScore {
-    RiskScore { practice: Some(practice.into()), last_emergency: last_emergency.map(str::to_owned), ..score }
-}
-
-#[tokio::test]
-async fn worklists_page_by_probability_within_practices_as_the_caller_may_see() {
-    use store::access::{StaffVisibility, Visibility};
-    use store::{Worklist, WorklistQuery};
+/// What a member of staff of practice gp1 may see.
+fn staff_of_gp1() -> store::access::Visibility {
     const NOW: i64 = 1_800_000_000_000;
-    let gp1 = Visibility::Staff(StaffVisibility {
+    store::access::Visibility::Staff(store::access::StaffVisibility {
         parties: vec!["Organization/gp1".into()],
         organisation: "gp1".into(),
         administrative: None,
@@ -108,7 +103,18 @@ async fn worklists_page_by_probability_within_practices_as_the_caller_may_see() 
         now: NOW,
         encounters_since: NOW,
         conferences_since: NOW,
-    });
+    })
+}
+
+fn at(score: RiskScore, practice: &str, last_emergency: Option<&str>) -> RiskScore {
+    RiskScore { practice: Some(practice.into()), last_emergency: last_emergency.map(str::to_owned), ..score }
+}
+
+#[tokio::test]
+async fn worklists_page_by_probability_within_practices_as_the_caller_may_see() {
+    use store::access::Visibility;
+    use store::{Worklist, WorklistQuery};
+    let gp1 = staff_of_gp1();
     for (name, store, _keep) in backends() {
         for (id, practice) in [("p1", "gp1"), ("p2", "gp1"), ("p3", "gp2"), ("p4", "gp1")] {
             put(&store, "Patient", id, id, "identifier", "k", Some(practice)).await;
@@ -158,5 +164,74 @@ async fn worklists_page_by_probability_within_practices_as_the_caller_may_see() 
         store.replace_risk_scores(run("2024-02-01", 4), second).await.expect("run");
         assert_eq!(page(Worklist::TierRose, None, None, 10, Visibility::All).await, ["p4"], "{name}");
         assert_eq!(page(top(), Some(vec!["gp1".into(), "gp2".into()]), None, 10, Visibility::All).await, ["p3", "p4"], "{name}");
+    }
+}
+
+fn member(group: &str, reason: &str, because: &[&str], restricted: bool) -> store::GroupMember {
+    store::GroupMember { group: group.into(), reason: reason.into(), because: because.iter().map(|b| (*b).to_owned()).collect(), restricted }
+}
+
+#[tokio::test]
+async fn group_members_follow_the_rescores_keep_since_when_and_show_only_what_the_caller_may_see() {
+    use store::access::Visibility;
+    let gp1 = staff_of_gp1();
+    for (name, store, _keep) in backends() {
+        for (id, practice) in [("p1", "gp1"), ("p2", "gp2"), ("p3", "gp1")] {
+            put(&store, "Patient", id, id, "identifier", "k", Some(practice)).await;
+        }
+        let members = |group: &'static str, visibility: Visibility| {
+            let store = store.clone();
+            async move {
+                store
+                    .group_members(group, &visibility)
+                    .await
+                    .expect("members")
+                    .into_iter()
+                    .map(|m| (m.person, m.reason, m.because.join(" "), m.since_ms))
+                    .collect::<Vec<_>>()
+            }
+        };
+        let with = |s: RiskScore, at_ms: i64, groups: Vec<store::GroupMember>| RiskScore { at_ms, groups, ..s };
+        let first = vec![
+            with(
+                score("p1", 0.7, "high", None),
+                1_000,
+                vec![member("register-hyp", "HYP", &["Condition/h1"], false), member("cl", "aged-75-plus", &["Patient/p1"], false)],
+            ),
+            with(score("p2", 0.3, "high", None), 1_000, vec![member("register-hyp", "HYP", &["Condition/h2"], false)]),
+            with(score("p3", 0.2, "low", None), 1_000, vec![member("register-mh", "MH", &["Condition/s3"], true)]),
+        ];
+        store.replace_risk_scores(run("2024-01-01", 3), first).await.expect("run");
+        assert_eq!(
+            members("register-hyp", Visibility::All).await,
+            [("p1".into(), "HYP".into(), "Condition/h1".into(), 1_000), ("p2".into(), "HYP".into(), "Condition/h2".into(), 1_000)],
+            "{name}"
+        );
+        assert_eq!(members("register-hyp", gp1.clone()).await.len(), 1, "{name}: gp1 sees only its own patient");
+        assert_eq!(members("register-mh", Visibility::All).await.len(), 1, "{name}: the system sees a sensitive membership");
+        assert!(members("register-mh", gp1.clone()).await.is_empty(), "{name}: staff do not see a sensitive membership");
+        let own = Visibility::Person { patient: "p3".into(), types: None, restricted: true };
+        assert_eq!(members("register-mh", own).await.len(), 1, "{name}: the person sees their own");
+        let carer = Visibility::Person { patient: "p3".into(), types: None, restricted: false };
+        assert!(members("register-mh", carer).await.is_empty(), "{name}: a carer does not");
+        // The next run: p1 stays on the register (since kept) with new evidence and leaves the cohort; p2 leaves.
+        let second = vec![
+            with(score("p1", 0.7, "high", None), 2_000, vec![member("register-hyp", "HYP", &["Condition/h9"], false)]),
+            with(score("p2", 0.3, "high", None), 2_000, vec![]),
+            with(score("p3", 0.2, "low", None), 2_000, vec![member("register-mh", "MH", &["Condition/s3"], true)]),
+        ];
+        store.replace_risk_scores(run("2024-02-01", 3), second).await.expect("run");
+        assert_eq!(members("register-hyp", Visibility::All).await, [("p1".into(), "HYP".into(), "Condition/h9".into(), 1_000)], "{name}");
+        assert!(members("cl", Visibility::All).await.is_empty(), "{name}");
+        // An incremental re-score: p2 joins, p1 leaves; then p3 dies and loses everything.
+        store
+            .upsert_risk_score(with(score("p2", 0.3, "high", None), 3_000, vec![member("cl", "adult-with-ltc", &["Patient/p2"], false)]))
+            .await
+            .expect("upsert");
+        store.upsert_risk_score(with(score("p1", 0.7, "high", None), 3_000, vec![])).await.expect("upsert");
+        store.delete_risk_score("p3").await.expect("delete");
+        assert_eq!(members("cl", Visibility::All).await, [("p2".into(), "adult-with-ltc".into(), "Patient/p2".into(), 3_000)], "{name}");
+        assert!(members("register-hyp", Visibility::All).await.is_empty(), "{name}");
+        assert_eq!(store.group_sizes().await.expect("sizes"), [("cl".to_owned(), 1)], "{name}");
     }
 }
