@@ -63,6 +63,9 @@ pub struct Config {
     pub tier_shares: [f64; 3],
     /// The eligibility cohorts kept as Groups beside the registers (`[cohorts] file`; default the built-in).
     pub cohorts: std::sync::Arc<care::cohorts::Cohorts>,
+    /// When the server re-scores everyone each day: minutes after midnight UTC (`[risk] refresh_at`); `None`:
+    /// only when `joinery risk refresh` is run.
+    pub risk_refresh_at: Option<u32>,
 }
 
 impl Config {
@@ -78,6 +81,7 @@ impl Config {
             named_organisations: Vec::new(),
             tier_shares: care::admission::DEFAULT_TIER_SHARES,
             cohorts: std::sync::Arc::new(care::cohorts::Cohorts::builtin().clone()),
+            risk_refresh_at: None,
         }
     }
 }

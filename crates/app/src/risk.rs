@@ -241,6 +241,50 @@ impl crate::App {
     }
 }
 
+impl crate::App {
+    /// The full re-score of today, as the system `joinery risk refresh`, with one audit event for the job
+    /// (what the daily schedule runs).
+    pub async fn scheduled_refresh(&self) -> Result<Refresh, AppError> {
+        let session = self.as_system("joinery risk refresh");
+        let result = session.refresh_risk(None).await;
+        let status = if result.is_ok() { 200 } else { 500 };
+        let audit = crate::audit::RequestAudit { method: "JOB", path: "risk refresh", query: Some("schedule"), status };
+        session.audit(&audit).await?;
+        result
+    }
+
+    /// Runs `scheduled_refresh` every day at `minute` minutes after midnight UTC, in the background, for as
+    /// long as the server runs (each run's outcome is logged).
+    pub fn refresh_daily(&self, minute: u32) -> tokio::task::JoinHandle<()> {
+        let app = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let wait = until_minute_of_day(app.config.clock.now().0, minute);
+                tracing::info!(in_seconds = wait / 1000, "the next scheduled risk refresh");
+                tokio::time::sleep(std::time::Duration::from_millis(u64::try_from(wait).unwrap_or(0))).await;
+                match app.scheduled_refresh().await {
+                    Ok(r) => tracing::info!(run = r.run, people = r.people, seconds = r.seconds.iter().sum::<f64>(), "scheduled risk refresh"),
+                    Err(e) => tracing::warn!(error = %e, "the scheduled risk refresh failed"),
+                }
+            }
+        })
+    }
+}
+
+/// Milliseconds from `now_ms` until the next time the day (UTC) is `minute` minutes old (a whole day when
+/// it is that minute's first millisecond now).
+pub fn until_minute_of_day(now_ms: i64, minute: u32) -> i64 {
+    const DAY: i64 = 86_400_000;
+    let into_day = now_ms.rem_euclid(DAY);
+    let at = i64::from(minute % 1440) * 60_000;
+    let wait = (at - into_day).rem_euclid(DAY);
+    if wait == 0 {
+        DAY
+    } else {
+        wait
+    }
+}
+
 /// A stay's LACE score, with the stay's days and whether it has ended.
 #[derive(Debug, Clone)]
 pub struct Readmission {
@@ -467,4 +511,22 @@ fn factor<'a>(system: &str, code: &str, display: &str, numbers: &[(&str, Value)]
 /// A JSON number with four decimal places.
 fn decimal(x: f64) -> Value {
     Value::Number(serde_json::Number::from_string_unchecked(format!("{x:.4}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::until_minute_of_day;
+
+    #[test]
+    fn the_next_scheduled_minute_is_today_if_still_to_come_else_tomorrow() {
+        const MINUTE: i64 = 60_000;
+        const DAY: i64 = 86_400_000;
+        let midnight = 20_000 * DAY;
+        assert_eq!(until_minute_of_day(midnight, 120), 120 * MINUTE, "two hours after midnight");
+        assert_eq!(until_minute_of_day(midnight + 120 * MINUTE - 1, 120), 1);
+        assert_eq!(until_minute_of_day(midnight + 120 * MINUTE, 120), DAY, "at the minute: tomorrow's");
+        assert_eq!(until_minute_of_day(midnight + 121 * MINUTE, 120), DAY - MINUTE);
+        assert_eq!(until_minute_of_day(midnight, 0), DAY);
+        assert_eq!(until_minute_of_day(-1, 0), 1, "before 1970 too");
+    }
 }

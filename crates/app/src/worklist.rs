@@ -1,8 +1,9 @@
 //! Worklists: the people to act on first, from the stored risk scores (`joinery risk refresh`, kept current
 //! by incremental re-scores): in the top tiers without an active care plan, whose tier rose at the last
-//! re-score, or with an A&E attendance or emergency admission in the last 14 days; for practices, a network
-//! (the practices that are part of it) or everyone; highest risk first, in keyset pages, and only people the
-//! caller may see (the access decision is part of the statement). Answered as a searchset Bundle of
+//! re-score, with an A&E attendance or emergency admission in the last 14 days, whose care plan's review is
+//! overdue (an active CarePlan whose period has ended), or everyone; for practices, a network (the
+//! practices that are part of it), a care coordinator's caseload, or everyone; highest risk first, in keyset
+//! pages, and only people the caller may see (the access decision is part of the statement). Answered as a searchset Bundle of
 //! Patients, each entry's `search.score` the probability and its extensions the tier, the tier before, the
 //! segment and the latest emergency.
 
@@ -19,13 +20,15 @@ pub const WORKLIST_EXTENSION: &str = "urn:joinery:extension:worklist";
 pub const RECENT_DAYS: i64 = 14;
 
 /// The worklists by name.
-pub const LISTS: [&str; 3] = ["top-tiers-without-care-plan", "tier-rose", "recent-emergency"];
+pub const LISTS: [&str; 5] = ["top-tiers-without-care-plan", "tier-rose", "recent-emergency", "review-overdue", "by-risk"];
 
 impl Session {
-    /// `GET [base]/Patient/$worklist?list=…[&practice=Organization/x,…][&network=Organization/y][&_count=n][&_cursor=…]`.
+    /// `GET [base]/Patient/$worklist?list=…[&practice=Organization/x,…][&network=Organization/y]
+    /// [&caseload=me|Practitioner/x|PractitionerRole/x,…][&_count=n][&_cursor=…]`.
     pub async fn worklist(&self, params: &[(String, String)]) -> Result<Value, AppError> {
         let bad = |msg: String, at: &str| AppError::bad_request(IssueCode::Value, msg, Some(at));
         let (mut list, mut practices, mut network, mut count, mut cursor) = (None, None::<Vec<String>>, None, None, None);
+        let mut coordinators: Option<Vec<String>> = None;
         for (name, value) in params {
             match name.as_str() {
                 "list" => list = Some(value.as_str()),
@@ -38,6 +41,17 @@ impl Session {
                 "network" => {
                     network =
                         Some(organisation_id(value).ok_or_else(|| bad(format!("network '{value}' is not an Organization reference"), "network"))?)
+                }
+                "caseload" => {
+                    for party in value.split(',') {
+                        let parties = self.caseload_parties(party).ok_or_else(|| {
+                            bad(
+                                format!("caseload '{party}' is not 'me' (a member of staff), a Practitioner or a PractitionerRole reference"),
+                                "caseload",
+                            )
+                        })?;
+                        coordinators.get_or_insert_with(Vec::new).extend(parties);
+                    }
                 }
                 "_count" => count = Some(value.parse::<usize>().map_err(|_| bad(format!("_count '{value}' is not a number"), "_count"))?),
                 "_cursor" => {
@@ -52,6 +66,8 @@ impl Session {
             Some("top-tiers-without-care-plan") => Worklist::TopTiersWithoutCarePlan,
             Some("tier-rose") => Worklist::TierRose,
             Some("recent-emergency") => Worklist::RecentEmergency { since: today.add_days(-RECENT_DAYS).to_string() },
+            Some("review-overdue") => Worklist::ReviewOverdue { before_ms: day_start_ms(today) },
+            Some("by-risk") => Worklist::ByRisk,
             Some(other) => return Err(bad(format!("list '{other}' is not one of {}", LISTS.join(", ")), "list")),
             None => {
                 return Err(AppError::bad_request(IssueCode::Required, format!("$worklist needs list (one of {})", LISTS.join(", ")), Some("list")))
@@ -64,7 +80,15 @@ impl Session {
             practices.get_or_insert_with(Vec::new).extend(page.matches.iter().map(|o| o.id.clone()));
         }
         let limit = count.unwrap_or(self.config.limits.default_count).min(self.config.limits.max_count).max(1);
-        let query = WorklistQuery { list, practices, after: cursor, limit: limit + 1, visibility: self.visibility().clone() };
+        let query = WorklistQuery {
+            list,
+            practices,
+            coordinators,
+            now_ms: self.config.clock.now().0,
+            after: cursor,
+            limit: limit + 1,
+            visibility: self.visibility().clone(),
+        };
         let mut rows = self.store.worklist(query).await?;
         let next = (rows.len() > limit).then(|| {
             rows.truncate(limit);
@@ -109,6 +133,27 @@ impl Session {
         }
         Ok(json!({ "resourceType": "Bundle", "type": "searchset", "link": links, "entry": entries }))
     }
+}
+
+impl Session {
+    /// The parties a `caseload` value names: `me` (the caller's own Practitioner and PractitionerRole), or
+    /// a `Practitioner/x` or `PractitionerRole/x` reference.
+    fn caseload_parties(&self, value: &str) -> Option<Vec<String>> {
+        if value == "me" {
+            let care::access::Caller::Staff(s) = self.caller() else { return None };
+            let mut mine: Vec<String> = s.practitioner.iter().map(|p| format!("Practitioner/{p}")).collect();
+            mine.extend(s.practitioner_role.iter().map(|r| format!("PractitionerRole/{r}")));
+            return (!mine.is_empty()).then_some(mine);
+        }
+        let (kind, id) = value.split_once('/')?;
+        (matches!(kind, "Practitioner" | "PractitionerRole") && fhir::id::is_valid_id(id)).then(|| vec![value.to_owned()])
+    }
+}
+
+/// The first millisecond of a day (UTC).
+fn day_start_ms(day: care::registers::Day) -> i64 {
+    let epoch = care::registers::Day { year: 1970, month: 1, day: 1 };
+    epoch.days_to(day) * 86_400_000
 }
 
 /// `Organization/x` or `x`: the id.

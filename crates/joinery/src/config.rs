@@ -62,6 +62,12 @@ pub struct RiskConfig {
     /// The shares of the population in the very high, high and rising tiers, the highest probabilities
     /// first; the rest are low [default: 0.005, 0.045, 0.15, the risk pyramid].
     pub tier_shares: Option<[f64; 3]>,
+    /// A file of eligibility cohorts (the shape of `crates/care/cohorts/cohorts.json`, which is the default),
+    /// relative to the working directory.
+    pub cohorts: Option<PathBuf>,
+    /// When `joinery serve` re-scores everyone each day, `HH:MM` UTC [default: never; run `joinery risk
+    /// refresh`].
+    pub refresh_at: Option<String>,
 }
 
 /// The `[access]` table of the configuration file.
@@ -106,7 +112,23 @@ pub fn app_config(file: &FileConfig, base_url: &str) -> Result<app::Config, Stri
         }
         config.tier_shares = shares;
     }
+    if let Some(at) = file.risk.as_ref().and_then(|r| r.refresh_at.as_deref()) {
+        config.risk_refresh_at = Some(minute_of_day(at).ok_or_else(|| format!("[risk] refresh_at '{at}' is not a time of day HH:MM (UTC)"))?);
+    }
+    if let Some(path) = file.risk.as_ref().and_then(|r| r.cohorts.as_ref()) {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("[risk] cohorts: cannot read {}: {e}", path.display()))?;
+        let cohorts = care::cohorts::Cohorts::from_json(&text, care::registers::Registers::builtin())
+            .map_err(|e| format!("[risk] cohorts: {}: {e}", path.display()))?;
+        config.cohorts = std::sync::Arc::new(cohorts);
+    }
     Ok(config)
+}
+
+/// `HH:MM` (00:00 to 23:59) as minutes after midnight.
+fn minute_of_day(text: &str) -> Option<u32> {
+    let (h, m) = text.split_once(':')?;
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60 && text.len() == 5).then_some(h * 60 + m)
 }
 
 impl FileConfig {
@@ -352,6 +374,41 @@ mod tests {
             assert!(app_config(&file, "http://x").expect_err(bad).contains("tier_shares"), "{bad}");
         }
         assert!(toml::from_str::<FileConfig>("[risk]\ntier_shares = [0.1, 0.2]").is_err(), "three shares");
+    }
+
+    #[test]
+    fn the_daily_refresh_time_is_read_as_utc_minutes() {
+        let at = |text: &str| {
+            let file: FileConfig = toml::from_str(&format!("[risk]\nrefresh_at = {text:?}")).expect("toml");
+            app_config(&file, "http://x").map(|c| c.risk_refresh_at)
+        };
+        assert_eq!(at("02:30"), Ok(Some(150)));
+        assert_eq!(at("00:00"), Ok(Some(0)));
+        assert_eq!(at("23:59"), Ok(Some(1439)));
+        for bad in ["24:00", "2:30", "02:60", "noon", "02:3x"] {
+            assert!(at(bad).expect_err(bad).contains("refresh_at"), "{bad}");
+        }
+        assert_eq!(app_config(&FileConfig::default(), "http://x").map(|c| c.risk_refresh_at), Ok(None));
+    }
+
+    #[test]
+    fn cohorts_come_from_the_file_it_names_and_bad_ones_are_refused() {
+        let dir = tempfile::tempdir().expect("dir");
+        let good = dir.path().join("cohorts.json");
+        let text = r#"{ "cohorts": [ { "id": "frail-brent", "name": "Frail in Brent", "localities": ["Brent"],
+                         "rules": [ { "reason": "aged-80-plus", "display": "Aged 80 or over", "minAge": 80 } ] } ] }"#;
+        std::fs::write(&good, text).expect("write");
+        let file: FileConfig = toml::from_str(&format!("[risk]\ncohorts = {:?}", good.display().to_string())).expect("toml");
+        let config = app_config(&file, "http://x").expect("valid");
+        assert_eq!(config.cohorts.all().iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["frail-brent"]);
+        assert_eq!(app::Config::new("http://x").cohorts.all().len(), care::cohorts::Cohorts::builtin().all().len(), "the default");
+        let bad = dir.path().join("bad.json");
+        std::fs::write(&bad, text.replace("\"minAge\": 80", "\"registers\": [\"ZZ\"]")).expect("write");
+        let file: FileConfig = toml::from_str(&format!("[risk]\ncohorts = {:?}", bad.display().to_string())).expect("toml");
+        let e = app_config(&file, "http://x").expect_err("an unknown register");
+        assert!(e.contains("[risk] cohorts") && e.contains("no register ZZ"), "{e}");
+        let file: FileConfig = toml::from_str("[risk]\ncohorts = \"/nonexistent/cohorts.json\"").expect("toml");
+        assert!(app_config(&file, "http://x").expect_err("missing").contains("cannot read"));
     }
 
     #[test]

@@ -220,12 +220,16 @@ async fn serve(settings: Settings, prepared: Option<(app::App, String)>) -> Outc
     if app::audit::UNAUDITED {
         tracing::warn!("this build audits nothing (feature `unaudited`): it is for measuring what auditing costs, never for serving people");
     }
+    let schedule = settings.app.risk_refresh_at.map(|minute| app.refresh_daily(minute));
     tracing::info!(listen = %settings.listen, startup_ms = started.elapsed().as_millis() as u64, "serving");
     println!("Joinery is serving the FHIR API at {}", settings.base_url);
     if let Some(b) = banner {
         println!("{b}");
     }
     accept(listener, router, std::time::Duration::from_millis(settings.header_timeout_ms as u64)).await;
+    if let Some(task) = schedule {
+        task.abort();
+    }
     tracing::info!("requests drained; closing the database");
     app.shutdown().await.map_err(|e| Failure::Run(format!("closing the database failed: {e}")))?;
     tracing::info!("stopped cleanly");

@@ -56,6 +56,11 @@ pub enum Worklist {
     TierRose,
     /// With an A&E attendance or emergency admission on or after this day (YYYY-MM-DD).
     RecentEmergency { since: String },
+    /// With an active CarePlan whose period (the time until its review) ended before this instant
+    /// (milliseconds since 1970).
+    ReviewOverdue { before_ms: i64 },
+    /// Everyone scored (with a caseload: the coordinator's people by risk).
+    ByRisk,
 }
 
 /// One page of a worklist: highest probability first (then by id), after a cursor, as the caller may see.
@@ -64,6 +69,11 @@ pub struct WorklistQuery {
     pub list: Worklist,
     /// Only people registered with one of these practices (Organization ids).
     pub practices: Option<Vec<String>>,
+    /// Only people one of these parties (`Practitioner/x`, `PractitionerRole/x`) is care coordinator for at
+    /// `now_ms`: a caseload.
+    pub coordinators: Option<Vec<String>>,
+    /// Now, for the caseload's relationships (milliseconds since 1970).
+    pub now_ms: i64,
     /// Resume after this person: their probability and id.
     pub after: Option<(f64, String)>,
     pub limit: usize,
@@ -284,32 +294,62 @@ fn tier_rank(column: &str) -> String {
 fn worklist_sql(d: Dialect, q: &WorklistQuery) -> Fragment {
     let mut f = Fragment::new(d);
     let score_columns: Vec<String> = SCORE_COLUMNS.split(", ").map(|c| format!("r.{c}")).collect();
-    // People are read highest risk first, each checked (practice, list, access) as it comes, until the page
-    // is full: SQLite, which has no statistics on these tables, is told to take that index and to join each
-    // person's Patient after (CROSS JOIN keeps the order).
-    // Lists that hold few people are read from an index of just them (recent emergencies by day, then
-    // sorted; changed tiers highest risk first).
-    let (from, join, by_person) = match d {
-        Dialect::Sqlite => {
-            let index = match q.list {
-                Worklist::TopTiersWithoutCarePlan => "risk_score_probability",
-                Worklist::TierRose => "risk_score_changed",
-                Worklist::RecentEmergency { .. } => "risk_score_emergency",
-            };
-            (format!("risk_score r INDEXED BY {index}"), "CROSS JOIN", " INDEXED BY resource_current_person")
-        }
-        Dialect::Postgres => ("risk_score r".to_owned(), "JOIN", ""),
+    let outer_columns: Vec<String> = SCORE_COLUMNS.split(", ").map(|c| format!("w.{c}")).collect();
+    let join = match d {
+        Dialect::Sqlite => "CROSS JOIN",
+        Dialect::Postgres => "JOIN",
     };
+    let by_person = if d == Dialect::Sqlite { " INDEXED BY resource_current_person" } else { "" };
     // The page is chosen on the scores and the current-version rows (no bodies), then the bodies of its
     // people are read.
-    let outer_columns: Vec<String> = SCORE_COLUMNS.split(", ").map(|c| format!("w.{c}")).collect();
-    f.push(&format!(
-        "SELECT {STORED_COLUMNS}, {} FROM (SELECT {}, c.seq AS current_seq FROM {from}
-         {join} resource_current c ON c.resource_type = 'Patient' AND c.id = r.person_key
-         WHERE c.deleted = 0",
-        outer_columns.join(", "),
-        score_columns.join(", ")
-    ));
+    f.push(&format!("SELECT {STORED_COLUMNS}, {} FROM (SELECT {}, c.seq AS current_seq FROM ", outer_columns.join(", "), score_columns.join(", ")));
+    // Few people (a caseload, or those with an overdue care plan review) are found first and their scores
+    // read by person, then sorted. Otherwise people are read highest risk first, each checked (practice,
+    // list, access) as it comes, until the page is full: SQLite, which has no statistics on these tables, is
+    // told to take that index and to join each person's Patient after (CROSS JOIN keeps the order). Lists
+    // that hold few people are read from an index of just them (recent emergencies by day, then sorted;
+    // changed tiers highest risk first).
+    let overdue = |f: &mut Fragment, before_ms: i64| {
+        f.bind(
+            &format!(
+                "SELECT DISTINCT cp.person_key FROM search_date sd {join} resource_current cp ON cp.resource_type = 'CarePlan' AND cp.id = sd.id
+                 WHERE sd.resource_type = 'CarePlan' AND sd.param = 'date' AND sd.low < ? AND cp.deleted = 0 AND cp.person_key IS NOT NULL
+                   AND EXISTS (SELECT 1 FROM search_token st WHERE st.resource_type = 'CarePlan' AND st.param = 'status'
+                               AND st.code = 'active' AND st.id = cp.id)"
+            ),
+            before_ms,
+        );
+        f.bind(" AND sd.high < ?", before_ms);
+    };
+    let driven = match (&q.coordinators, &q.list) {
+        (Some(parties), _) => {
+            f.push("(SELECT DISTINCT ar.person_key FROM access_relation ar WHERE ar.kind = 'coordinator'");
+            f.in_list("ar.party", parties);
+            f.bind(" AND (ar.start_ms IS NULL OR ar.start_ms <= ?)", q.now_ms);
+            f.bind(" AND (ar.until_ms IS NULL OR ar.until_ms > ?))", q.now_ms);
+            true
+        }
+        (None, Worklist::ReviewOverdue { before_ms }) => {
+            f.push("(");
+            overdue(&mut f, *before_ms);
+            f.push(")");
+            true
+        }
+        _ => false,
+    };
+    if driven {
+        f.push(&format!(" dp {join} risk_score r ON r.person_key = dp.person_key"));
+    } else if d == Dialect::Sqlite {
+        let index = match q.list {
+            Worklist::TierRose => "risk_score_changed",
+            Worklist::RecentEmergency { .. } => "risk_score_emergency",
+            _ => "risk_score_probability",
+        };
+        f.push(&format!("risk_score r INDEXED BY {index}"));
+    } else {
+        f.push("risk_score r");
+    }
+    f.push(&format!(" {join} resource_current c ON c.resource_type = 'Patient' AND c.id = r.person_key WHERE c.deleted = 0"));
     if let Some(practices) = &q.practices {
         f.in_list("r.practice", practices);
     }
@@ -330,6 +370,13 @@ fn worklist_sql(d: Dialect, q: &WorklistQuery) -> Fragment {
             tier_rank("r.previous_tier")
         )),
         Worklist::RecentEmergency { since } => f.bind(" AND r.last_emergency IS NOT NULL AND r.last_emergency >= ?", since.as_str()),
+        // Found first unless a caseload was.
+        Worklist::ReviewOverdue { before_ms } if q.coordinators.is_some() => {
+            f.push(" AND r.person_key IN (");
+            overdue(&mut f, *before_ms);
+            f.push(")");
+        }
+        Worklist::ReviewOverdue { .. } | Worklist::ByRisk => {}
     }
     if let Some((probability, id)) = &q.after {
         f.bind(" AND (r.probability < ?", *probability);

@@ -334,12 +334,33 @@ async fn worklists_list_whom_to_act_on_first_in_pages_as_the_caller_may_see() {
     let gp = as_user(&s, "gp", "GET", "/fhir/Patient/$worklist?list=recent-emergency", None).await;
     assert_eq!(gp.status, 200, "{}", gp.text());
     assert_eq!(worklist_ids(&gp.json()), ["p1"]);
+    // The GP coordinates p1's care (a care team), and p1's care plan was due for review before today.
+    let team = json!({ "resourceType": "CareTeam", "id": "coord-p1", "status": "active", "subject": { "reference": "Patient/p1" },
+        "participant": [{ "member": { "reference": "PractitionerRole/gp-role" },
+                          "role": [{ "coding": [{ "system": "urn:joinery:care-team-role", "code": "care-coordinator" }] }] }] });
+    assert!(s.put("/fhir/CareTeam/coord-p1", &team).await.status < 300);
+    let plan = json!({ "resourceType": "CarePlan", "id": "plan-p1", "status": "active", "intent": "plan",
+                       "subject": { "reference": "Patient/p1" }, "period": { "start": "2029-06-01", "end": "2029-12-01" } });
+    assert!(s.put("/fhir/CarePlan/plan-p1", &plan).await.status < 300);
+    let mine = as_user(&s, "gp", "GET", "/fhir/Patient/$worklist?list=by-risk&caseload=me", None).await;
+    assert_eq!(mine.status, 200, "{}", mine.text());
+    assert_eq!(worklist_ids(&mine.json()), ["p1"]);
+    assert_eq!(worklist_ids(&s.get("/fhir/Patient/$worklist?list=by-risk&caseload=PractitionerRole/gp-role").await.json()), ["p1"]);
+    assert!(worklist_ids(&s.get("/fhir/Patient/$worklist?list=by-risk&caseload=PractitionerRole/gp2-role").await.json()).is_empty());
+    assert_eq!(worklist_ids(&s.get("/fhir/Patient/$worklist?list=by-risk").await.json()), ["p1", "p2"]);
+    assert_eq!(worklist_ids(&s.get("/fhir/Patient/$worklist?list=review-overdue").await.json()), ["p1"]);
     // Nobody's tier rose (one run), and with two people the top tiers are empty.
     assert!(worklist_ids(&s.get("/fhir/Patient/$worklist?list=tier-rose").await.json()).is_empty());
     assert!(worklist_ids(&s.get("/fhir/Patient/$worklist?list=top-tiers-without-care-plan").await.json()).is_empty());
     // Bad requests name the parameter at fault.
-    for (query, at) in [("", "list"), ("?list=everyone", "list"), ("?list=tier-rose&_cursor=zz", "_cursor"), ("?list=tier-rose&colour=red", "colour")]
-    {
+    for (query, at) in [
+        ("", "list"),
+        ("?list=everyone", "list"),
+        ("?list=tier-rose&_cursor=zz", "_cursor"),
+        ("?list=tier-rose&colour=red", "colour"),
+        ("?list=by-risk&caseload=me", "caseload"),
+        ("?list=by-risk&caseload=Organization/gp1", "caseload"),
+    ] {
         let r = s.get(&format!("/fhir/Patient/$worklist{query}")).await;
         assert_eq!(r.status, 400, "{query}: {}", r.text());
         assert_eq!(r.json()["issue"][0]["expression"][0], at, "{query}");
@@ -496,4 +517,11 @@ async fn registers_and_cohorts_are_groups_kept_current_with_each_members_reason(
     );
     // A Group that is not kept is read from the record as any other resource.
     assert_eq!(s.get("/fhir/Group/register-xyz").await.status, 404);
+    // The daily schedule's re-score is a job of the system, audited.
+    let scheduled = s.app().scheduled_refresh().await.expect("scheduled refresh");
+    assert_eq!(scheduled.run, refresh.run + 1);
+    let log = s.app().audit_log(0, 10_000).await.expect("log");
+    let job = log.iter().rev().find(|e| e.record.body.contains("\"path\":\"risk refresh\"")).expect("the job's event");
+    assert_eq!(job.record.outcome, 200);
+    assert_eq!(job.record.patients, ["p1", "p2"]);
 }

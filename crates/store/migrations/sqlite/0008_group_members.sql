@@ -13,3 +13,5 @@ CREATE TABLE group_member (
     PRIMARY KEY (group_id, person_key)
 ) WITHOUT ROWID;
 CREATE INDEX group_member_person ON group_member (person_key);
+-- A care coordinator's caseload (worklists by caseload): the people a party coordinates, found by party.
+CREATE INDEX access_relation_coordinator ON access_relation (party, person_key) WHERE kind = 'coordinator';

@@ -64,13 +64,28 @@ async fn a_full_rescore_replaces_every_row_and_keeps_the_tier_before_it() {
 
 /// Writes a resource with one token (`param` = `code`) and, for a Patient, its registration with `practice`.
 async fn put(store: &store::Store, t: &'static str, id: &'static str, person: &'static str, param: &str, code: &str, practice: Option<&'static str>) {
-    use fhir::search::{IndexEntry, IndexValue};
     use store::access::{Relation, RelationKind};
-    let index = vec![IndexEntry { param: param.into(), value: IndexValue::Token { system: None, code: code.into() } }];
     let relations: Vec<Relation> = practice
         .map(|p| Relation { party: format!("Organization/{p}"), kind: RelationKind::Registered, start: None, until: None })
         .into_iter()
         .collect();
+    put_with(store, t, id, person, vec![token(param, code)], relations, practice).await;
+}
+
+fn token(param: &str, code: &str) -> fhir::search::IndexEntry {
+    fhir::search::IndexEntry { param: param.into(), value: fhir::search::IndexValue::Token { system: None, code: code.into() } }
+}
+
+/// Writes a resource with these index entries and relationships.
+async fn put_with(
+    store: &store::Store,
+    t: &'static str,
+    id: &'static str,
+    person: &'static str,
+    index: Vec<fhir::search::IndexEntry>,
+    relations: Vec<store::access::Relation>,
+    practice: Option<&'static str>,
+) {
     store
         .write(move |tx| {
             tx.put(store::NewVersion {
@@ -114,6 +129,7 @@ fn at(score: RiskScore, practice: &str, last_emergency: Option<&str>) -> RiskSco
 async fn worklists_page_by_probability_within_practices_as_the_caller_may_see() {
     use store::access::Visibility;
     use store::{Worklist, WorklistQuery};
+    const NOW: i64 = 1_800_000_000_000;
     let gp1 = staff_of_gp1();
     for (name, store, _keep) in backends() {
         for (id, practice) in [("p1", "gp1"), ("p2", "gp1"), ("p3", "gp2"), ("p4", "gp1")] {
@@ -133,7 +149,7 @@ async fn worklists_page_by_probability_within_practices_as_the_caller_may_see() 
             let store = store.clone();
             async move {
                 store
-                    .worklist(WorklistQuery { list, practices, after, limit, visibility })
+                    .worklist(WorklistQuery { list, practices, coordinators: None, now_ms: NOW, after, limit, visibility })
                     .await
                     .expect("worklist")
                     .into_iter()
@@ -233,5 +249,56 @@ async fn group_members_follow_the_rescores_keep_since_when_and_show_only_what_th
         assert_eq!(members("cl", Visibility::All).await, [("p2".into(), "adult-with-ltc".into(), "Patient/p2".into(), 3_000)], "{name}");
         assert!(members("register-hyp", Visibility::All).await.is_empty(), "{name}");
         assert_eq!(store.group_sizes().await.expect("sizes"), [("cl".to_owned(), 1)], "{name}");
+    }
+}
+
+#[tokio::test]
+async fn worklists_by_caseload_and_overdue_care_plan_reviews() {
+    use fhir::search::{IndexEntry, IndexValue};
+    use store::access::{Relation, RelationKind, Visibility};
+    use store::{Worklist, WorklistQuery};
+    const NOW: i64 = 1_800_000_000_000;
+    const DAY: i64 = 86_400_000;
+    for (name, store, _keep) in backends() {
+        for (id, practice) in [("p1", "gp1"), ("p2", "gp1"), ("p3", "gp1"), ("p4", "gp2")] {
+            put(&store, "Patient", id, id, "identifier", "k", Some(practice)).await;
+        }
+        // pr1 coordinates p1 and p3 now, and coordinated p2 until yesterday; pr2 coordinates p4.
+        let coordinates =
+            |party: &str, until: Option<i64>| vec![Relation { party: party.into(), kind: RelationKind::Coordinator, start: Some(0), until }];
+        put_with(&store, "CareTeam", "t1", "p1", vec![], coordinates("Practitioner/pr1", None), None).await;
+        put_with(&store, "CareTeam", "t3", "p3", vec![], coordinates("PractitionerRole/pr1-role", None), None).await;
+        put_with(&store, "CareTeam", "t2", "p2", vec![], coordinates("Practitioner/pr1", Some(NOW - DAY)), None).await;
+        put_with(&store, "CareTeam", "t4", "p4", vec![], coordinates("Practitioner/pr2", None), None).await;
+        // Care plans: p1's active one ended two days ago (overdue), p2's active one ends tomorrow, p3's
+        // overdue one was completed, p4's active one is overdue.
+        let plan = |status: &str, end: i64| {
+            vec![token("status", status), IndexEntry { param: "date".into(), value: IndexValue::Date { low: 0, high: end } }]
+        };
+        put_with(&store, "CarePlan", "cp1", "p1", plan("active", NOW - 2 * DAY), vec![], None).await;
+        put_with(&store, "CarePlan", "cp2", "p2", plan("active", NOW + DAY), vec![], None).await;
+        put_with(&store, "CarePlan", "cp3", "p3", plan("completed", NOW - 2 * DAY), vec![], None).await;
+        put_with(&store, "CarePlan", "cp4", "p4", plan("active", NOW - 3 * DAY), vec![], None).await;
+        let scores =
+            vec![score("p1", 0.4, "high", None), score("p2", 0.9, "very-high", None), score("p3", 0.6, "high", None), score("p4", 0.5, "high", None)];
+        store.replace_risk_scores(run("2024-01-01", 4), scores).await.expect("run");
+        let page = |list: Worklist, coordinators: Option<Vec<&str>>, after: Option<(f64, String)>, limit: usize| {
+            let store = store.clone();
+            let coordinators = coordinators.map(|c| c.into_iter().map(str::to_owned).collect());
+            async move {
+                let q = WorklistQuery { list, practices: None, coordinators, now_ms: NOW, after, limit, visibility: Visibility::All };
+                store.worklist(q).await.expect("worklist").into_iter().map(|(_, s)| s.person).collect::<Vec<_>>()
+            }
+        };
+        let pr1 = || Some(vec!["Practitioner/pr1", "PractitionerRole/pr1-role"]);
+        assert_eq!(page(Worklist::ByRisk, pr1(), None, 10).await, ["p3", "p1"], "{name}: pr1's caseload now, highest risk first");
+        assert_eq!(page(Worklist::ByRisk, pr1(), None, 1).await, ["p3"], "{name}");
+        assert_eq!(page(Worklist::ByRisk, pr1(), Some((0.6, "p3".into())), 1).await, ["p1"], "{name}: the next page");
+        assert_eq!(page(Worklist::ByRisk, None, None, 10).await, ["p2", "p3", "p4", "p1"], "{name}: everyone");
+        let overdue = || Worklist::ReviewOverdue { before_ms: NOW };
+        assert_eq!(page(overdue(), None, None, 10).await, ["p4", "p1"], "{name}: active plans past their period");
+        assert_eq!(page(overdue(), pr1(), None, 10).await, ["p1"], "{name}: in pr1's caseload");
+        assert_eq!(page(overdue(), Some(vec!["Practitioner/nobody"]), None, 10).await, Vec::<String>::new(), "{name}");
+        assert_eq!(page(Worklist::TopTiersWithoutCarePlan, pr1(), None, 10).await, ["p3"], "{name}: p1 has an active plan");
     }
 }
