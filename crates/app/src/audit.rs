@@ -92,20 +92,30 @@ pub struct RequestAudit<'a> {
 /// break-glass grant the request made, if it made one.
 #[derive(Debug, Default)]
 pub(crate) struct Touched {
-    people: Mutex<BTreeSet<String>>,
+    seen: Mutex<Seen>,
     break_glass: Mutex<Option<Value>>,
     /// People whose records the request changed in a way their risk scores read.
     changed: Mutex<BTreeSet<String>>,
 }
 
+/// The people whose records a request touched, and the types of what of theirs it touched.
+#[derive(Debug, Default)]
+struct Seen {
+    people: BTreeSet<String>,
+    types: BTreeSet<String>,
+}
+
 impl Touched {
-    pub(crate) fn note(&self, person_key: Option<&str>) {
+    pub(crate) fn note(&self, person_key: Option<&str>, resource_type: &str) {
         if UNAUDITED {
             return;
         }
-        if let (Some(p), Ok(mut set)) = (person_key, self.people.lock()) {
-            if !set.contains(p) {
-                set.insert(p.to_owned());
+        if let (Some(p), Ok(mut seen)) = (person_key, self.seen.lock()) {
+            if !seen.people.contains(p) {
+                seen.people.insert(p.to_owned());
+            }
+            if !seen.types.contains(resource_type) {
+                seen.types.insert(resource_type.to_owned());
             }
         }
     }
@@ -130,9 +140,9 @@ impl Touched {
         }
     }
 
-    fn take(&self) -> (Vec<String>, Option<Value>) {
-        let people = self.people.lock().map(|mut s| std::mem::take(&mut *s).into_iter().collect()).unwrap_or_default();
-        (people, self.break_glass.lock().ok().and_then(|mut g| g.take()))
+    fn take(&self) -> (Vec<String>, Vec<String>, Option<Value>) {
+        let seen = self.seen.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default();
+        (seen.people.into_iter().collect(), seen.types.into_iter().collect(), self.break_glass.lock().ok().and_then(|mut g| g.take()))
     }
 }
 
@@ -144,6 +154,10 @@ struct EventBody<'a> {
     action: Action<'a>,
     /// `Patient/x` for each person touched.
     patients: Vec<String>,
+    /// The resource types of what of theirs the request touched (a Group for a cohort's members, an
+    /// AuditEvent for who looked).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    types: Vec<String>,
     outcome: u16,
     #[serde(rename = "breakGlass", skip_serializing_if = "Option::is_none")]
     break_glass: Option<Value>,
@@ -213,7 +227,7 @@ impl App {
 
     /// Records a request made by `caller` (`None`: no valid token) that touched the records of `patients`.
     pub async fn audit_request(&self, caller: Option<&Caller>, request: &RequestAudit<'_>, patients: Vec<String>) -> Result<(), AppError> {
-        self.audit_event(caller, request, patients, None).await
+        self.audit_event(caller, request, patients, Vec::new(), None).await
     }
 
     async fn audit_event(
@@ -221,6 +235,7 @@ impl App {
         caller: Option<&Caller>,
         request: &RequestAudit<'_>,
         patients: Vec<String>,
+        types: Vec<String>,
         break_glass: Option<Value>,
     ) -> Result<(), AppError> {
         if UNAUDITED {
@@ -233,6 +248,7 @@ impl App {
             agent: agent(caller),
             action: Action { method: request.method, path: request.path, query: request.query },
             patients: patients.iter().map(|p| format!("Patient/{p}")).collect(),
+            types,
             outcome: request.status,
             break_glass,
         };
@@ -341,17 +357,17 @@ fn columns_agree(r: &AuditRecord) -> bool {
 }
 
 impl Session {
-    /// Notes that a resource of `person_key`'s record leaves `app` for this request.
-    pub(crate) fn touch(&self, person_key: Option<&str>) {
-        self.touched.note(person_key);
+    /// Notes that a resource (of `resource_type`) of `person_key`'s record leaves `app` for this request.
+    pub(crate) fn touch(&self, person_key: Option<&str>, resource_type: &str) {
+        self.touched.note(person_key, resource_type);
     }
 
     /// Records this session's request: who, what, the outcome and the people it touched. The answer must not
     /// leave unless this succeeds.
     /// Once it is recorded, the people whose records the request changed are re-scored in the background.
     pub async fn audit(&self, request: &RequestAudit<'_>) -> Result<(), AppError> {
-        let (patients, break_glass) = self.touched.take();
-        App::audit_event(self, Some(self.caller()), request, patients, break_glass).await?;
+        let (patients, types, break_glass) = self.touched.take();
+        App::audit_event(self, Some(self.caller()), request, patients, types, break_glass).await?;
         let changed = self.touched.take_changed();
         if !changed.is_empty() {
             self.rescore_later(changed);

@@ -25,8 +25,14 @@ enum Reader<'a> {
     /// A privacy officer: the whole event.
     PrivacyOfficer,
     /// The person whose record it is (or their carer): only their own entity, no query text, and the
-    /// individual only where their organisation is named in `named`.
-    Person { patient: &'a str, named: &'a [String] },
+    /// individual only where their organisation is named in `named`; for a carer granted some types of the
+    /// record (`types`), only those types.
+    Person { patient: &'a str, named: &'a [String], types: Option<&'a [String]> },
+}
+
+/// The resource types an event says the request touched (none for events recorded before they were kept).
+fn event_types(body: &Value) -> impl Iterator<Item = &str> {
+    body["types"].as_array().into_iter().flatten().filter_map(Value::as_str)
 }
 
 /// Why an access was allowed or refused, as the event's entity says it.
@@ -195,6 +201,18 @@ fn render(entry: &AuditEntry, body: &Value, reader: Reader<'_>, whys: &HashMap<S
         }
         entities.push(e);
     }
+    for t in event_types(body) {
+        if let Reader::Person { types: Some(granted), .. } = reader {
+            if !granted.iter().any(|g| g == t) {
+                continue;
+            }
+        }
+        entities.push(json!({
+            "what": { "type": t },
+            "type": coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "2", "System Object"),
+            "role": coding("http://terminology.hl7.org/CodeSystem/object-role", "4", "Domain Resource"),
+        }));
+    }
     if reader == Reader::PrivacyOfficer {
         let query = body["action"]["query"].as_str();
         let mut q = json!({
@@ -271,6 +289,14 @@ fn patient_id(value: &str) -> Option<&str> {
 impl Session {
     /// Who may read the log, and how much of it: privacy officers all of it; a person, and a carer with a
     /// current grant, the events about the person.
+    /// The types a carer's grant limits them to (`None`: everyone else, and carers granted the whole record).
+    fn granted_types(&self) -> Option<&[String]> {
+        match (self.caller(), self.visibility()) {
+            (Caller::Carer { .. }, store::Visibility::Person { types: Some(types), .. }) => Some(types),
+            _ => None,
+        }
+    }
+
     fn audit_reader(&self) -> Result<Option<&str>, AppError> {
         match self.caller() {
             Caller::Staff(s) if s.role == Role::PrivacyOfficer => Ok(None),
@@ -351,13 +377,20 @@ impl Session {
             }
         }
         if let Some(p) = &q.patient {
-            self.touch(Some(p));
+            self.touch(Some(p), "AuditEvent");
         }
-        let entries = if q.limit == 0 { Vec::new() } else { with_bodies(self.store.audit_search(q.clone()).await?)? };
+        let mut entries = if q.limit == 0 { Vec::new() } else { with_bodies(self.store.audit_search(q.clone()).await?)? };
+        // The next page starts after the last event read, whether or not a carer may see it.
+        let last_read = (entries.len() == q.limit && q.limit > 0).then(|| entries.last().map(|(e, _)| e.seq)).flatten();
+        let granted = self.granted_types();
+        if let Some(granted) = granted {
+            // A carer granted some types sees the accesses that touched one of them.
+            entries.retain(|(_, body)| event_types(body).any(|t| granted.iter().any(|g| g == t)));
+        }
         let whys = self.whys(&entries, q.patient.as_deref()).await?;
         let named = self.config.named_organisations.clone();
         let reader = match own {
-            Some(patient) => Reader::Person { patient, named: &named },
+            Some(patient) => Reader::Person { patient, named: &named, types: granted },
             None => Reader::PrivacyOfficer,
         };
         let base = &self.config.base_url;
@@ -371,9 +404,9 @@ impl Session {
         }
         let query: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(params.iter().filter(|(k, _)| k != "_before")).finish();
         let mut links = vec![json!({ "relation": "self", "url": format!("{base}/AuditEvent?{query}") })];
-        if let (true, Some((last, _))) = (entries.len() == q.limit && q.limit > 0, entries.last()) {
+        if let Some(last) = last_read {
             let sep = if query.is_empty() { "" } else { "&" };
-            links.push(json!({ "relation": "next", "url": format!("{base}/AuditEvent?{query}{sep}_before={}", last.seq) }));
+            links.push(json!({ "relation": "next", "url": format!("{base}/AuditEvent?{query}{sep}_before={last}") }));
         }
         Ok(json!({ "resourceType": "Bundle", "type": "searchset", "link": links, "entry": events }))
     }
@@ -390,16 +423,20 @@ impl Session {
         if own.is_some_and(|p| !entry.record.patients.iter().any(|x| x == p)) {
             return Err(missing());
         }
+        let granted = self.granted_types();
+        if granted.is_some_and(|g| !event_types(&body).any(|t| g.iter().any(|x| x == t))) {
+            return Err(missing());
+        }
         // A person sees only their own part of the event: only their record is touched by reading it.
         match own {
-            Some(p) => self.touch(Some(p)),
-            None => entry.record.patients.iter().for_each(|p| self.touch(Some(p))),
+            Some(p) => self.touch(Some(p), "AuditEvent"),
+            None => entry.record.patients.iter().for_each(|p| self.touch(Some(p), "AuditEvent")),
         }
         let pair = [(entry, body)];
         let whys = self.whys(&pair, own).await?;
         let named = self.config.named_organisations.clone();
         let reader = match own {
-            Some(patient) => Reader::Person { patient, named: &named },
+            Some(patient) => Reader::Person { patient, named: &named, types: granted },
             None => Reader::PrivacyOfficer,
         };
         render(&pair[0].0, &pair[0].1, reader, &whys[0])

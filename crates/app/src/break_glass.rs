@@ -164,7 +164,7 @@ impl Session {
             review: None,
         };
         self.store.add_break_glass(grant.clone()).await?;
-        self.touch(Some(patient));
+        self.touch(Some(patient), "Patient");
         self.touched.break_glass(&grant.id, &grant.reason, &instant(grant.until_ms));
         Ok(json!({ "resourceType": "Parameters", "parameter": grant_parts(&grant) }))
     }
@@ -190,7 +190,7 @@ impl Session {
         };
         let grants = self.store.break_glass_list(filter, LIST_LIMIT).await?;
         for g in &grants {
-            self.touch(Some(&g.patient));
+            self.touch(Some(&g.patient), "Patient");
         }
         let parameter: Vec<Value> = grants.iter().map(|g| json!({ "name": "grant", "part": grant_parts(g) })).collect();
         Ok(json!({ "resourceType": "Parameters", "parameter": parameter }))
@@ -221,7 +221,7 @@ impl Session {
             return Err(AppError::Conflict(format!("break-glass grant {id} has been reviewed already")));
         }
         let grant = self.store.break_glass_grant(&id).await?.ok_or_else(|| AppError::NotFound(format!("there is no break-glass grant {id}")))?;
-        self.touch(Some(&grant.patient));
+        self.touch(Some(&grant.patient), "Patient");
         Ok(json!({ "resourceType": "Parameters", "parameter": grant_parts(&grant) }))
     }
 }

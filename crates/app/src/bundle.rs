@@ -185,7 +185,9 @@ impl Session {
             }
         }
         .map_err(|err| err.within_entry(&path))?;
-        self.touch(written.stored().and_then(|s| s.person_key.as_deref()));
+        if let Some(s) = written.stored() {
+            self.touch(s.person_key.as_deref(), &s.resource_type);
+        }
         self.changed(&written);
         Ok((written_entry(&written, with_resource)?, usize::from(with_resource)))
     }
@@ -330,7 +332,9 @@ impl Session {
                     }
                     (_, None) => return Err(AppError::Internal("invariant: a write entry without a target".into())),
                 };
-                self.touch(w.stored().and_then(|s| s.person_key.as_deref()));
+                if let Some(s) = w.stored() {
+                    self.touch(s.person_key.as_deref(), &s.resource_type);
+                }
                 self.changed(&w);
                 match w.stored() {
                     Some(s) if s.deleted => deleted.push((i, s.resource_type.clone(), s.id.clone())),

@@ -82,7 +82,7 @@ impl Session {
         }
         let members = self.store.group_members(id, self.visibility()).await?;
         for m in &members {
-            self.touch(Some(&m.person));
+            self.touch(Some(&m.person), "Group");
         }
         Ok(Some(members))
     }

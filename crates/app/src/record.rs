@@ -319,7 +319,7 @@ impl Session {
             }
         }
         let stored = live(self.store.read(resource_type, id, self.visibility()).await?, resource_type, id)?;
-        self.touch(stored.person_key.as_deref());
+        self.touch(stored.person_key.as_deref(), &stored.resource_type);
         Ok(Released::new(stored))
     }
 
@@ -331,7 +331,7 @@ impl Session {
             None => Err(missing()),
             Some(s) if s.deleted => Err(AppError::Gone(format!("version {v} of {resource_type}/{id} is a deletion"))),
             Some(s) => {
-                self.touch(s.person_key.as_deref());
+                self.touch(s.person_key.as_deref(), &s.resource_type);
                 Ok(Released::new(s))
             }
         }
@@ -439,7 +439,7 @@ impl Session {
             None
         };
         for v in &versions {
-            self.touch(v.person_key.as_deref());
+            self.touch(v.person_key.as_deref(), &v.resource_type);
         }
         Ok(HistoryPage { versions, next, count })
     }
@@ -447,7 +447,9 @@ impl Session {
     /// A write's result, with the person whose record it wrote noted for the request's audit event.
     fn noted(&self, written: Result<Written, AppError>) -> Result<Written, AppError> {
         if let Ok(w) = &written {
-            self.touch(w.stored().and_then(|s| s.person_key.as_deref()));
+            if let Some(s) = w.stored() {
+                self.touch(s.person_key.as_deref(), &s.resource_type);
+            }
             self.changed(w);
         }
         written

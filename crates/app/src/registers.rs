@@ -56,7 +56,7 @@ impl Session {
             };
             let rows = self.store.person_record(query).await?;
             for s in &rows {
-                self.touch(s.person_key.as_deref());
+                self.touch(s.person_key.as_deref(), &s.resource_type);
                 resources.push(resource_json(s)?);
             }
             match rows.last() {
@@ -166,7 +166,9 @@ impl Session {
             }
         }
         for person in people.keys() {
-            self.touch(Some(person));
+            for t in ["Patient", "Condition", "MedicationRequest", "Encounter"] {
+                self.touch(Some(person), t);
+            }
         }
         Ok(people)
     }

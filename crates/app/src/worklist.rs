@@ -109,7 +109,7 @@ impl Session {
         }
         let mut entries = Vec::with_capacity(rows.len());
         for (patient, score) in &rows {
-            self.touch(patient.person_key.as_deref());
+            self.touch(patient.person_key.as_deref(), "Patient");
             let mut scores = vec![json!({ "url": "tier", "valueCoding": { "system": crate::risk::TIER_SYSTEM, "code": score.tier } })];
             if let Some(before) = &score.previous_tier {
                 scores.push(json!({ "url": "previousTier", "valueCoding": { "system": crate::risk::TIER_SYSTEM, "code": before } }));

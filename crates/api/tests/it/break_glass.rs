@@ -202,8 +202,10 @@ async fn a_person_sees_which_organisations_looked_when_and_why() {
     );
     for e in &events {
         assert!(e["recorded"].as_str().is_some_and(|t| t.starts_with("2030-01-01T00:")), "when: {e}");
-        let patients: Vec<&Value> = e["entity"].as_array().into_iter().flatten().map(|x| &x["what"]["reference"]).collect();
-        assert_eq!(patients, [&json!("Patient/p1")], "only the person's own record, never the query text: {e}");
+        let entities = e["entity"].as_array().cloned().unwrap_or_default();
+        let patients: Vec<&Value> = entities.iter().filter(|x| x["role"]["code"] == "1").map(|x| &x["what"]["reference"]).collect();
+        assert_eq!(patients, [&json!("Patient/p1")], "only the person's own record: {e}");
+        assert!(entities.iter().all(|x| x["role"]["code"] != "24"), "never the query text: {e}");
         let named = e["agent"][0].get("altId").is_some();
         match organisation(e) {
             Some("Organization/hosp") => assert_eq!(e["agent"][0]["altId"], "nurse", "the hospital names its staff"),
@@ -228,9 +230,21 @@ async fn a_person_sees_which_organisations_looked_when_and_why() {
     }
     let carer = NewAccount { username: "carer".into(), role: Role::Carer, acts_as: ActsAs::RelatedPerson("rp1".into()), password: None };
     s.app().add_account(carer).await.expect("account");
+    // The GP reads the person's appointment: the carer, granted appointments only, sees that look and not
+    // the GP's read of the rest of the record, and of that look only the appointment.
+    assert_eq!(as_user(&s, "gp", "GET", "/fhir/Appointment/a1", None).await.status, 200);
     let theirs = entries(&as_user(&s, "carer", "GET", "/fhir/AuditEvent?patient=p1&agent=gp", None).await.json());
     assert_eq!(theirs.len(), 1, "{theirs:#?}");
     assert_eq!(detail(&theirs[0], "basis").as_deref(), Some("registered-practice"));
+    let types: Vec<&Value> =
+        theirs[0]["entity"].as_array().into_iter().flatten().filter(|x| x["role"]["code"] == "4").map(|x| &x["what"]["type"]).collect();
+    assert_eq!(types, [&json!("Appointment")]);
+    let mine = entries(&as_user(&s, "me", "GET", "/fhir/AuditEvent?patient=p1&agent=gp", None).await.json());
+    assert_eq!(mine.len(), 2, "the person sees both of the GP's looks");
+    let patient_read =
+        mine.iter().find(|e| e["entity"].as_array().into_iter().flatten().any(|x| x["what"]["type"] == "Patient")).expect("the read of p1");
+    let own_id = patient_read["id"].as_str().expect("id");
+    assert_eq!(as_user(&s, "carer", "GET", &format!("/fhir/AuditEvent/{own_id}"), None).await.status, 404, "not of the carer's grant");
     assert_eq!(as_user(&s, "carer", "GET", "/fhir/AuditEvent?patient=p2", None).await.status, 403);
 
     // Their own id only; and only people and privacy officers read the log.
@@ -269,6 +283,8 @@ async fn a_person_sees_which_organisations_looked_when_and_why() {
         [
             format!("GET /fhir/AuditEvent/{id}").as_str(),
             "GET /fhir/AuditEvent?patient=p1&agent=gp",
+            "GET /fhir/AuditEvent?patient=p1&agent=gp",
+            "GET /fhir/Appointment/a1",
             "PUT /fhir/Consent/grant1",
             "PUT /fhir/RelatedPerson/rp1",
             "GET /fhir/AuditEvent?patient=p1",

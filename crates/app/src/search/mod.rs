@@ -317,7 +317,7 @@ impl Session {
     /// The searchset Bundle of a page, with `self`, `next` and `previous` links.
     pub fn searchset(&self, page: &SearchPage) -> Result<Value, AppError> {
         for s in page.matches.iter().chain(&page.included) {
-            self.touch(s.person_key.as_deref());
+            self.touch(s.person_key.as_deref(), &s.resource_type);
         }
         let mut b = Bundle::new(BundleType::Searchset);
         if let Some(t) = page.total {
