@@ -32,12 +32,11 @@ pub async fn break_glass(
     Ok(json_response(StatusCode::OK, &granted, pretty))
 }
 
-/// `GET [base]/$break-glass-review[?status=open|reviewed|all]`.
+/// `GET [base]/$break-glass-review[?status=open|reviewed|all][&_count=n][&_cursor=…]`.
 pub async fn reviews(Door(session): Door, RawQuery(q): RawQuery, headers: HeaderMap) -> ApiResult {
     let params = query_pairs(q.as_deref());
     let pretty = check_output_format(&headers, &params)?;
-    let status = params.iter().find(|(k, _)| k == "status").map(|(_, v)| v.as_str());
-    Ok(json_response(StatusCode::OK, &session.break_glass_reviews(status).await?, pretty))
+    Ok(json_response(StatusCode::OK, &session.break_glass_reviews(&params).await?, pretty))
 }
 
 /// `POST [base]/$break-glass-review` with a Parameters body (`grant`, `outcome`, `note`).

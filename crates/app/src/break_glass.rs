@@ -15,7 +15,7 @@ const REASON_LIMIT: usize = 1_000;
 /// The outcomes a privacy officer's review may record.
 pub const REVIEW_OUTCOMES: [&str; 3] = ["appropriate", "inappropriate", "further-action"];
 
-/// Most grants one review listing returns.
+/// Most grants one page of the review listing returns (and its default).
 const LIST_LIMIT: usize = 1_000;
 
 fn at(name: &str) -> String {
@@ -176,23 +176,51 @@ impl Session {
         }
     }
 
-    /// `GET $break-glass-review[?status=open|reviewed|all]`: the grants to review (open by default), oldest
-    /// first, as a Parameters resource with one `grant` per grant.
-    pub async fn break_glass_reviews(&self, status: Option<&str>) -> Result<Value, AppError> {
+    /// `GET $break-glass-review[?status=open|reviewed|all][&_count=n][&_cursor=…]`: the grants to review (open
+    /// by default), oldest first, in keyset pages, as a Parameters resource with one `grant` per grant and a
+    /// `next` (the URL of the next page) while there are more.
+    pub async fn break_glass_reviews(&self, params: &[(String, String)]) -> Result<Value, AppError> {
         self.privacy_officer()?;
-        let filter = match status {
-            None | Some("open") => GrantFilter::Open,
-            Some("reviewed") => GrantFilter::Reviewed,
-            Some("all") => GrantFilter::All,
-            Some(other) => {
-                return Err(AppError::bad_request(IssueCode::Value, format!("status '{other}' is not open, reviewed or all"), Some("status")))
+        let bad = |msg: String, at: &str| AppError::bad_request(IssueCode::Value, msg, Some(at));
+        let (mut filter, mut limit, mut after) = (GrantFilter::Open, LIST_LIMIT, None);
+        for (name, value) in params {
+            match name.as_str() {
+                "status" => {
+                    filter = match value.as_str() {
+                        "open" => GrantFilter::Open,
+                        "reviewed" => GrantFilter::Reviewed,
+                        "all" => GrantFilter::All,
+                        other => return Err(bad(format!("status '{other}' is not open, reviewed or all"), "status")),
+                    }
+                }
+                "_count" => {
+                    limit = value.parse::<usize>().map_err(|_| bad(format!("_count '{value}' is not a number"), "_count"))?.clamp(1, LIST_LIMIT)
+                }
+                "_cursor" => {
+                    let cursor = value.split_once('|').and_then(|(from, id)| Some((from.parse::<i64>().ok()?, id.to_owned())));
+                    after = Some(
+                        cursor
+                            .filter(|(_, id)| !id.is_empty())
+                            .ok_or_else(|| bad(format!("_cursor '{value}' is not a cursor this server made"), "_cursor"))?,
+                    );
+                }
+                "_format" | "_pretty" => {}
+                other => return Err(bad(format!("$break-glass-review has no parameter '{other}'"), other)),
             }
-        };
-        let grants = self.store.break_glass_list(filter, LIST_LIMIT).await?;
+        }
+        let mut grants = self.store.break_glass_list(filter, after, limit + 1).await?;
+        let more = grants.len() > limit;
+        grants.truncate(limit);
         for g in &grants {
             self.touch(Some(&g.patient), "Patient");
         }
-        let parameter: Vec<Value> = grants.iter().map(|g| json!({ "name": "grant", "part": grant_parts(g) })).collect();
+        let mut parameter: Vec<Value> = grants.iter().map(|g| json!({ "name": "grant", "part": grant_parts(g) })).collect();
+        if let (true, Some(last)) = (more, grants.last()) {
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            query.extend_pairs(params.iter().filter(|(k, _)| k != "_cursor"));
+            query.append_pair("_cursor", &format!("{}|{}", last.from_ms, last.id));
+            parameter.push(json!({ "name": "next", "valueUri": format!("{}/$break-glass-review?{}", self.config.base_url, query.finish()) }));
+        }
         Ok(json!({ "resourceType": "Parameters", "parameter": parameter }))
     }
 

@@ -79,10 +79,20 @@ impl Store {
         Ok(self.grants(sql, vec![id.to_owned()]).await?.pop())
     }
 
-    /// Up to `limit` grants the filter selects, oldest first.
-    pub async fn break_glass_list(&self, filter: GrantFilter, limit: usize) -> Result<Vec<BreakGlassGrant>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM break_glass WHERE {} ORDER BY from_ms, id LIMIT {limit}", filter.condition());
-        self.grants(sql, Vec::new()).await
+    /// Up to `limit` grants the filter selects, oldest first (by the window's start, then id), after
+    /// `after` (a grant's start and id) if given: keyset pages.
+    pub async fn break_glass_list(
+        &self,
+        filter: GrantFilter,
+        after: Option<(i64, String)>,
+        limit: usize,
+    ) -> Result<Vec<BreakGlassGrant>, StoreError> {
+        let (resume, args) = match after {
+            Some((from_ms, id)) => (format!(" AND (from_ms > {from_ms} OR (from_ms = {from_ms} AND id > $1))"), vec![id]),
+            None => (String::new(), Vec::new()),
+        };
+        let sql = format!("SELECT {COLUMNS} FROM break_glass WHERE {}{resume} ORDER BY from_ms, id LIMIT {limit}", filter.condition());
+        self.grants(sql, args).await
     }
 
     /// Records the review of a grant: `Ok(true)` if it was open, `Ok(false)` if it had been reviewed already

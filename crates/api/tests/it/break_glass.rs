@@ -145,6 +145,34 @@ async fn break_glass_needs_a_reason_opens_the_record_for_its_window_and_is_revie
     assert_eq!(granting["purposeOfEvent"][0]["coding"][0]["code"], "BTG");
     assert_eq!(detail(&granting, "break-glass-reason"), Some("unconscious in ED, no history".into()));
     assert_eq!(s.app().verify_audit().await.expect("verify").map_err(|b| format!("{b:?}")).map(|n| n > 0), Ok(true));
+
+    // Two more grants at the same moment: the listing pages through all three, oldest first, then by id.
+    for user in ["nurse", "gp"] {
+        assert_eq!(as_user(&s, user, "POST", "/fhir/Patient/p2/$break-glass", Some(&reason(Some("seen in ED")))).await.status, 200, "{user}");
+    }
+    let mut seen = Vec::new();
+    let mut url = Some("/fhir/$break-glass-review?status=all&_count=1".to_owned());
+    while let Some(u) = url.take() {
+        let page = as_user(&s, "po", "GET", &u, None).await;
+        let listed = grants(&page);
+        assert_eq!(listed.len(), 1, "{}", page.text());
+        seen.push(part(&listed[0], "id")["valueId"].as_str().unwrap_or_default().to_owned());
+        url = page.json()["parameter"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["name"] == "next"))
+            .and_then(|p| p["valueUri"].as_str())
+            .and_then(|u| u.split_once("/fhir").map(|(_, rest)| format!("/fhir{rest}")));
+    }
+    let all: Vec<String> = grants(&as_user(&s, "po", "GET", "/fhir/$break-glass-review?status=all", None).await)
+        .iter()
+        .map(|g| part(g, "id")["valueId"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(seen.len(), 3);
+    assert!(seen.iter().all(|id| !id.is_empty()) && seen[0] != seen[1] && seen[1] != seen[2], "{seen:?}");
+    assert_eq!(seen, all, "pages of one hold what one page holds, in the same order");
+    for (query, at) in [("?_cursor=nope", "_cursor"), ("?_count=many", "_count"), ("?status=some", "status"), ("?colour=red", "colour")] {
+        as_user(&s, "po", "GET", &format!("/fhir/$break-glass-review{query}"), None).await.assert_outcome(400, "value", Some(at));
+    }
 }
 
 fn entries(bundle: &Value) -> Vec<Value> {

@@ -240,15 +240,15 @@ async fn a_break_glass_grant_opens_one_record_to_its_party_for_its_window_and_is
 
         assert_eq!(store.break_glass_for("p1").await.expect("by person"), [grant.clone()], "{name}");
         assert!(store.break_glass_for("p2").await.expect("by person").is_empty(), "{name}");
-        assert_eq!(store.break_glass_list(GrantFilter::Open, 10).await.expect("open"), [grant.clone()], "{name}");
-        assert!(store.break_glass_list(GrantFilter::Reviewed, 10).await.expect("reviewed").is_empty(), "{name}");
+        assert_eq!(store.break_glass_list(GrantFilter::Open, None, 10).await.expect("open"), [grant.clone()], "{name}");
+        assert!(store.break_glass_list(GrantFilter::Reviewed, None, 10).await.expect("reviewed").is_empty(), "{name}");
         let review = BreakGlassReview { at_ms: NOW + 1, reviewer: "po".into(), outcome: "appropriate".into(), note: Some("ok".into()) };
         assert!(store.review_break_glass("g1", review.clone()).await.expect("review"), "{name}");
         let second = BreakGlassReview { outcome: "inappropriate".into(), ..review.clone() };
         assert!(!store.review_break_glass("g1", second).await.expect("again"), "{name}: once");
         assert!(matches!(store.review_break_glass("nope", review.clone()).await, Err(store::StoreError::NotFound(_))), "{name}");
-        let reviewed = store.break_glass_list(GrantFilter::Reviewed, 10).await.expect("reviewed");
+        let reviewed = store.break_glass_list(GrantFilter::Reviewed, None, 10).await.expect("reviewed");
         assert_eq!(reviewed, [BreakGlassGrant { review: Some(review), ..grant }], "{name}: the first review stands");
-        assert!(store.break_glass_list(GrantFilter::Open, 10).await.expect("open").is_empty(), "{name}");
+        assert!(store.break_glass_list(GrantFilter::Open, None, 10).await.expect("open").is_empty(), "{name}");
     }
 }
