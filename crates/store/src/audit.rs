@@ -54,15 +54,18 @@ impl Store {
         self.audit_search(AuditQuery { after: Some(after), limit, ..AuditQuery::default() }).await
     }
 
-    /// The events a query selects, in chain order or newest first. By patient: the index by patient up to
-    /// its mark, and a scan of the events after it (newer than any indexed), so that what the background
-    /// indexer has not reached yet is found too.
+    /// The events a query selects, in chain order or newest first. By patient (or else by agent): that index
+    /// up to its mark, and a scan of the events after it (newer than any indexed), so that what the
+    /// background indexer has not reached yet is found too.
     pub async fn audit_search(&self, query: AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
-        if query.patient.is_none() {
-            return self.audit_part(Part::Scan, &query).await;
-        }
+        let by = match (&query.patient, &query.username) {
+            (Some(_), _) => Index::Patient,
+            (None, Some(_)) => Index::Agent,
+            (None, None) => return self.audit_part(Part::Scan, &query).await,
+        };
         let mark = self.audit_mark().await?;
-        let (first, second) = if query.newest_first { (Part::Tail(mark), Part::Indexed(mark)) } else { (Part::Indexed(mark), Part::Tail(mark)) };
+        let (first, second) =
+            if query.newest_first { (Part::Tail(mark), Part::Indexed(mark, by)) } else { (Part::Indexed(mark, by), Part::Tail(mark)) };
         let mut out = self.audit_part(first, &query).await?;
         if out.len() < query.limit {
             let rest = AuditQuery { limit: query.limit - out.len(), ..query };
@@ -125,16 +128,20 @@ impl Store {
                     .exclusive(move |c| {
                         let tx = rusqlite::Transaction::new_unchecked(c, rusqlite::TransactionBehavior::Immediate)?;
                         let mark: i64 = tx.query_row("SELECT seq FROM audit_indexed WHERE one = 1", [], |r| r.get(0))?;
-                        let events: Vec<(i64, String)> = {
-                            let mut st = tx.prepare_cached("SELECT seq, patients FROM audit_event WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
-                            let rows = st.query_map(rusqlite::params![mark, max], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                        let events: Vec<(i64, String, Option<String>)> = {
+                            let mut st = tx.prepare_cached("SELECT seq, patients, username FROM audit_event WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+                            let rows = st.query_map(rusqlite::params![mark, max], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
                             rows.collect::<Result<_, _>>()?
                         };
-                        let Some(last) = events.last().map(|(seq, _)| *seq) else { return Ok(0) };
+                        let Some(last) = events.last().map(|(seq, _, _)| *seq) else { return Ok(0) };
                         {
                             let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO audit_patient (patient, seq) VALUES (?1, ?2)")?;
                             for (patient, seq) in by_patient(&events) {
                                 insert.execute(rusqlite::params![patient, seq])?;
+                            }
+                            let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO audit_agent (username, seq) VALUES (?1, ?2)")?;
+                            for (username, seq) in by_agent(&events) {
+                                insert.execute(rusqlite::params![username, seq])?;
                             }
                         }
                         tx.execute("UPDATE audit_indexed SET seq = ?1 WHERE one = 1", [last])?;
@@ -148,21 +155,25 @@ impl Store {
                 let tx = c.transaction().await.map_err(pg)?;
                 let mark: i64 =
                     tx.query_one("SELECT seq FROM audit_indexed WHERE one = 1 FOR UPDATE", &[]).await.map_err(pg)?.try_get(0).map_err(pg)?;
-                let rows =
-                    tx.query("SELECT seq, patients FROM audit_event WHERE seq > $1 ORDER BY seq LIMIT $2", &[&mark, &max]).await.map_err(pg)?;
+                let rows = tx
+                    .query("SELECT seq, patients, username FROM audit_event WHERE seq > $1 ORDER BY seq LIMIT $2", &[&mark, &max])
+                    .await
+                    .map_err(pg)?;
                 let events = rows
                     .iter()
-                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-                    .collect::<Result<Vec<(i64, String)>, tokio_postgres::Error>>()
+                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+                    .collect::<Result<Vec<(i64, String, Option<String>)>, tokio_postgres::Error>>()
                     .map_err(pg)?;
-                let Some(last) = events.last().map(|(seq, _)| *seq) else { return Ok(0) };
-                let (patients, seqs): (Vec<&str>, Vec<i64>) = by_patient(&events).into_iter().unzip();
-                tx.execute(
-                    "INSERT INTO audit_patient (patient, seq) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING",
-                    &[&patients, &seqs],
-                )
-                .await
-                .map_err(pg)?;
+                let Some(last) = events.last().map(|(seq, _, _)| *seq) else { return Ok(0) };
+                for (table, column, rows) in [("audit_patient", "patient", by_patient(&events)), ("audit_agent", "username", by_agent(&events))] {
+                    let (keys, seqs): (Vec<&str>, Vec<i64>) = rows.into_iter().unzip();
+                    tx.execute(
+                        &format!("INSERT INTO {table} ({column}, seq) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING"),
+                        &[&keys, &seqs],
+                    )
+                    .await
+                    .map_err(pg)?;
+                }
                 tx.execute("UPDATE audit_indexed SET seq = $1 WHERE one = 1", &[&last]).await.map_err(pg)?;
                 tx.commit().await.map_err(pg)?;
                 Ok(events.len())
@@ -172,8 +183,15 @@ impl Store {
 }
 
 /// The index rows of some events, sorted by patient (so that an insert touches each page of the index once).
-fn by_patient(events: &[(i64, String)]) -> Vec<(&str, i64)> {
-    let mut rows: Vec<(&str, i64)> = events.iter().flat_map(|(seq, patients)| patients.split_whitespace().map(move |p| (p, *seq))).collect();
+fn by_patient(events: &[(i64, String, Option<String>)]) -> Vec<(&str, i64)> {
+    let mut rows: Vec<(&str, i64)> = events.iter().flat_map(|(seq, patients, _)| patients.split_whitespace().map(move |p| (p, *seq))).collect();
+    rows.sort_unstable();
+    rows
+}
+
+/// The rows of the index by user of some events (those made with a valid token), sorted by user.
+fn by_agent(events: &[(i64, String, Option<String>)]) -> Vec<(&str, i64)> {
+    let mut rows: Vec<(&str, i64)> = events.iter().filter_map(|(seq, _, user)| Some((user.as_deref()?, *seq))).collect();
     rows.sort_unstable();
     rows
 }
@@ -183,7 +201,14 @@ fn by_patient(events: &[(i64, String)]) -> Vec<(&str, i64)> {
 enum Part {
     Scan,
     Tail(i64),
-    Indexed(i64),
+    Indexed(i64, Index),
+}
+
+/// The indexes of the audit log the background task keeps.
+#[derive(Debug, Clone, Copy)]
+enum Index {
+    Patient,
+    Agent,
 }
 
 /// Which events to read: every condition given holds.
@@ -225,9 +250,15 @@ impl AuditQuery {
             sql.push_str(&condition.replace('#', &format!("${}", args.len())));
         };
         let seq = match part {
-            Part::Indexed(mark) => {
+            Part::Indexed(mark, Index::Patient) => {
                 sql.push_str("audit_patient p JOIN audit_event e ON e.seq = p.seq WHERE 1 = 1");
                 add(&mut sql, " AND p.patient = #", Arg::Text(self.patient.clone().unwrap_or_default()));
+                add(&mut sql, " AND p.seq <= #", Arg::Int(mark));
+                "p.seq"
+            }
+            Part::Indexed(mark, Index::Agent) => {
+                sql.push_str("audit_agent p JOIN audit_event e ON e.seq = p.seq WHERE 1 = 1");
+                add(&mut sql, " AND p.username = #", Arg::Text(self.username.clone().unwrap_or_default()));
                 add(&mut sql, " AND p.seq <= #", Arg::Int(mark));
                 "p.seq"
             }

@@ -18,6 +18,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0008_risk", include_str!("../../migrations/postgres/0008_risk.sql")),
     ("0009_risk_lists", include_str!("../../migrations/postgres/0009_risk_lists.sql")),
     ("0010_group_members", include_str!("../../migrations/postgres/0010_group_members.sql")),
+    ("0011_audit_agent", include_str!("../../migrations/postgres/0011_audit_agent.sql")),
 ];
 
 /// The advisory lock that admits one migrator at a time ("joinery migrate" in ASCII).

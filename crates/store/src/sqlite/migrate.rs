@@ -17,8 +17,11 @@ pub const MIGRATIONS: &[&str] = &[
 ];
 
 /// The audit log file's migrations in order (its own `user_version`).
-pub const AUDIT_MIGRATIONS: &[&str] =
-    &[include_str!("../../migrations/sqlite-audit/0001_audit.sql"), include_str!("../../migrations/sqlite-audit/0002_audit_patient.sql")];
+pub const AUDIT_MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/sqlite-audit/0001_audit.sql"),
+    include_str!("../../migrations/sqlite-audit/0002_audit_patient.sql"),
+    include_str!("../../migrations/sqlite-audit/0003_audit_agent.sql"),
+];
 
 /// Brings the record's database up to date.
 pub fn run(conn: &mut Connection) -> Result<(), StoreError> {

@@ -142,7 +142,7 @@ async fn two_processes_on_one_sqlite_file_extend_one_chain() {
 }
 
 #[tokio::test]
-async fn searches_select_by_patient_user_outcome_and_time_newest_first() {
+async fn searches_select_by_patient_user_outcome_and_time_newest_first_through_the_indexes_and_after_them() {
     use store::AuditQuery;
     for (name, store, _keep) in backends() {
         let mut records = Vec::new();
@@ -178,6 +178,10 @@ async fn searches_select_by_patient_user_outcome_and_time_newest_first() {
             assert_eq!(seqs(AuditQuery { newest_first: false, limit: 3, ..p1.clone() }).await, [1, 4, 7], "{name}: round {round}");
             assert_eq!(seqs(AuditQuery { newest_first: false, after: Some(4), ..p1.clone() }).await, [7, 10], "{name}: round {round}");
             assert_eq!(seqs(AuditQuery { username: Some("user1".into()), ..all.clone() }).await, [2, 5, 8, 11], "{name}");
+            let user1 = AuditQuery { username: Some("user1".into()), limit: 2, ..newest.clone() };
+            assert_eq!(seqs(user1.clone()).await, [11, 8], "{name}: by user, newest first, round {round}");
+            assert_eq!(seqs(AuditQuery { before: Some(8), ..user1.clone() }).await, [5, 2], "{name}: the next page, round {round}");
+            assert_eq!(seqs(AuditQuery { username: Some("user".into()), ..all.clone() }).await, Vec::<i64>::new(), "{name}: whole names only");
             let p10 = AuditQuery { patient: Some("p10".into()), username: Some("user1".into()), ..all.clone() };
             assert_eq!(seqs(p10).await, [2, 5, 8, 11], "{name}: by patient and user, round {round}");
             assert_eq!(seqs(AuditQuery { outcomes: vec![(400, 500)], ..all.clone() }).await, [2, 7, 12], "{name}: 403s");
