@@ -391,6 +391,8 @@ impl App {
 
         progress.set_phase(Phase::CheckingReferences);
         let checking = Instant::now();
+        // The check below, and every query after the load, is planned from statistics of what was loaded.
+        self.store.refresh_statistics().await?;
         report.dangling = self.store.dangling_links(start_seq, options.dangling_kept).await?;
         report.check_seconds = checking.elapsed().as_secs_f64();
         progress.set_phase(Phase::Done);
