@@ -283,7 +283,7 @@ impl App {
         // The index by patient is checked up to the mark it had when the walk began: the events up to it, and
         // its rows for them, must name the same (patient, event) pairs (compared as counts and sums of hashes).
         let mark = self.store.audit_mark().await?;
-        let mut listed = Digest::default();
+        let (mut listed, mut listed_users) = (Digest::default(), Digest::default());
         let mut v = Verifier::default();
         let mut after = 0i64;
         loop {
@@ -302,30 +302,42 @@ impl App {
                     for p in &e.record.patients {
                         listed.add(p, e.seq);
                     }
+                    if let Some(user) = &e.record.username {
+                        listed_users.add(user, e.seq);
+                    }
                 }
             }
             after = last;
         }
-        let mut indexed = Digest::default();
-        let mut from = None;
-        loop {
-            let page = self.store.audit_index_page(from.take(), mark, 10_000).await?;
-            for (p, seq) in &page {
-                indexed.add(p, *seq);
-            }
-            match page.into_iter().last() {
-                Some(last) => from = Some(last),
-                None => break,
-            }
+        let through = u64::try_from(mark).unwrap_or(0);
+        if self.index_digest(store::AuditIndex::Patient, mark).await? != listed {
+            return Ok(Err(Break::IndexDisagrees { through }));
         }
-        if indexed != listed {
-            return Ok(Err(Break::IndexDisagrees { through: u64::try_from(mark).unwrap_or(0) }));
+        if self.index_digest(store::AuditIndex::Agent, mark).await? != listed_users {
+            return Ok(Err(Break::AgentIndexDisagrees { through }));
         }
         Ok(v.finish(None))
     }
+
+    /// The summary of an index's rows for the events up to `mark`.
+    async fn index_digest(&self, by: store::AuditIndex, mark: i64) -> Result<Digest, AppError> {
+        let mut indexed = Digest::default();
+        let mut from = None;
+        loop {
+            let page = self.store.audit_index_page(by, from.take(), mark, 10_000).await?;
+            for (key, seq) in &page {
+                indexed.add(key, *seq);
+            }
+            match page.into_iter().last() {
+                Some(last) => from = Some(last),
+                None => return Ok(indexed),
+            }
+        }
+    }
 }
 
-/// An order-free summary of a set of (patient, event) pairs: how many, and the wrapping sum of their hashes.
+/// An order-free summary of a set of (patient or user, event) pairs: how many, and the wrapping sum of their
+/// hashes.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Digest {
     count: u64,
@@ -333,10 +345,10 @@ struct Digest {
 }
 
 impl Digest {
-    fn add(&mut self, patient: &str, seq: i64) {
+    fn add(&mut self, key: &str, seq: i64) {
         use std::hash::{Hash, Hasher};
         let mut h = std::hash::DefaultHasher::new();
-        (patient, seq).hash(&mut h);
+        (key, seq).hash(&mut h);
         self.count += 1;
         self.sum = self.sum.wrapping_add(h.finish());
     }

@@ -36,6 +36,10 @@ pub enum Break {
     /// entries it covers list: a person's "who looked" would be wrong.
     #[error("the index by patient, which covers entries 1 to {through}, does not match the people those entries list")]
     IndexDisagrees { through: u64 },
+    /// The index by user (kept beside the chain, up to an entry) does not list exactly the users of the
+    /// entries it covers: a privacy officer's search by agent would be wrong.
+    #[error("the index by user, which covers entries 1 to {through}, does not match the users of those entries")]
+    AgentIndexDisagrees { through: u64 },
 }
 
 /// Checks a chain entry by entry, in sequence order (a log too long to hold at once is read in pages).

@@ -59,8 +59,8 @@ impl Store {
     /// background indexer has not reached yet is found too.
     pub async fn audit_search(&self, query: AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
         let by = match (&query.patient, &query.username) {
-            (Some(_), _) => Index::Patient,
-            (None, Some(_)) => Index::Agent,
+            (Some(_), _) => AuditIndex::Patient,
+            (None, Some(_)) => AuditIndex::Agent,
             (None, None) => return self.audit_part(Part::Scan, &query).await,
         };
         let mark = self.audit_mark().await?;
@@ -92,17 +92,29 @@ impl Store {
         }
     }
 
-    /// Rows of the index by patient for events up to `through`, in (patient, seq) order after `after`.
-    pub async fn audit_index_page(&self, after: Option<(String, i64)>, through: i64, limit: usize) -> Result<Vec<(String, i64)>, StoreError> {
+    /// Rows of an index of the log (by patient, or by user) for events up to `through`, in (key, seq) order
+    /// after `after`.
+    pub async fn audit_index_page(
+        &self,
+        by: AuditIndex,
+        after: Option<(String, i64)>,
+        through: i64,
+        limit: usize,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let (patient, seq) = after.unwrap_or_default();
         let first = patient.is_empty();
-        let sql = "SELECT patient, seq FROM audit_patient WHERE seq <= $1 AND ($2 OR patient > $3 OR (patient = $3 AND seq > $4)) \
-                   ORDER BY patient, seq LIMIT $5";
+        let (table, key) = match by {
+            AuditIndex::Patient => ("audit_patient", "patient"),
+            AuditIndex::Agent => ("audit_agent", "username"),
+        };
+        let sql = format!(
+            "SELECT {key}, seq FROM {table} WHERE seq <= $1 AND ($2 OR {key} > $3 OR ({key} = $3 AND seq > $4)) ORDER BY {key}, seq LIMIT $5"
+        );
         match self {
             Store::Sqlite(s) => {
                 s.with_audit(move |c| {
-                    let mut st = c.prepare_cached(sql)?;
+                    let mut st = c.prepare_cached(&sql)?;
                     let rows = st.query_map(rusqlite::params![through, first, patient, seq, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
                     Ok(rows.collect::<Result<Vec<_>, _>>()?)
                 })
@@ -110,7 +122,7 @@ impl Store {
             }
             Store::Postgres(s) => {
                 let c = s.ready_client().await?;
-                let rows = c.query(sql, &[&through, &first, &patient, &seq, &limit]).await.map_err(pg)?;
+                let rows = c.query(&sql, &[&through, &first, &patient, &seq, &limit]).await.map_err(pg)?;
                 rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<Result<Vec<_>, tokio_postgres::Error>>().map_err(pg)
             }
         }
@@ -201,12 +213,12 @@ fn by_agent(events: &[(i64, String, Option<String>)]) -> Vec<(&str, i64)> {
 enum Part {
     Scan,
     Tail(i64),
-    Indexed(i64, Index),
+    Indexed(i64, AuditIndex),
 }
 
 /// The indexes of the audit log the background task keeps.
-#[derive(Debug, Clone, Copy)]
-enum Index {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditIndex {
     Patient,
     Agent,
 }
@@ -250,13 +262,13 @@ impl AuditQuery {
             sql.push_str(&condition.replace('#', &format!("${}", args.len())));
         };
         let seq = match part {
-            Part::Indexed(mark, Index::Patient) => {
+            Part::Indexed(mark, AuditIndex::Patient) => {
                 sql.push_str("audit_patient p JOIN audit_event e ON e.seq = p.seq WHERE 1 = 1");
                 add(&mut sql, " AND p.patient = #", Arg::Text(self.patient.clone().unwrap_or_default()));
                 add(&mut sql, " AND p.seq <= #", Arg::Int(mark));
                 "p.seq"
             }
-            Part::Indexed(mark, Index::Agent) => {
+            Part::Indexed(mark, AuditIndex::Agent) => {
                 sql.push_str("audit_agent p JOIN audit_event e ON e.seq = p.seq WHERE 1 = 1");
                 add(&mut sql, " AND p.username = #", Arg::Text(self.username.clone().unwrap_or_default()));
                 add(&mut sql, " AND p.seq <= #", Arg::Int(mark));

@@ -18,7 +18,7 @@ mod sqlite;
 
 pub use access::Visibility;
 pub use accounts::Account;
-pub use audit::{AuditEntry, AuditQuery, AuditRecord};
+pub use audit::{AuditEntry, AuditIndex, AuditQuery, AuditRecord};
 pub use break_glass::{BreakGlassGrant, BreakGlassReview, GrantFilter};
 pub use bulk::{Dangling, DanglingLink, PersonScope, Scan, ScanEnd, ScanRow, WriteConcurrency};
 pub use error::{BoxError, StoreError};

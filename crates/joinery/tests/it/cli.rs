@@ -293,6 +293,15 @@ fn the_command_line_is_audited_and_audit_verify_finds_every_change() {
     // The index by patient beside the chain: a row no event lists (or one missing) is found too.
     let index = verify_changed(d, "index", "UPDATE audit_indexed SET seq = 4; INSERT INTO audit_patient (patient, seq) VALUES ('someone', 2)");
     assert!(broken(&index, "an index row added").contains("index by patient"), "{}", text(&index));
+    // The index by user, brought up to event 4 as the indexer would: intact; then with a row of its own.
+    let indexed = "UPDATE audit_indexed SET seq = 4; \
+                   INSERT OR IGNORE INTO audit_agent (username, seq) SELECT username, seq FROM audit_event WHERE username IS NOT NULL AND seq <= 4;";
+    let intact = verify_changed(d, "by-user-intact", indexed);
+    assert!(intact.status.success() && String::from_utf8_lossy(&intact.stdout).contains("intact: 4 events"), "{}", text(&intact));
+    let by_user = verify_changed(d, "by-user", &format!("{indexed} INSERT INTO audit_agent (username, seq) VALUES ('someone', 2)"));
+    assert!(broken(&by_user, "a row of the index by user added").contains("index by user"), "{}", text(&by_user));
+    let missing = verify_changed(d, "by-user-missing", &format!("{indexed} DELETE FROM audit_agent WHERE seq = 3"));
+    assert!(broken(&missing, "a row of the index by user missing").contains("index by user"), "{}", text(&missing));
 }
 
 #[test]
