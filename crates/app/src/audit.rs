@@ -71,6 +71,8 @@ async fn index_by_patient(store: store::Store) {
         match store.index_audit(INDEX_BATCH).await {
             Ok(n) if n == INDEX_BATCH => continue,
             Ok(_) => tokio::time::sleep(INDEX_PAUSE).await,
+            // The store was closed (the process is stopping): nothing to keep current any more.
+            Err(_) if store.is_closed() => return,
             Err(e) => {
                 tracing::warn!(error = %e, "the audit log's index by patient could not be brought up to date; trying again");
                 tokio::time::sleep(INDEX_PAUSE * 5).await;

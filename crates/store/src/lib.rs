@@ -198,4 +198,12 @@ impl Store {
             Store::Postgres(s) => s.close().await,
         }
     }
+
+    /// Whether `close` has been called: background work stops quietly.
+    pub fn is_closed(&self) -> bool {
+        match self {
+            Store::Sqlite(s) => s.is_closed(),
+            Store::Postgres(s) => s.is_closed(),
+        }
+    }
 }

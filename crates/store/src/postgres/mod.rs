@@ -282,6 +282,10 @@ impl PgStore {
         Ok(())
     }
 
+    pub fn is_closed(&self) -> bool {
+        self.inner.pool.is_closed()
+    }
+
     /// How many migrations the database records as applied.
     pub async fn applied_migrations(&self) -> Result<usize, StoreError> {
         let c = self.ready_client().await?;

@@ -203,6 +203,10 @@ impl SqliteStore {
         .await
     }
 
+    pub fn is_closed(&self) -> bool {
+        self.inner.audit_closed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     pub async fn close(&self) -> Result<(), StoreError> {
         self.inner.checkpointer.stop();
         // The audit file: its checkpointer stopped, the WAL folded into it.
