@@ -152,6 +152,13 @@ async fn first_run(app: &app::App, options: &synth::Options, data_dir: &Path) ->
     let sources = app::bulk::list_sources(&[population.clone()]).map_err(|e| Failure::Run(e.to_string()))?;
     let report = import::import(app, sources, ImportOptions::default()).await?;
     import::print_report(&report, 10);
+    // The risk scores, registers and cohorts the worklists and Groups read (kept current as records change).
+    let scored = app.scheduled_refresh().await.map_err(|e| Failure::Run(format!("cannot score the population: {e}")))?;
+    println!(
+        "Scored {} people for the worklists, registers and cohorts in {:.1} s.",
+        thousands(scored.people as u64),
+        scored.seconds.iter().sum::<f64>()
+    );
     let (example_patient, example_nhs_number) = example(&population.join("Patient.ndjson"));
     if let Err(e) = std::fs::remove_dir_all(&population) {
         tracing::warn!(error = %e, "cannot remove the generated files after the import");

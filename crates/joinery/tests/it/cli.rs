@@ -137,6 +137,11 @@ fn demo_loads_its_population_once_then_starts_quickly() {
     let (status, body) = request(port, "GET", &format!("/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number%7C{nhs}"), None).expect("search");
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(marker["example_patient"].as_str().expect("example patient")), "{body}");
+    // The population was scored once loaded: the worklists and Groups have people in them.
+    let (status, body) = request(port, "GET", "/fhir/Patient/$worklist?list=by-risk&_count=5", None).expect("worklist");
+    assert_eq!(status, 200, "{body}");
+    let page: Value = serde_json::from_str(&body).expect("a Bundle");
+    assert_eq!(page["entry"].as_array().map(Vec::len), Some(5), "{body}");
     signal(&child, "-TERM");
     assert!(wait(&mut child, Duration::from_secs(20)).success());
 
