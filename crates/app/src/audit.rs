@@ -122,6 +122,25 @@ impl Touched {
         }
     }
 
+    /// Notes many people at once, each touched in each of `types` (one lock for a whole-record scan).
+    pub(crate) fn note_all<'a>(&self, people: impl IntoIterator<Item = &'a str>, types: &[&str]) {
+        if UNAUDITED {
+            return;
+        }
+        if let Ok(mut seen) = self.seen.lock() {
+            let mut any = false;
+            for p in people {
+                any = true;
+                if !seen.people.contains(p) {
+                    seen.people.insert(p.to_owned());
+                }
+            }
+            if any {
+                seen.types.extend(types.iter().map(|t| (*t).to_owned()));
+            }
+        }
+    }
+
     /// Notes that the request changed what `person`'s risk scores read.
     pub(crate) fn note_change(&self, person: &str) {
         if let Ok(mut set) = self.changed.lock() {
@@ -374,6 +393,11 @@ impl Session {
     /// Notes that a resource (of `resource_type`) of `person_key`'s record leaves `app` for this request.
     pub(crate) fn touch(&self, person_key: Option<&str>, resource_type: &str) {
         self.touched.note(person_key, resource_type);
+    }
+
+    /// Notes that resources of each of `types` of these people's records leave `app` for this request.
+    pub(crate) fn touch_all<'a>(&self, people: impl IntoIterator<Item = &'a str>, types: &[&str]) {
+        self.touched.note_all(people, types);
     }
 
     /// Records this session's request: who, what, the outcome and the people it touched. The answer must not

@@ -245,7 +245,6 @@ impl Session {
                 _ => None,
             };
             if let Some((t, id)) = &target {
-                self.refuse_kept_group(t, id).map_err(|err| err.within_entry(&e.path()))?;
                 if !existing.contains(&i) && !seen.insert((t.clone(), id.clone())) {
                     return Err(AppError::bad_request(
                         IssueCode::Duplicate,

@@ -52,27 +52,33 @@ pub fn person_groups(
         .collect()
 }
 
+/// The kept Group `id` names, if any: a register's, or one of `cohorts`.
+fn kept<'a>(id: &str, cohorts: Option<&'a Cohorts>) -> Option<Kept<'a>> {
+    if id.starts_with(REGISTER_PREFIX) {
+        return Registers::builtin().all().iter().find(|r| register_group(&r.code) == id).map(Kept::Register);
+    }
+    cohorts?.get(id).map(Kept::Cohort)
+}
+
+/// Refuses to write, or delete, `Group/{id}` when it is one Joinery keeps (checked where every version is
+/// prepared, and by a delete).
+pub(crate) fn refuse_kept(id: &str, cohorts: Option<&Cohorts>) -> Result<(), AppError> {
+    match kept(id, cohorts) {
+        Some(_) => Err(AppError::Conflict(format!(
+            "Group/{id} is a register or cohort Joinery keeps from the record (by `joinery risk refresh` and as records change); it cannot be written"
+        ))),
+        None => Ok(()),
+    }
+}
+
 impl Session {
     fn kept(&self, id: &str) -> Option<Kept<'_>> {
-        if id.starts_with(REGISTER_PREFIX) {
-            return Registers::builtin().all().iter().find(|r| register_group(&r.code) == id).map(Kept::Register);
-        }
-        self.config.cohorts.get(id).map(Kept::Cohort)
+        kept(id, Some(&self.config.cohorts))
     }
 
     /// Whether `Group/{id}` is one Joinery keeps (a register or a configured cohort): clients may not write it.
     pub fn is_kept_group(&self, id: &str) -> bool {
         self.kept(id).is_some()
-    }
-
-    /// Refuses a write to a Group Joinery keeps.
-    pub(crate) fn refuse_kept_group(&self, resource_type: &str, id: &str) -> Result<(), AppError> {
-        if resource_type == "Group" && self.is_kept_group(id) {
-            return Err(AppError::Conflict(format!(
-                "Group/{id} is a register or cohort Joinery keeps from the record (by `joinery risk refresh` and as records change); it cannot be written"
-            )));
-        }
-        Ok(())
     }
 
     /// The Patient ids of a kept Group's members the caller may see (`None`: not a kept Group).
@@ -88,12 +94,13 @@ impl Session {
     }
 
     /// `GET [base]/Group/{id}` for a kept Group: its definition and the members the caller may see (`None`:
-    /// not a kept Group). Its version is the latest full re-score's number.
+    /// not a kept Group). Its version is worked out from what the caller is answered, so that it changes
+    /// whenever that does (an incremental re-score changes members between full ones): an `If-None-Match`
+    /// never keeps a stale list.
     pub(crate) async fn read_kept_group(&self, id: &str) -> Result<Option<Released>, AppError> {
         let Some(kept) = self.kept(id) else { return Ok(None) };
         let Some(members) = self.kept_group_members(id).await? else { return Ok(None) };
         let run = self.store.latest_risk_run().await?;
-        let version = run.as_ref().map_or(1, |r| r.run.max(1));
         let updated_ms = run.as_ref().map(|r| r.at_ms).into_iter().chain(members.iter().map(|m| m.since_ms)).max();
         let last_updated = updated_ms.and_then(crate::instant::from_millis).unwrap_or_else(crate::instant::now);
         let reason_system = format!("{REASON_SYSTEM}:{id}");
@@ -144,7 +151,7 @@ impl Session {
         let mut group = json!({
             "resourceType": "Group",
             "id": id,
-            "meta": { "versionId": version.to_string(), "lastUpdated": last_updated, "tag": [{ "system": KIND_SYSTEM, "code": kind }] },
+            "meta": { "lastUpdated": last_updated, "tag": [{ "system": KIND_SYSTEM, "code": kind }] },
             "text": { "status": "generated", "div": format!("<div xmlns=\"http://www.w3.org/1999/xhtml\">{}</div>", escape(&description)) },
             "active": true,
             "type": "person",
@@ -156,6 +163,9 @@ impl Session {
         if !member.is_empty() {
             group["member"] = Value::Array(member);
         }
+        let unversioned = serde_json::to_string(&group).map_err(|e| AppError::Internal(Box::new(e)))?;
+        let version = content_version(&unversioned);
+        group["meta"]["versionId"] = json!(version.to_string());
         let body = serde_json::to_string(&group).map_err(|e| AppError::Internal(Box::new(e)))?;
         Ok(Some(Released::new(store::Stored {
             seq: 0,
@@ -171,6 +181,15 @@ impl Session {
             restricted: false,
         })))
     }
+}
+
+/// A positive version number that follows from a body's text (the same text, the same number; a new build
+/// may number it differently, which costs a client one full answer).
+fn content_version(text: &str) -> i64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    text.hash(&mut h);
+    (i64::from_ne_bytes(h.finish().to_ne_bytes()) & i64::MAX).max(1)
 }
 
 /// Text for XHTML.

@@ -146,6 +146,9 @@ impl Prepared {
 /// computes its body text, index entries, person key, local links, provenance, whether it is restricted and
 /// the care relationships it states.
 pub fn version_of(value: Value, id: &str, version: i64, w: &Writing) -> Result<Prepared, AppError> {
+    if value.get("resourceType").and_then(Value::as_str) == Some("Group") {
+        crate::groups::refuse_kept(id, w.cohorts.as_deref())?;
+    }
     let value = stamp(value, id, version, &w.now, w.source.as_deref());
     let index = fhir::search::extract(&value);
     let person_key = fhir::index::person_key(&value);

@@ -339,7 +339,6 @@ impl Session {
 
     pub async fn update(&self, resource_type: &str, id: &str, value: Value, if_match: Option<i64>) -> Result<Written, AppError> {
         ensure_type(resource_type)?;
-        self.refuse_kept_group(resource_type, id)?;
         check_update_id(&value, resource_type, id)?;
         check(&value, resource_type)?;
         let (t, i) = (resource_type.to_owned(), id.to_owned());
@@ -349,9 +348,6 @@ impl Session {
 
     pub async fn conditional_update(&self, resource_type: &str, query: &str, value: Value, if_match: Option<i64>) -> Result<Written, AppError> {
         ensure_type(resource_type)?;
-        if let Some(id) = value.get("id").and_then(Value::as_str) {
-            self.refuse_kept_group(resource_type, id)?;
-        }
         let criteria = criteria::conditional(resource_type, query)?;
         check(&value, resource_type)?;
         let t = resource_type.to_owned();
@@ -361,7 +357,9 @@ impl Session {
 
     pub async fn delete(&self, resource_type: &str, id: &str, if_match: Option<i64>) -> Result<Written, AppError> {
         ensure_type(resource_type)?;
-        self.refuse_kept_group(resource_type, id)?;
+        if resource_type == "Group" {
+            crate::groups::refuse_kept(id, Some(&self.config.cohorts))?;
+        }
         let (t, i) = (resource_type.to_owned(), id.to_owned());
         let w = self.writing();
         self.noted(self.write(move |tx| delete_in(tx, &t, &i, if_match, Refs::Check, &w)).await)
@@ -377,7 +375,6 @@ impl Session {
 
     pub async fn patch(&self, resource_type: &str, id: &str, patch: Value, if_match: Option<i64>) -> Result<Written, AppError> {
         ensure_type(resource_type)?;
-        self.refuse_kept_group(resource_type, id)?;
         let patch = crate::patch::parse(patch)?;
         let (t, i) = (resource_type.to_owned(), id.to_owned());
         let w = self.writing();

@@ -165,11 +165,7 @@ impl Session {
                 people.entry(person).or_default().merge(facts, false);
             }
         }
-        for person in people.keys() {
-            for t in ["Patient", "Condition", "MedicationRequest", "Encounter"] {
-                self.touch(Some(person), t);
-            }
-        }
+        self.touch_all(people.keys().map(String::as_str), &["Patient", "Condition", "MedicationRequest", "Encounter"]);
         Ok(people)
     }
 

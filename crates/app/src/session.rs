@@ -46,6 +46,8 @@ pub(crate) struct Writing {
     pub source: Option<String>,
     /// The configured sensitive codes, which mark what is written restricted.
     pub sensitive: std::sync::Arc<crate::access::SensitiveCodes>,
+    /// The configured cohorts, whose Group ids (with the registers') no version may be written under.
+    pub cohorts: Option<std::sync::Arc<care::cohorts::Cohorts>>,
 }
 
 /// What one caller's reads are filtered by and their writes checked against.
@@ -153,6 +155,7 @@ impl Session {
             now: crate::instant::now(),
             source: self.access.organisation.as_ref().map(|o| format!("Organization/{o}")),
             sensitive: self.config.sensitive_codes.clone(),
+            cohorts: Some(self.config.cohorts.clone()),
         }
     }
 

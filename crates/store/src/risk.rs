@@ -450,7 +450,7 @@ impl SqliteStore {
                     s.practice,
                     s.last_emergency
                 ])?;
-                groups::sqlite_upsert(c, &s.person, number, s.at_ms, &s.groups)?;
+                groups::sqlite_upsert(c, &s.person, number, run.at_ms, &s.groups)?;
             }
             c.execute("DELETE FROM risk_score WHERE run <> ?", [number])?;
             c.execute("DELETE FROM group_member WHERE run <> ?", [number])?;
@@ -498,8 +498,7 @@ impl PgStore {
         }
         tx.execute("DELETE FROM risk_score WHERE run <> $1", &[&number]).await.map_err(pg)?;
         let members: Vec<(&str, &[GroupMember])> = scores.iter().map(|s| (s.person.as_str(), s.groups.as_slice())).collect();
-        let at_ms = scores.first().map_or(run.at_ms, |s| s.at_ms);
-        groups::pg_upsert(&tx, &members, number, at_ms).await?;
+        groups::pg_upsert(&tx, &members, number, run.at_ms).await?;
         tx.execute("DELETE FROM group_member WHERE run <> $1", &[&number]).await.map_err(pg)?;
         tx.commit().await.map_err(pg)?;
         Ok(number)

@@ -499,6 +499,17 @@ async fn registers_and_cohorts_are_groups_kept_current_with_each_members_reason(
     let put = s.put("/fhir/Group/register-hyp", &json!({ "resourceType": "Group", "id": "register-hyp", "type": "person", "actual": true })).await;
     assert_eq!(put.status, 409, "{}", put.text());
     assert_eq!(s.delete("/fhir/Group/integrated-care-central-london").await.status, 409);
+    let bundle = |kind: &str| {
+        json!({ "resourceType": "Bundle", "type": kind, "entry": [{
+            "resource": { "resourceType": "Group", "id": "serious-mental-illness", "type": "person", "actual": true },
+            "request": { "method": "PUT", "url": "Group/serious-mental-illness" } }] })
+    };
+    assert_eq!(s.post("/fhir", &bundle("transaction")).await.status, 409, "nor in a transaction");
+    let batch = s.post("/fhir", &bundle("batch")).await.json();
+    assert!(batch["entry"][0]["response"]["status"].as_str().is_some_and(|st| st.starts_with("409")), "nor in a batch: {batch}");
+    // A client holding the SMI cohort's ETag is told it has not changed, until it has.
+    let etag = s.get("/fhir/Group/serious-mental-illness").await.header("etag").expect("an ETag").to_owned();
+    assert_eq!(s.send("GET", "/fhir/Group/serious-mental-illness", &[("if-none-match", &etag)], None).await.status, 304);
     // A change to p2's record puts them in the SMI cohort in the background.
     let mut smi2 = condition("c-smi2", "58214004", "active", "gp2", false);
     smi2["subject"]["reference"] = json!("Patient/p2");
@@ -515,6 +526,8 @@ async fn registers_and_cohorts_are_groups_kept_current_with_each_members_reason(
         members,
         [member("p1", "on-mental-health-register", &["Condition/c-smi"]), member("p2", "on-mental-health-register", &["Condition/c-smi2"])]
     );
+    let stale = s.send("GET", "/fhir/Group/serious-mental-illness", &[("if-none-match", &etag)], None).await;
+    assert_eq!(stale.status, 200, "the members changed between full re-scores: the old ETag no longer matches");
     // A Group that is not kept is read from the record as any other resource.
     assert_eq!(s.get("/fhir/Group/register-xyz").await.status, 404);
     // The daily schedule's re-score is a job of the system, audited.

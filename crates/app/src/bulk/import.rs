@@ -270,7 +270,7 @@ type UnitResult = Result<Vec<Written>, UnitFailure>;
 impl App {
     /// What a resource written by the import outside the batches is stamped with.
     fn import_stamp(&self) -> Writing {
-        Writing { now: instant::now(), source: None, sensitive: self.config.sensitive_codes.clone() }
+        Writing { now: instant::now(), source: None, sensitive: self.config.sensitive_codes.clone(), cohorts: Some(self.config.cohorts.clone()) }
     }
 
     /// Imports the given files (see `bulk::list_sources`). Bad lines and entries are reported in the
@@ -306,7 +306,7 @@ impl App {
         let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<Batch>(workers * 2 + 2);
 
         let reader_progress = progress.clone();
-        let clock = Clock { last: String::new(), sensitive: self.config.sensitive_codes.clone() };
+        let clock = Clock { last: String::new(), sensitive: self.config.sensitive_codes.clone(), cohorts: self.config.cohorts.clone() };
         let reader = std::thread::Builder::new()
             .name("joinery-import-reader".into())
             .spawn(move || read_sources(sources, batch_size, &work_tx, &reader_progress, clock))
@@ -624,6 +624,7 @@ fn read_sources(sources: Vec<Source>, batch_size: usize, work: &mpsc::SyncSender
 struct Clock {
     last: String,
     sensitive: Arc<crate::access::SensitiveCodes>,
+    cohorts: Arc<care::cohorts::Cohorts>,
 }
 
 impl Clock {
@@ -632,7 +633,7 @@ impl Clock {
         if now > self.last {
             self.last = now;
         }
-        Writing { now: self.last.clone(), source: None, sensitive: self.sensitive.clone() }
+        Writing { now: self.last.clone(), source: None, sensitive: self.sensitive.clone(), cohorts: Some(self.cohorts.clone()) }
     }
 }
 

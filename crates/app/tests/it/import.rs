@@ -304,3 +304,20 @@ async fn the_last_line_about_a_resource_wins() {
     assert_eq!(stored.version, 400);
     assert!(stored.body.as_deref().is_some_and(|b| b.contains("1999-01-01")), "{:?}", stored.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_joinery_keeps_is_never_imported() {
+    let h = harness();
+    let path = h.dir.path().join("Group.ndjson");
+    let lines = [
+        r#"{"resourceType":"Group","id":"register-dm","type":"person","actual":true}"#,
+        r#"{"resourceType":"Group","id":"serious-mental-illness","type":"person","actual":true}"#,
+        r#"{"resourceType":"Group","id":"my-list","type":"person","actual":true}"#,
+    ];
+    std::fs::write(&path, lines.join("\n")).expect("write NDJSON");
+    let report = import(&h, &[path]).await;
+    assert_eq!(report.total().created, 1, "{:?}", counts(&report));
+    let at: Vec<(Option<u64>, &str)> = report.failures.iter().map(|f| (f.line, f.message.as_str())).collect();
+    assert_eq!(at.iter().map(|(l, _)| *l).collect::<Vec<_>>(), [Some(1), Some(2)], "{at:?}");
+    assert!(at.iter().all(|(_, m)| m.contains("Joinery keeps")), "{at:?}");
+}
