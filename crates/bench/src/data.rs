@@ -12,7 +12,7 @@ const GIVEN: &[&str] = &[
     "Oliver", "Amelia", "George", "Isla", "Harry", "Ava", "Noah", "Mia", "Jack", "Ivy", "Leo", "Lily", "Arthur", "Freya", "Muhammad", "Florence",
     "Oscar", "Grace", "Charlie", "Sophia", "Aisha", "Priya", "Tomasz", "Siobhan", "Dylan", "Megan", "Rhys", "Ffion",
 ];
-const FAMILY: &[&str] = &[
+pub const FAMILY: &[&str] = &[
     "Smith",
     "Jones",
     "Taylor",
@@ -71,6 +71,11 @@ pub fn nhs_number(mut n: u64) -> String {
 
 /// A Patient with the given NHS number and a varied name, gender, birth date and (sometimes) contact details.
 pub fn patient(nhs: &str, rng: &mut Rng) -> Bytes {
+    Bytes::from(serde_json::to_vec(&patient_named(nhs, None, rng)).unwrap_or_default())
+}
+
+/// As `patient`, with this family name when given (a random one otherwise), as a JSON value.
+pub fn patient_named(nhs: &str, family: Option<&str>, rng: &mut Rng) -> Value {
     let gender = match rng.below(20) {
         0 => "other",
         1 => "unknown",
@@ -81,7 +86,7 @@ pub fn patient(nhs: &str, rng: &mut Rng) -> Bytes {
     let mut p = json!({
         "resourceType": "Patient",
         "identifier": [{ "system": NHS_NUMBER_SYSTEM, "value": nhs }],
-        "name": [{ "use": "official", "family": rng.pick(FAMILY), "given": [rng.pick(GIVEN)] }],
+        "name": [{ "use": "official", "family": family.unwrap_or_else(|| *rng.pick(FAMILY)), "given": [rng.pick(GIVEN)] }],
         "gender": gender,
         "birthDate": birth,
     });
@@ -97,7 +102,7 @@ pub fn patient(nhs: &str, rng: &mut Rng) -> Bytes {
             );
         }
     }
-    Bytes::from(serde_json::to_vec(&p).unwrap_or_default())
+    p
 }
 
 /// One Synthea transaction bundle, held in memory.

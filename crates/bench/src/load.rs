@@ -50,13 +50,14 @@ impl Reply {
     }
 }
 
-/// The bearer token every request carries (a system client's, made for the server under test).
-static AUTHORIZATION: std::sync::OnceLock<HeaderValue> = std::sync::OnceLock::new();
+/// The bearer token every request to the server under test carries (a system client's, made for it), and
+/// that server's address: a peer measured beside it (`bench peer`) is sent none.
+static AUTHORIZATION: std::sync::OnceLock<(SocketAddr, HeaderValue)> = std::sync::OnceLock::new();
 
-/// Sets the token every request carries from now on; the first one set stays.
-pub fn set_token(token: &str) -> Result<(), String> {
+/// Sets the token every request to `addr` carries from now on; the first one set stays.
+pub fn set_token(token: &str, addr: SocketAddr) -> Result<(), String> {
     let value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|e| format!("the token is not a header value: {e}"))?;
-    let _ = AUTHORIZATION.set(value);
+    let _ = AUTHORIZATION.set((addr, value));
     Ok(())
 }
 
@@ -64,6 +65,8 @@ pub fn set_token(token: &str) -> Result<(), String> {
 pub struct Conn {
     sender: SendRequest<Full<Bytes>>,
     host: HeaderValue,
+    /// The token its requests carry unless they bring their own.
+    authorization: Option<HeaderValue>,
 }
 
 impl Conn {
@@ -76,7 +79,8 @@ impl Conn {
             let _ = connection.await;
         });
         let host = HeaderValue::from_str(&addr.to_string()).map_err(|e| format!("bad host header: {e}"))?;
-        Ok(Conn { sender, host })
+        let authorization = AUTHORIZATION.get().filter(|(a, _)| *a == addr).map(|(_, v)| v.clone());
+        Ok(Conn { sender, host, authorization })
     }
 
     /// Sends one request and reads the whole response, within `timeout`.
@@ -86,7 +90,7 @@ impl Conn {
             let mut builder =
                 Request::builder().method(req.method.clone()).uri(req.path.as_str()).header(HOST, self.host.clone()).header(ACCEPT, FHIR_JSON);
             let own = req.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("authorization"));
-            if let (Some(auth), false) = (AUTHORIZATION.get(), own) {
+            if let (Some(auth), false) = (&self.authorization, own) {
                 builder = builder.header(hyper::header::AUTHORIZATION, auth.clone());
             }
             for (k, v) in &req.headers {

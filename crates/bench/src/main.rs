@@ -10,6 +10,7 @@
 mod cpu;
 mod data;
 mod load;
+mod peer;
 mod phases;
 mod population;
 mod queries;
@@ -66,12 +67,16 @@ pub struct Args {
 enum Mode {
     /// Search on a generated population: `bench search --people 100000 [--database PATH] [--keep]`.
     Search(search::SearchArgs),
+    /// The same workload against Joinery and another FHIR server: `bench peer --peer http://127.0.0.1:8090`.
+    Peer(peer::PeerArgs),
 }
 
 fn main() -> ExitCode {
     let mut args = Args::parse();
-    if let Some(Mode::Search(search_args)) = args.mode.take() {
-        return search::main(search_args);
+    match args.mode.take() {
+        Some(Mode::Search(search_args)) => return search::main(search_args),
+        Some(Mode::Peer(peer_args)) => return peer::main(peer_args),
+        None => {}
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(args.client_threads.max(1)).enable_all().build() {
         Ok(r) => r,

@@ -18,15 +18,19 @@ const TRANSACTION_LIMIT: Duration = Duration::from_secs(900);
 /// The untimed top-up before the read phase gives up after this long.
 const TOPUP_LIMIT: Duration = Duration::from_secs(300);
 
-/// POST /fhir/Patient: expects 201 and keeps the assigned id.
-struct CreatePatients {
-    next: AtomicU64,
+/// POST {base}/Patient with `Prefer: return=representation`, NHS numbers in turn from `next`: expects 201 and
+/// keeps the assigned id.
+pub struct CreatePatients {
+    pub base: String,
+    pub next: AtomicU64,
 }
 
 impl Work for CreatePatients {
     fn request(&self, rng: &mut Rng) -> Req {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        Req::post("/fhir/Patient".into(), data::patient(&data::nhs_number(n), rng))
+        let mut req = Req::post(format!("{}/Patient", self.base), data::patient(&data::nhs_number(n), rng));
+        req.headers.push(("prefer", "return=representation"));
+        req
     }
 
     fn check(&self, reply: &Reply) -> Result<Option<String>, String> {
@@ -65,7 +69,7 @@ static NHS_SEQUENCE: AtomicU64 = AtomicU64::new(1);
 
 async fn create_run(addr: SocketAddr, clients: usize, duration: Duration, max: u64, seed: u64) -> Outcome {
     let start = NHS_SEQUENCE.load(Ordering::Relaxed);
-    let work = Arc::new(CreatePatients { next: AtomicU64::new(start) });
+    let work = Arc::new(CreatePatients { base: "/fhir".into(), next: AtomicU64::new(start) });
     let limits = Limits { clients, duration, max_requests: max, timeout: REQUEST_TIMEOUT };
     let out = load::run(addr, &limits, work.clone(), seed).await;
     NHS_SEQUENCE.store(work.next.load(Ordering::Relaxed), Ordering::Relaxed);

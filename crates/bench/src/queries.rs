@@ -21,6 +21,8 @@ pub enum Expect {
     Resource { id: String },
     /// A worklist page: at most `max` Patients, each entry's `search.score` no higher than the one before.
     Ranked { max: usize },
+    /// Exactly `count` matches, each a resource of type `of`.
+    Matches { count: usize, of: &'static str },
 }
 
 /// One query shape: its requests (path and expected answer) and its targets.
@@ -36,7 +38,7 @@ pub struct Shape {
 }
 
 impl Shape {
-    fn new(name: &'static str, description: String, target_per_s: Option<f64>, target_p99_ms: f64, cases: Vec<(String, Expect)>) -> Shape {
+    pub(crate) fn new(name: &'static str, description: String, target_per_s: Option<f64>, target_p99_ms: f64, cases: Vec<(String, Expect)>) -> Shape {
         let by_path = cases.iter().enumerate().map(|(i, (p, _))| (p.clone(), i)).collect();
         Shape { name, description, target_per_s, target_p99_ms, cases, by_path, authorization: None }
     }
@@ -259,7 +261,8 @@ pub fn judge(expect: &Expect, reply: &Reply) -> Result<(), String> {
         if resource.get("resourceType").and_then(Value::as_str) == Some("OperationOutcome") {
             return Err(format!("the Bundle carries an OperationOutcome: {resource}"));
         }
-        if e.pointer("/search/mode").and_then(Value::as_str) == Some("match") {
+        // `search.mode` is optional in FHIR: an entry without one is a match.
+        if e.pointer("/search/mode").and_then(Value::as_str).is_none_or(|m| m == "match") {
             matches.push(resource);
         }
     }
@@ -306,6 +309,12 @@ pub fn judge(expect: &Expect, reply: &Reply) -> Result<(), String> {
             }
         }
         Expect::Resource { .. } => {}
+        Expect::Matches { count, of } => {
+            let types: Vec<&str> = matches.iter().filter_map(|r| r.get("resourceType").and_then(Value::as_str)).collect();
+            if matches.len() != *count || types.iter().any(|t| t != of) {
+                return Err(format!("expected {count} {of} matches, got {types:?}"));
+            }
+        }
         Expect::Total { total, entries } => {
             let got = bundle.get("total").and_then(Value::as_u64);
             if got != Some(*total) {

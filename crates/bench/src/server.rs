@@ -95,9 +95,9 @@ impl Server {
             return Err(format!("joinery token failed: {}", String::from_utf8_lossy(&minted.stderr)));
         }
         let token = String::from_utf8_lossy(&minted.stdout).lines().last().unwrap_or_default().to_owned();
-        crate::load::set_token(&token)?;
         let port = free_port()?;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        crate::load::set_token(&token, addr)?;
         let log = std::fs::File::create(dir.join("joinery.log")).map_err(|e| format!("cannot create the server's log file: {e}"))?;
         let log2 = log.try_clone().map_err(|e| format!("cannot share the server's log file: {e}"))?;
         let started = Instant::now();
