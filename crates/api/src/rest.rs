@@ -128,7 +128,7 @@ pub async fn search(Door(session): Door, Path(rtype): Path<String>, RawQuery(q):
     let params = query_pairs(q.as_deref());
     let pretty = check_output_format(&headers, &params)?;
     let page = session.search(&rtype, &params, negotiate::prefer(&headers).handling).await?;
-    Ok(json_response(StatusCode::OK, &session.searchset(&page)?, pretty))
+    Ok(text_response(StatusCode::OK, session.searchset_text(&page, pretty.0)?))
 }
 
 /// `POST [base]/[type]/_search` with the parameters as a form body (and possibly in the URL too).
@@ -143,7 +143,7 @@ pub async fn search_post(
     params.extend(negotiate::form_body(&headers, body)?);
     let pretty = check_output_format(&headers, &params)?;
     let page = session.search(&rtype, &params, negotiate::prefer(&headers).handling).await?;
-    Ok(json_response(StatusCode::OK, &session.searchset(&page)?, pretty))
+    Ok(text_response(StatusCode::OK, session.searchset_text(&page, pretty.0)?))
 }
 
 /// `GET [base]?_type=…` and `POST [base]/_search`.
@@ -151,7 +151,7 @@ pub async fn search_system(Door(session): Door, RawQuery(q): RawQuery, headers: 
     let params = query_pairs(q.as_deref());
     let pretty = check_output_format(&headers, &params)?;
     let page = session.search_system(&params, negotiate::prefer(&headers).handling).await?;
-    Ok(json_response(StatusCode::OK, &session.searchset(&page)?, pretty))
+    Ok(text_response(StatusCode::OK, session.searchset_text(&page, pretty.0)?))
 }
 
 /// `GET [base]/Patient/[id]/[type]` (a compartment search) and `GET [base]/Patient/[id]/$everything`.
@@ -208,7 +208,7 @@ pub async fn compartment(
     } else {
         session.search_compartment(&ctype, &id, &rtype, &params, negotiate::prefer(&headers).handling).await?
     };
-    Ok(json_response(StatusCode::OK, &session.searchset(&page)?, pretty))
+    Ok(text_response(StatusCode::OK, session.searchset_text(&page, pretty.0)?))
 }
 
 /// `GET [base]/Patient/$worklist`: a page of a worklist (`app::worklist`).

@@ -46,6 +46,9 @@ pub struct PeerArgs {
     /// The peer's name in the report.
     #[arg(long, default_value = "peer")]
     peer_name: String,
+    /// A bearer token for the peer (sent as `Authorization: Bearer …`); none is sent without it.
+    #[arg(long)]
+    peer_token: Option<String>,
     /// The peer's process id, to report its CPU per request beside Joinery's.
     #[arg(long)]
     peer_pid: Option<u32>,
@@ -113,6 +116,8 @@ struct Target {
     /// The base URL's path (`""` or `/fhir`), which every request path starts with.
     base: String,
     pid: Option<u32>,
+    /// The `Authorization` header its requests carry, when not the server under test's own token.
+    authorization: Option<&'static str>,
     /// Patient ids, in the order of the generated people.
     patients: Vec<String>,
     load: Value,
@@ -192,8 +197,11 @@ fn located_id(entry: &Value, resource_type: &str) -> Option<String> {
 }
 
 /// Posts one transaction Bundle; the ids the server gave its entries, in order.
-async fn post_transaction(conn: &mut Conn, base: &str, body: Bytes, entries: usize, resource_type: &str) -> Result<Vec<String>, String> {
-    let req = Req::post(if base.is_empty() { "/".into() } else { base.to_owned() }, body);
+async fn post_transaction(conn: &mut Conn, t: &Target, body: Bytes, entries: usize, resource_type: &str) -> Result<Vec<String>, String> {
+    let mut req = Req::post(if t.base.is_empty() { "/".into() } else { t.base.clone() }, body);
+    if let Some(a) = t.authorization {
+        req.headers.push(("authorization", a));
+    }
     let reply = conn.send(&req, BUNDLE_TIMEOUT).await?;
     if reply.status != 200 {
         return Err(format!("the transaction was answered {}", reply.describe()));
@@ -230,7 +238,7 @@ async fn load_into(target: &mut Target, args: &PeerArgs, numbers: &[String]) -> 
         let people: Vec<Value> =
             chunk.iter().enumerate().map(|(k, nhs)| data::patient_named(nhs, Some(family(chunk_no * BUNDLE_ENTRIES + k)), &mut rng)).collect();
         let t0 = Instant::now();
-        let ids = post_transaction(&mut conn, &target.base, transaction(people), chunk.len(), "Patient").await?;
+        let ids = post_transaction(&mut conn, target, transaction(people), chunk.len(), "Patient").await?;
         timings.push(t0.elapsed().as_nanos() as u64);
         patients.extend(ids);
         bundles += 1;
@@ -249,7 +257,7 @@ async fn load_into(target: &mut Target, args: &PeerArgs, numbers: &[String]) -> 
             continue;
         }
         let t0 = Instant::now();
-        post_transaction(&mut conn, &target.base, transaction(observations), n, "Observation").await?;
+        post_transaction(&mut conn, target, transaction(observations), n, "Observation").await?;
         timings.push(t0.elapsed().as_nanos() as u64);
         bundles += 1;
         entries += n;
@@ -289,6 +297,14 @@ fn census(people: usize, per_person: usize) -> Census {
 
 /// The lookup workloads on one target, by name.
 fn shape(name: &str, t: &Target, numbers: &[String], census: &Census, per_person: usize) -> Option<Shape> {
+    let s = shape_as_anyone(name, t, numbers, census, per_person)?;
+    Some(match t.authorization {
+        Some(a) => s.asked_as(a),
+        None => s,
+    })
+}
+
+fn shape_as_anyone(name: &str, t: &Target, numbers: &[String], census: &Census, per_person: usize) -> Option<Shape> {
     let b = &t.base;
     let code_token = |c: usize| encode(&format!("{LOINC}|{}", CODES[c].0));
     let families = data::FAMILY.len().min(t.patients.len());
@@ -424,12 +440,14 @@ async fn run(args: &PeerArgs) -> Result<bool, String> {
         addr: server.addr,
         base: "/fhir".into(),
         pid: Some(server.pid()),
+        authorization: None,
         patients: vec![],
         load: Value::Null,
     }];
     if let Some(url) = &args.peer {
         let (addr, base) = parse_base(url)?;
-        targets.push(Target { name: args.peer_name.clone(), addr, base, pid: args.peer_pid, patients: vec![], load: Value::Null });
+        let authorization = args.peer_token.as_ref().map(|t| &*Box::leak(format!("Bearer {t}").into_boxed_str()));
+        targets.push(Target { name: args.peer_name.clone(), addr, base, pid: args.peer_pid, authorization, patients: vec![], load: Value::Null });
     }
     for t in targets.iter_mut() {
         load_into(t, args, &numbers).await?;
@@ -458,7 +476,10 @@ async fn run(args: &PeerArgs) -> Result<bool, String> {
                     // NHS numbers beyond the loaded people's, 100,000 apart per round and server (the test range
                     // holds a million): identifiers stay unique.
                     let start = 100_000 * (1 + (round * targets.len() + i) as u64 % 9);
-                    (Arc::new(CreatePatients { base: t.base.clone(), next: AtomicU64::new(start) }), args.create_clients)
+                    (
+                        Arc::new(CreatePatients { base: t.base.clone(), next: AtomicU64::new(start), authorization: t.authorization }),
+                        args.create_clients,
+                    )
                 } else {
                     let Some(s) = shape(name, t, &numbers, &census, args.observations_per_patient) else { continue };
                     description = s.description.clone();

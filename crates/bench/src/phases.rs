@@ -23,6 +23,8 @@ const TOPUP_LIMIT: Duration = Duration::from_secs(300);
 pub struct CreatePatients {
     pub base: String,
     pub next: AtomicU64,
+    /// The `Authorization` header to send instead of the server under test's token.
+    pub authorization: Option<&'static str>,
 }
 
 impl Work for CreatePatients {
@@ -30,6 +32,9 @@ impl Work for CreatePatients {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let mut req = Req::post(format!("{}/Patient", self.base), data::patient(&data::nhs_number(n), rng));
         req.headers.push(("prefer", "return=representation"));
+        if let Some(a) = self.authorization {
+            req.headers.push(("authorization", a));
+        }
         req
     }
 
@@ -69,7 +74,7 @@ static NHS_SEQUENCE: AtomicU64 = AtomicU64::new(1);
 
 async fn create_run(addr: SocketAddr, clients: usize, duration: Duration, max: u64, seed: u64) -> Outcome {
     let start = NHS_SEQUENCE.load(Ordering::Relaxed);
-    let work = Arc::new(CreatePatients { base: "/fhir".into(), next: AtomicU64::new(start) });
+    let work = Arc::new(CreatePatients { base: "/fhir".into(), next: AtomicU64::new(start), authorization: None });
     let limits = Limits { clients, duration, max_requests: max, timeout: REQUEST_TIMEOUT };
     let out = load::run(addr, &limits, work.clone(), seed).await;
     NHS_SEQUENCE.store(work.next.load(Ordering::Relaxed), Ordering::Relaxed);

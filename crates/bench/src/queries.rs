@@ -44,7 +44,7 @@ impl Shape {
     }
 
     /// The same shape, asked as another caller (`Bearer …`).
-    fn asked_as(mut self, authorization: &'static str) -> Shape {
+    pub(crate) fn asked_as(mut self, authorization: &'static str) -> Shape {
         self.authorization = Some(authorization);
         self
     }

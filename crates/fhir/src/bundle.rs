@@ -48,7 +48,19 @@ pub struct Bundle {
     last_updated: Option<String>,
     total: Option<u64>,
     links: Vec<(String, String)>,
-    entries: Vec<Value>,
+    entries: Vec<Entry>,
+}
+
+#[derive(Debug, Clone)]
+enum Entry {
+    Value(Value),
+    /// A searchset entry whose resource is JSON text kept as it is (a stored resource), written into the
+    /// Bundle's text without being parsed and written again.
+    Text {
+        full_url: Option<String>,
+        resource: String,
+        mode: SearchMode,
+    },
 }
 
 impl Bundle {
@@ -72,7 +84,7 @@ impl Bundle {
 
     /// Adds a ready-made entry object.
     pub fn push(&mut self, entry: Value) {
-        self.entries.push(entry);
+        self.entries.push(Entry::Value(entry));
     }
 
     /// Adds a searchset entry.
@@ -83,7 +95,13 @@ impl Bundle {
         }
         entry.insert("resource".into(), resource);
         entry.insert("search".into(), json!({ "mode": mode.as_str() }));
-        self.entries.push(Value::Object(entry));
+        self.entries.push(Entry::Value(Value::Object(entry)));
+    }
+
+    /// Adds a searchset entry whose resource is the JSON text of one resource, as it was stored (it must be
+    /// a JSON object: `build_text` writes it as it is; `build` parses it).
+    pub fn push_search_text(&mut self, full_url: Option<String>, resource: String, mode: SearchMode) {
+        self.entries.push(Entry::Text { full_url, resource, mode });
     }
 
     pub fn len(&self) -> usize {
@@ -94,13 +112,14 @@ impl Bundle {
         self.entries.is_empty()
     }
 
-    pub fn build(self) -> Value {
+    /// Everything but the entries, in the order FHIR lists the elements.
+    fn head(&self) -> Map<String, Value> {
         let mut b = Map::new();
         b.insert("resourceType".into(), json!("Bundle"));
-        if let Some(id) = self.id {
+        if let Some(id) = &self.id {
             b.insert("id".into(), json!(id));
         }
-        if let Some(lu) = self.last_updated {
+        if let Some(lu) = &self.last_updated {
             b.insert("meta".into(), json!({ "lastUpdated": lu }));
         }
         b.insert("type".into(), json!(self.kind.as_str()));
@@ -108,13 +127,72 @@ impl Bundle {
             b.insert("total".into(), json!(t));
         }
         if !self.links.is_empty() {
-            let links: Vec<Value> = self.links.into_iter().map(|(r, u)| json!({ "relation": r, "url": u })).collect();
+            let links: Vec<Value> = self.links.iter().map(|(r, u)| json!({ "relation": r, "url": u })).collect();
             b.insert("link".into(), Value::Array(links));
         }
+        b
+    }
+
+    /// The Bundle as a JSON value (entries given as text are parsed; one that is not JSON becomes null).
+    pub fn build(self) -> Value {
+        let mut b = self.head();
         if !self.entries.is_empty() {
-            b.insert("entry".into(), Value::Array(self.entries));
+            let entries = self
+                .entries
+                .into_iter()
+                .map(|e| match e {
+                    Entry::Value(v) => v,
+                    Entry::Text { full_url, resource, mode } => {
+                        let mut entry = Map::new();
+                        if let Some(u) = full_url {
+                            entry.insert("fullUrl".into(), Value::String(u));
+                        }
+                        entry.insert("resource".into(), serde_json::from_str(&resource).unwrap_or(Value::Null));
+                        entry.insert("search".into(), json!({ "mode": mode.as_str() }));
+                        Value::Object(entry)
+                    }
+                })
+                .collect();
+            b.insert("entry".into(), Value::Array(entries));
         }
         Value::Object(b)
+    }
+
+    /// The Bundle as compact JSON text, the same as `build` written out, with the entries given as text
+    /// written as they are.
+    pub fn build_text(self) -> String {
+        let head = Value::Object(self.head()).to_string();
+        if self.entries.is_empty() {
+            return head;
+        }
+        let size: usize = self.entries.iter().map(|e| if let Entry::Text { resource, .. } = e { resource.len() + 128 } else { 256 }).sum();
+        let mut out = String::with_capacity(head.len() + size + 16);
+        // `head` is an object with at least `resourceType`: it ends in `}`.
+        out.push_str(&head[..head.len() - 1]);
+        out.push_str(",\"entry\":[");
+        for (i, e) in self.entries.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            match e {
+                Entry::Value(v) => out.push_str(&v.to_string()),
+                Entry::Text { full_url, resource, mode } => {
+                    out.push('{');
+                    if let Some(u) = full_url {
+                        out.push_str("\"fullUrl\":");
+                        out.push_str(&Value::String(u.clone()).to_string());
+                        out.push(',');
+                    }
+                    out.push_str("\"resource\":");
+                    out.push_str(resource);
+                    out.push_str(",\"search\":{\"mode\":\"");
+                    out.push_str(mode.as_str());
+                    out.push_str("\"}}");
+                }
+            }
+        }
+        out.push_str("]}");
+        out
     }
 }
 
@@ -151,5 +229,20 @@ mod tests {
             b.build().to_string(),
             r#"{"resourceType":"Bundle","type":"searchset","total":1,"link":[{"relation":"self","url":"http://x/fhir/Patient"}],"entry":[{"fullUrl":"http://x/fhir/Patient/1","resource":{"resourceType":"Patient","id":"1"},"search":{"mode":"match"}}]}"#
         );
+    }
+
+    #[test]
+    fn entries_given_as_text_are_written_as_they_are() {
+        let mut b = Bundle::new(BundleType::Searchset);
+        b.link("self", "http://x/fhir/Observation?code=a%7Cb");
+        assert_eq!(b.clone().build_text(), b.clone().build().to_string(), "no entries");
+        let stored = r#"{"resourceType":"Observation","id":"o1","valueQuantity":{"value":1.50,"unit":"\u00b0C"}}"#;
+        b.push_search_text(Some("http://x/fhir/Observation/o1".into()), stored.into(), SearchMode::Match);
+        b.push_search(None, json!({"resourceType": "OperationOutcome"}), SearchMode::Outcome);
+        b.push_search_text(Some("http://x/fhir/Patient/\"q\"".into()), r#"{"resourceType":"Patient","id":"p"}"#.into(), SearchMode::Include);
+        let text = b.clone().build_text();
+        assert!(text.contains(stored), "the stored text is kept exactly (1.50 stays 1.50): {text}");
+        let parsed: Value = serde_json::from_str(&text).expect("valid JSON");
+        assert_eq!(parsed, b.build(), "the same Bundle as the value built");
     }
 }

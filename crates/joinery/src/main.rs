@@ -3,6 +3,7 @@
 mod audit;
 mod config;
 mod demo;
+mod explain;
 mod export;
 mod generate;
 mod import;
@@ -58,6 +59,8 @@ enum Command {
     /// The emergency-admission risk model against the whole record: evaluate it, or fit it (JSON).
     #[command(subcommand)]
     Risk(risk::RiskCommand),
+    /// The statements a search runs and the database's plans for them (JSON).
+    Explain(explain::ExplainArgs),
 }
 
 fn main() -> ExitCode {
@@ -113,6 +116,10 @@ fn main() -> ExitCode {
         Command::Audit(command) => {
             init_logging(&cli_log_format(&file), "warn");
             audit::run(command, &file)
+        }
+        Command::Explain(args) => {
+            init_logging(&cli_log_format(&file), "warn");
+            explain::run(&args, &file)
         }
     };
     match outcome {

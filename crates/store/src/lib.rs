@@ -125,6 +125,15 @@ impl Store {
         }
     }
 
+    /// The statements of a search's page and of its count, each followed by the database's plan for them
+    /// (SQLite's `EXPLAIN QUERY PLAN`, PostgreSQL's `EXPLAIN`), one line each: what a search shape costs.
+    pub async fn explain(&self, query: search::Query) -> Result<Vec<String>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.explain(query).await,
+            Store::Postgres(s) => s.explain(query).await,
+        }
+    }
+
     /// How many resources a search matches.
     pub async fn count(&self, query: search::Query) -> Result<u64, StoreError> {
         match self {

@@ -78,6 +78,14 @@ impl Session {
         self.run(resource_type, resource_type.to_owned(), parsed, Vec::new()).await
     }
 
+    /// The statements `GET [base]/[type]?…` would run for this caller and the database's plans for them (for
+    /// the command line's `joinery explain`); nothing is read from the record.
+    pub async fn explain_search(&self, resource_type: &str, params: &[(String, String)]) -> Result<Vec<String>, AppError> {
+        ensure_type(resource_type)?;
+        let parsed = parse::parse(resource_type, params, &self.context(Handling::Strict))?;
+        Ok(self.store.explain(query_of(resource_type, &parsed, Vec::new(), parsed.count + 1, self.visibility())).await?)
+    }
+
     /// `GET [base]/Patient/[id]/[type]?…`: the search, restricted to the patient's compartment.
     pub async fn search_compartment(
         &self,
@@ -316,6 +324,20 @@ impl Session {
 
     /// The searchset Bundle of a page, with `self`, `next` and `previous` links.
     pub fn searchset(&self, page: &SearchPage) -> Result<Value, AppError> {
+        Ok(self.searchset_bundle(page, false)?.build())
+    }
+
+    /// The searchset Bundle of a page as JSON text (indented when `pretty`): the resources are written as
+    /// they are stored, without being parsed and written again, unless `_summary` or `_elements` cut them.
+    pub fn searchset_text(&self, page: &SearchPage, pretty: bool) -> Result<String, AppError> {
+        if pretty {
+            return serde_json::to_string_pretty(&self.searchset(page)?).map_err(|e| AppError::Internal(Box::new(e)));
+        }
+        Ok(self.searchset_bundle(page, true)?.build_text())
+    }
+
+    /// The Bundle of a page; with `as_stored`, each resource no parameter cuts is kept as its stored text.
+    fn searchset_bundle(&self, page: &SearchPage, as_stored: bool) -> Result<Bundle, AppError> {
         for s in page.matches.iter().chain(&page.included) {
             self.touch(s.person_key.as_deref(), &s.resource_type);
         }
@@ -334,16 +356,20 @@ impl Session {
             b.link("previous", self.link(page, Some(("_before", p))));
         }
         let base = &self.config.base_url;
+        let uncut = page.summary == Summary::False && page.elements.is_none();
         for (rows, mode) in [(&page.matches, SearchMode::Match), (&page.included, SearchMode::Include)] {
             for s in rows {
-                let resource = shape::shape(resource_json(s)?, page.summary, page.elements.as_deref());
-                b.push_search(Some(format!("{base}/{}/{}", s.resource_type, s.id)), resource, mode);
+                let full_url = Some(format!("{base}/{}/{}", s.resource_type, s.id));
+                match (&s.body, as_stored && uncut) {
+                    (Some(text), true) => b.push_search_text(full_url, text.clone(), mode),
+                    _ => b.push_search(full_url, shape::shape(resource_json(s)?, page.summary, page.elements.as_deref()), mode),
+                }
             }
         }
         if !page.warnings.is_empty() {
             b.push_search(None, fhir::OperationOutcome::new(page.warnings.clone()).to_json(), SearchMode::Outcome);
         }
-        Ok(b.build())
+        Ok(b)
     }
 
     fn link(&self, page: &SearchPage, cursor: Option<(&str, &str)>) -> String {

@@ -227,6 +227,21 @@ impl PgStore {
         out
     }
 
+    pub async fn explain(&self, query: Query) -> Result<Vec<String>, StoreError> {
+        let c = self.ready_client().await?;
+        let mut out = Vec::new();
+        let page = sql::search::page(Dialect::Postgres, &query)?.statement;
+        let count = sql::search::count(Dialect::Postgres, &query)?;
+        for (what, mut f) in [("page", page), ("count", count)] {
+            out.push(format!("{what}: {}", f.sql()));
+            f.prepend("EXPLAIN ");
+            for r in rows::query(&c, &f, &self.inner.statements).await? {
+                out.push(format!("  {}", r.try_get::<_, String>(0).map_err(pg)?));
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn count(&self, query: Query) -> Result<u64, StoreError> {
         let c = self.ready_client().await?;
         let f = sql::search::count(Dialect::Postgres, &query)?;

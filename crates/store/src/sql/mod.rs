@@ -67,6 +67,12 @@ impl Fragment {
         self.text.push_str(text);
     }
 
+    /// Puts `text` (no placeholder) before the statement (`EXPLAIN `).
+    pub fn prepend(&mut self, text: &str) {
+        debug_assert!(!text.contains('?'), "invariant: placeholders are added with bind: {text}");
+        self.text.insert_str(0, text);
+    }
+
     /// Appends `text`, whose one `?` is where `value` goes.
     pub fn bind(&mut self, text: &str, value: impl Into<Param>) {
         debug_assert_eq!(text.matches('?').count(), 1, "invariant: one placeholder per bind: {text}");

@@ -495,6 +495,15 @@ pub fn page(d: Dialect, q: &Query) -> Result<Page, StoreError> {
     Ok(Page { statement: f, keys: kinds, reverse, reusable_plan: false })
 }
 
+/// Whether the index rows matching `pred` come out of their index in id order: an exact token (the token
+/// table is keyed by type, parameter, code, then id) or a local reference to one typed target (its index is
+/// keyed by target, target type, parameter, type, then id). A page of such a test reads its first ids
+/// and stops, whatever the number of matches (`Observation?code=…&_count=20` on 8,000 matches read and
+/// sorted them all, 5.5 ms, before; 0.04 ms after).
+fn reads_in_id_order(pred: &Predicate) -> bool {
+    matches!(pred.test, Test::Token { code: Some(_), negate: false, .. } | Test::Reference { target_type: Some(_), .. })
+}
+
 /// The one positive test on one index table that a query consists of, if that is all it is.
 fn single_set(q: &Query) -> Option<&Predicate> {
     match q.filters.as_slice() {
@@ -555,7 +564,11 @@ fn single_set_page(d: Dialect, q: &Query, descending: bool, reverse: bool) -> Re
             f.push(" JOIN resource_version v ON v.seq = c.seq");
         }
         Dialect::Sqlite => {
-            f.push(&format!(" ORDER BY m.id || '' {direction} LIMIT -1) s"));
+            // Ids that come out of the index in order are walked in that order and the walk stops when the
+            // page is full; others are read and sorted first (`id || ''` keeps SQLite from reading the whole
+            // type in id order from the owner index instead).
+            let key = if reads_in_id_order(pred) { "m.id" } else { "m.id || ''" };
+            f.push(&format!(" ORDER BY {key} {direction} LIMIT -1) s"));
             f.bind(" CROSS JOIN resource_current c ON c.resource_type = ?", q.resource_type.as_str());
             f.push(" AND c.id = s.k0 AND c.deleted = 0");
             if let Some(person) = &q.person {
@@ -578,10 +591,11 @@ fn single_set_page(d: Dialect, q: &Query, descending: bool, reverse: bool) -> Re
 pub fn count(d: Dialect, q: &Query) -> Result<Fragment, StoreError> {
     let mut f = Fragment::new(d);
     // One positive test on one index table: its rows belong to live current versions only (a new version
-    // replaces them, a deletion removes them), so the distinct ids are the count. PostgreSQL cannot see
-    // that the join to `resource_current` adds nothing and probes it once per match (measured 5 to 10
-    // times slower on tens of thousands of matches); SQLite keeps the general form, which it runs well.
-    if d == Dialect::Postgres && q.visibility == Visibility::All {
+    // replaces them, a deletion removes them), so the distinct ids are the count. Neither database can see
+    // that the join to `resource_current` adds nothing: PostgreSQL probes it once per match (measured 5 to
+    // 10 times slower on tens of thousands of matches), SQLite gathers the matches into a list and then
+    // probes it (`Observation?code=…` with 8,000 matches: 19.9 ms, and 4.7 ms counted from the index).
+    if q.visibility == Visibility::All {
         if let Some(pred) = single_set(q) {
             let (set, negated) = id_set(d, &q.resource_type, pred, q.person.as_deref(), &q.visibility, false)?;
             if !negated {

@@ -172,6 +172,10 @@ impl SqliteStore {
         self.with_reader("count", move |c| search::count(c, &query)).await
     }
 
+    pub async fn explain(&self, query: Query) -> Result<Vec<String>, StoreError> {
+        self.with_reader("explain", move |c| search::explain(c, &query)).await
+    }
+
     pub async fn links_from(&self, resource_type: &str, ids: Vec<String>, params: Option<Vec<String>>) -> Result<Vec<Link>, StoreError> {
         let t = resource_type.to_owned();
         self.with_reader("links", move |c| search::links_from(c, &t, &ids, params.as_deref())).await

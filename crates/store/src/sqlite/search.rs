@@ -52,6 +52,25 @@ pub fn count(c: &Connection, q: &Query) -> Result<u64, StoreError> {
     Ok(n as u64)
 }
 
+/// The page's and the count's statements, each followed by its `EXPLAIN QUERY PLAN`, indented by depth.
+pub fn explain(c: &Connection, q: &Query) -> Result<Vec<String>, StoreError> {
+    let mut out = Vec::new();
+    for (what, f) in [("page", build::page(Dialect::Sqlite, q)?.statement), ("count", build::count(Dialect::Sqlite, q)?)] {
+        out.push(format!("{what}: {}", f.sql()));
+        let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {}", f.sql()))?;
+        let steps =
+            stmt.query_map(rusqlite::params_from_iter(params(&f)), |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(3)?)))?;
+        let mut depth_of: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+        for step in steps {
+            let (id, parent, detail) = step?;
+            let depth = depth_of.get(&parent).map_or(1, |d| d + 1);
+            depth_of.insert(id, depth);
+            out.push(format!("{}{detail}", "  ".repeat(depth)));
+        }
+    }
+    Ok(out)
+}
+
 /// References held by the given resources (for `_include`), optionally only through `params`.
 pub fn links_from(c: &Connection, resource_type: &str, ids: &[String], params: Option<&[String]>) -> Result<Vec<Link>, StoreError> {
     links(c, build::links_from(Dialect::Sqlite, resource_type, ids, params))

@@ -3,4 +3,5 @@
 mod access;
 mod audit;
 mod contract;
+mod plans;
 mod risk;
