@@ -504,6 +504,13 @@ fn reads_in_id_order(pred: &Predicate) -> bool {
     matches!(pred.test, Test::Token { code: Some(_), negate: false, .. } | Test::Reference { target_type: Some(_), .. })
 }
 
+/// Whether a page of `q` reads no more index rows than the page holds: one exact token or typed reference,
+/// ordered by id alone, for a caller who sees everything (a member of staff's page walks past the matches
+/// they may not see, as many as there are). Such a page takes microseconds whatever the number of matches.
+pub fn page_reads_its_limit(q: &Query) -> bool {
+    q.visibility == Visibility::All && q.sort.iter().all(|k| k.param.is_none()) && single_set(q).is_some_and(reads_in_id_order)
+}
+
 /// The one positive test on one index table that a query consists of, if that is all it is.
 fn single_set(q: &Query) -> Option<&Predicate> {
     match q.filters.as_slice() {
@@ -655,6 +662,37 @@ mod tests {
             person: None,
             visibility: Visibility::All,
         }
+    }
+
+    #[test]
+    fn only_pages_bounded_by_their_limit_are_said_to_be() {
+        let exact = |test: Test, sort: Vec<SortKey>, visibility: Visibility| Query {
+            resource_type: "Observation".into(),
+            filters: vec![vec![Predicate { param: "code".into(), test }]],
+            sort,
+            limit: 21,
+            visibility,
+            ..Query::default()
+        };
+        let code = Test::Token { system: None, code: Some("8867-4".into()), negate: false };
+        let by_id = vec![SortKey { param: None, table: IndexTable::Token, descending: true }];
+        assert!(page_reads_its_limit(&exact(code.clone(), vec![], Visibility::All)));
+        assert!(page_reads_its_limit(&exact(code.clone(), by_id, Visibility::All)));
+        assert!(page_reads_its_limit(&exact(
+            Test::Reference { target_type: Some("Patient".into()), target_id: "p".into() },
+            vec![],
+            Visibility::All
+        )));
+        let by_date = vec![SortKey { param: Some("date".into()), table: IndexTable::Date, descending: true }];
+        assert!(!page_reads_its_limit(&exact(code.clone(), by_date, Visibility::All)), "sorted by a value");
+        assert!(!page_reads_its_limit(&exact(code.clone(), vec![], Visibility::Shared)), "a caller who does not see everything");
+        assert!(!page_reads_its_limit(&exact(Test::Token { system: None, code: Some("x".into()), negate: true }, vec![], Visibility::All)), ":not");
+        assert!(
+            !page_reads_its_limit(&exact(Test::Token { system: Some(Some("s".into())), code: None, negate: false }, vec![], Visibility::All)),
+            "system|"
+        );
+        assert!(!page_reads_its_limit(&exact(Test::Reference { target_type: None, target_id: "p".into() }, vec![], Visibility::All)), "untyped");
+        assert!(!page_reads_its_limit(&query(None)), "a name");
     }
 
     #[test]

@@ -165,6 +165,10 @@ impl SqliteStore {
     }
 
     pub async fn search(&self, query: Query) -> Result<Vec<(Stored, Vec<serde_json::Value>)>, StoreError> {
+        // A page that reads only its own rows runs here, as a read by id does; any other on the blocking pool.
+        if crate::sql::search::page_reads_its_limit(&query) {
+            return self.with_reader_here("search", |c| search::search(c, &query)).await;
+        }
         self.with_reader("search", move |c| search::search(c, &query)).await
     }
 
