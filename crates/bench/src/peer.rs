@@ -244,14 +244,16 @@ async fn load_into(target: &mut Target, args: &PeerArgs, numbers: &[String]) -> 
         bundles += 1;
         entries += chunk.len();
     }
-    let per_bundle = (BUNDLE_ENTRIES / args.observations_per_patient.max(1)).max(1);
-    let indexed: Vec<(usize, &String)> = patients.iter().enumerate().collect();
-    for chunk in indexed.chunks(per_bundle) {
-        let observations: Vec<Value> = chunk
-            .iter()
-            .flat_map(|(i, id)| (0..args.observations_per_patient).map(|j| (*i, j, *id)).collect::<Vec<_>>())
-            .map(|(i, j, id)| observation(id, i, j, &mut rng))
-            .collect();
+    let per_person = args.observations_per_patient;
+    let per_bundle = (BUNDLE_ENTRIES / per_person.max(1)).max(1);
+    for (chunk_no, chunk) in patients.chunks(per_bundle).enumerate() {
+        let first = chunk_no * per_bundle;
+        let mut observations = Vec::with_capacity(chunk.len() * per_person);
+        for (k, id) in chunk.iter().enumerate() {
+            for j in 0..per_person {
+                observations.push(observation(id, first + k, j, &mut rng));
+            }
+        }
         let n = observations.len();
         if n == 0 {
             continue;

@@ -165,11 +165,12 @@ impl SqliteStore {
     }
 
     pub async fn search(&self, query: Query) -> Result<Vec<(Stored, Vec<serde_json::Value>)>, StoreError> {
+        let page = crate::sql::search::page(Dialect::Sqlite, &query)?;
         // A page that reads only its own rows runs here, as a read by id does; any other on the blocking pool.
-        if crate::sql::search::page_reads_its_limit(&query) {
-            return self.with_reader_here("search", |c| search::search(c, &query)).await;
+        if page.reads_only_its_rows {
+            return self.with_reader_here("search", |c| search::search(c, &page)).await;
         }
-        self.with_reader("search", move |c| search::search(c, &query)).await
+        self.with_reader("search", move |c| search::search(c, &page)).await
     }
 
     pub async fn count(&self, query: Query) -> Result<u64, StoreError> {

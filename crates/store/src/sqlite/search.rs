@@ -25,11 +25,11 @@ pub(crate) fn params(f: &Fragment) -> Vec<Sql> {
     out
 }
 
-/// One page of matches, each with its sort-key values (the last is the id) for resuming after it.
-pub fn search(c: &Connection, q: &Query) -> Result<Vec<(Stored, Vec<Value>)>, StoreError> {
-    let page = build::page(Dialect::Sqlite, q)?;
+/// One page of matches (a page statement built by `build::page`), each with its sort-key values (the last is
+/// the id) for resuming after it.
+pub fn search(c: &Connection, page: &build::Page) -> Result<Vec<(Stored, Vec<Value>)>, StoreError> {
     let mut stmt = c.prepare_cached(&page.statement.sql())?;
-    let kinds = page.keys.clone();
+    let kinds = &page.keys;
     let hits = stmt.query_map(rusqlite::params_from_iter(params(&page.statement)), |r| {
         let stored = rows::stored(r)?;
         let mut values = Vec::with_capacity(kinds.len());
