@@ -24,7 +24,15 @@ pub struct Account {
     pub created: String,
 }
 
-const COLUMNS: &str = "username, role, practitioner_role, practitioner, organisation, patient, related_person, password_hash, disabled, created";
+macro_rules! columns {
+    () => {
+        "username, role, practitioner_role, practitioner, organisation, patient, related_person, password_hash, disabled, created"
+    };
+}
+const COLUMNS: &str = columns!();
+/// The look-up every authenticated request makes, as fixed text: prepared once per connection.
+const BY_NAME_SQLITE: &str = concat!("SELECT ", columns!(), " FROM user_account WHERE username = ?");
+const BY_NAME_PG: &str = concat!("SELECT ", columns!(), " FROM user_account WHERE username = $1");
 
 impl Store {
     /// The account of this name, disabled or not.
@@ -88,7 +96,7 @@ impl SqliteStore {
     async fn account(&self, username: &str) -> Result<Option<Account>, StoreError> {
         // On the calling thread: a look-up by primary key on every request.
         self.with_reader_here("account", |c| {
-            let mut st = c.prepare_cached(&format!("SELECT {COLUMNS} FROM user_account WHERE username = ?"))?;
+            let mut st = c.prepare_cached(BY_NAME_SQLITE)?;
             let mut rows = st.query_map([username], sqlite_row)?;
             Ok(rows.next().transpose()?)
         })
@@ -147,7 +155,9 @@ impl SqliteStore {
 impl PgStore {
     async fn account(&self, username: &str) -> Result<Option<Account>, StoreError> {
         let c = self.ready_client().await?;
-        let row = c.query_opt(&format!("SELECT {COLUMNS} FROM user_account WHERE username = $1"), &[&username]).await.map_err(pg)?;
+        // Prepared once per connection: one round trip a request, not two.
+        let by_name = c.prepare_cached(BY_NAME_PG).await.map_err(pg)?;
+        let row = c.query_opt(&by_name, &[&username]).await.map_err(pg)?;
         row.as_ref().map(pg_row).transpose()
     }
 

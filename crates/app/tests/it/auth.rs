@@ -116,3 +116,23 @@ async fn tokens_are_refused_in_every_way_they_can_be_wrong() {
     assert!(matches!(h.app.issue_token("gp2", Some("system/*.rs")).await, Err(AppError::Forbidden(_))));
     assert!(matches!(h.app.issue_token("gp2", Some("user/Nothing.rs")).await, Err(AppError::BadRequest(_))));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_checked_once_is_still_refused_when_it_expires_or_its_account_is_disabled() {
+    let h = harness_config(|_| {}, |c| c.token_ttl = std::time::Duration::from_secs(1));
+    record(&h).await;
+    h.app.add_account(new("gp", Role::Clinician, ActsAs::PractitionerRole("prr1".into()), None)).await.expect("clinician");
+    h.app.add_account(new("feed", Role::IntegrationSystem, ActsAs::System, None)).await.expect("system");
+    let gp = h.app.issue_token("gp", None).await.expect("token").token;
+    let feed = h.app.issue_token("feed", None).await.expect("token").token;
+    // Used, so kept as checked; used again, answered from what was kept.
+    for _ in 0..2 {
+        assert!(h.app.authenticate(&gp).await.is_ok(), "valid through the second after it was issued");
+        assert!(h.app.authenticate(&feed).await.is_ok());
+    }
+    h.app.disable_account("feed").await.expect("disable");
+    assert!(matches!(h.app.authenticate(&feed).await, Err(AppError::Unauthorized(m)) if m.contains("disabled")));
+    // Past the second its expiry names.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert!(matches!(h.app.authenticate(&gp).await, Err(AppError::Unauthorized(m)) if m.contains("expired")));
+}
