@@ -102,27 +102,42 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<(String, i64)>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let (patient, seq) = after.unwrap_or_default();
-        let first = patient.is_empty();
-        let (table, key) = match by {
-            AuditIndex::Patient => ("audit_patient", "patient"),
-            AuditIndex::Agent => ("audit_agent", "username"),
+        let (key, seq) = after.unwrap_or_default();
+        let first = key.is_empty();
+        // In each index's own order, so that a page is read from the index, never sorted: the index by patient
+        // is keyed by the event's span first, which follows from the event. (SQLite numbers `$n` parameters in
+        // the order they first appear, so each statement names them in order.)
+        let by_span = by == AuditIndex::Patient;
+        let sql = if by_span {
+            "SELECT patient, seq FROM audit_patient WHERE seq <= $1 AND ($2 OR (span, patient, seq) > ($3, $4, $5)) \
+             ORDER BY span, patient, seq LIMIT $6"
+        } else {
+            "SELECT username, seq FROM audit_agent WHERE seq <= $1 AND ($2 OR username > $3 OR (username = $3 AND seq > $4)) \
+             ORDER BY username, seq LIMIT $5"
         };
-        let sql = format!(
-            "SELECT {key}, seq FROM {table} WHERE seq <= $1 AND ($2 OR {key} > $3 OR ({key} = $3 AND seq > $4)) ORDER BY {key}, seq LIMIT $5"
-        );
+        let cursor_span = span(seq);
         match self {
             Store::Sqlite(s) => {
                 s.with_audit(move |c| {
-                    let mut st = c.prepare_cached(&sql)?;
-                    let rows = st.query_map(rusqlite::params![through, first, patient, seq, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+                    let mut st = c.prepare_cached(sql)?;
+                    let row = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get(1)?));
+                    let rows = if by_span {
+                        st.query_map(rusqlite::params![through, first, cursor_span, key, seq, limit], row)?.collect::<Result<Vec<_>, _>>()
+                    } else {
+                        st.query_map(rusqlite::params![through, first, key, seq, limit], row)?.collect::<Result<Vec<_>, _>>()
+                    };
+                    Ok(rows?)
                 })
                 .await
             }
             Store::Postgres(s) => {
                 let c = s.ready_client().await?;
-                let rows = c.query(&sql, &[&through, &first, &patient, &seq, &limit]).await.map_err(pg)?;
+                let rows = if by_span {
+                    c.query(sql, &[&through, &first, &cursor_span, &key, &seq, &limit]).await
+                } else {
+                    c.query(sql, &[&through, &first, &key, &seq, &limit]).await
+                }
+                .map_err(pg)?;
                 rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<Result<Vec<_>, tokio_postgres::Error>>().map_err(pg)
             }
         }
@@ -147,9 +162,9 @@ impl Store {
                         };
                         let Some(last) = events.last().map(|(seq, _, _)| *seq) else { return Ok(0) };
                         {
-                            let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO audit_patient (patient, seq) VALUES (?1, ?2)")?;
-                            for (patient, seq) in by_patient(&events) {
-                                insert.execute(rusqlite::params![patient, seq])?;
+                            let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO audit_patient (span, patient, seq) VALUES (?1, ?2, ?3)")?;
+                            for (span, patient, seq) in by_patient(&events) {
+                                insert.execute(rusqlite::params![span, patient, seq])?;
                             }
                             let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO audit_agent (username, seq) VALUES (?1, ?2)")?;
                             for (username, seq) in by_agent(&events) {
@@ -177,15 +192,25 @@ impl Store {
                     .collect::<Result<Vec<(i64, String, Option<String>)>, tokio_postgres::Error>>()
                     .map_err(pg)?;
                 let Some(last) = events.last().map(|(seq, _, _)| *seq) else { return Ok(0) };
-                for (table, column, rows) in [("audit_patient", "patient", by_patient(&events)), ("audit_agent", "username", by_agent(&events))] {
-                    let (keys, seqs): (Vec<&str>, Vec<i64>) = rows.into_iter().unzip();
-                    tx.execute(
-                        &format!("INSERT INTO {table} ({column}, seq) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING"),
-                        &[&keys, &seqs],
-                    )
-                    .await
-                    .map_err(pg)?;
+                let (mut spans, mut patients, mut seqs) = (Vec::new(), Vec::new(), Vec::new());
+                for (span, patient, seq) in by_patient(&events) {
+                    spans.push(span);
+                    patients.push(patient);
+                    seqs.push(seq);
                 }
+                tx.execute(
+                    "INSERT INTO audit_patient (span, patient, seq) SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[]) ON CONFLICT DO NOTHING",
+                    &[&spans, &patients, &seqs],
+                )
+                .await
+                .map_err(pg)?;
+                let (users, seqs): (Vec<&str>, Vec<i64>) = by_agent(&events).into_iter().unzip();
+                tx.execute(
+                    "INSERT INTO audit_agent (username, seq) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING",
+                    &[&users, &seqs],
+                )
+                .await
+                .map_err(pg)?;
                 tx.execute("UPDATE audit_indexed SET seq = $1 WHERE one = 1", &[&last]).await.map_err(pg)?;
                 tx.commit().await.map_err(pg)?;
                 Ok(events.len())
@@ -194,9 +219,25 @@ impl Store {
     }
 }
 
-/// The index rows of some events, sorted by patient (so that an insert touches each page of the index once).
-fn by_patient(events: &[(i64, String, Option<String>)]) -> Vec<(&str, i64)> {
-    let mut rows: Vec<(&str, i64)> = events.iter().flat_map(|(seq, patients, _)| patients.split_whitespace().map(move |p| (p, *seq))).collect();
+/// The events of one part of the index by patient: its first key is `seq >> SPAN_BITS`, so that the indexer's
+/// inserts fall in the newest span's part of the index (see migration sqlite-audit/0004).
+const SPAN_BITS: u32 = 16;
+
+/// The span an event falls in.
+fn span(seq: i64) -> i64 {
+    seq >> SPAN_BITS
+}
+
+/// The spans a search by patient looks in, for the events up to `mark`, as SQL integers.
+fn spans_through(mark: i64) -> String {
+    (0..=span(mark.max(0))).map(|s| s.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// The index rows of some events, in the index's order (span, patient, event), so that an insert touches
+/// each page of the index once.
+fn by_patient(events: &[(i64, String, Option<String>)]) -> Vec<(i64, &str, i64)> {
+    let mut rows: Vec<(i64, &str, i64)> =
+        events.iter().flat_map(|(seq, patients, _)| patients.split_whitespace().map(move |p| (span(*seq), p, *seq))).collect();
     rows.sort_unstable();
     rows
 }
@@ -263,7 +304,8 @@ impl AuditQuery {
         };
         let seq = match part {
             Part::Indexed(mark, AuditIndex::Patient) => {
-                sql.push_str("audit_patient p JOIN audit_event e ON e.seq = p.seq WHERE 1 = 1");
+                // The person looked up in each span: one seek each.
+                sql.push_str(&format!("audit_patient p JOIN audit_event e ON e.seq = p.seq WHERE p.span IN ({})", spans_through(mark)));
                 add(&mut sql, " AND p.patient = #", Arg::Text(self.patient.clone().unwrap_or_default()));
                 add(&mut sql, " AND p.seq <= #", Arg::Int(mark));
                 "p.seq"
@@ -445,5 +487,40 @@ impl PgStore {
             });
         }
         Ok(entries)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(c: &rusqlite::Connection, (sql, args): (String, Vec<Arg>)) -> Vec<String> {
+        let values = args.into_iter().map(|a| match a {
+            Arg::Int(i) => rusqlite::types::Value::Integer(i),
+            Arg::Text(t) => rusqlite::types::Value::Text(t),
+        });
+        let mut st = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).expect("explain");
+        let rows = st.query_map(rusqlite::params_from_iter(values), |r| r.get::<_, String>(3)).expect("plan");
+        rows.collect::<Result<_, _>>().expect("rows")
+    }
+
+    #[test]
+    fn a_search_by_patient_seeks_the_person_in_each_span_up_to_the_mark() {
+        let mut c = rusqlite::Connection::open_in_memory().expect("open");
+        crate::sqlite::migrate::apply(&mut c, crate::sqlite::migrate::AUDIT_MIGRATIONS).expect("migrate");
+        let query = AuditQuery { patient: Some("p1".into()), newest_first: true, limit: 20, ..AuditQuery::default() };
+        let (sql, args) = query.sql(Part::Indexed(200_000, AuditIndex::Patient), "instr");
+        assert!(sql.contains("p.span IN (0, 1, 2, 3)"), "{sql}");
+        let plan = plan(&c, (sql, args));
+        assert!(plan.iter().any(|l| l.contains("SEARCH p USING PRIMARY KEY (span=? AND patient=? AND seq<?)")), "{plan:?}");
+        assert!(!plan.iter().any(|l| l.starts_with("SCAN p")), "{plan:?}");
+    }
+
+    #[test]
+    fn the_indexer_writes_a_batch_in_the_order_of_the_index_within_its_span() {
+        let events = vec![(65_535, "b a".to_owned(), None), (65_536, "a".to_owned(), None), (65_537, "c b".to_owned(), None)];
+        assert_eq!(by_patient(&events), [(0, "a", 65_535), (0, "b", 65_535), (1, "a", 65_536), (1, "b", 65_537), (1, "c", 65_537)]);
+        assert_eq!(spans_through(0), "0");
+        assert_eq!(spans_through(131_072), "0, 1, 2");
     }
 }

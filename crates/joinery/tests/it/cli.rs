@@ -296,7 +296,8 @@ fn the_command_line_is_audited_and_audit_verify_finds_every_change() {
     );
     assert!(broken(&inserted, "an inserted event").contains("entry 2 was altered"), "{}", text(&inserted));
     // The index by patient beside the chain: a row no event lists (or one missing) is found too.
-    let index = verify_changed(d, "index", "UPDATE audit_indexed SET seq = 4; INSERT INTO audit_patient (patient, seq) VALUES ('someone', 2)");
+    let index =
+        verify_changed(d, "index", "UPDATE audit_indexed SET seq = 4; INSERT INTO audit_patient (span, patient, seq) VALUES (0, 'someone', 2)");
     assert!(broken(&index, "an index row added").contains("index by patient"), "{}", text(&index));
     // The index by user, brought up to event 4 as the indexer would: intact; then with a row of its own.
     let indexed = "UPDATE audit_indexed SET seq = 4; \

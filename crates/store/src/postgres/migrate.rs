@@ -19,6 +19,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0009_risk_lists", include_str!("../../migrations/postgres/0009_risk_lists.sql")),
     ("0010_group_members", include_str!("../../migrations/postgres/0010_group_members.sql")),
     ("0011_audit_agent", include_str!("../../migrations/postgres/0011_audit_agent.sql")),
+    ("0012_audit_patient_span", include_str!("../../migrations/postgres/0012_audit_patient_span.sql")),
 ];
 
 /// The advisory lock that admits one migrator at a time ("joinery migrate" in ASCII).

@@ -21,6 +21,7 @@ pub const AUDIT_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite-audit/0001_audit.sql"),
     include_str!("../../migrations/sqlite-audit/0002_audit_patient.sql"),
     include_str!("../../migrations/sqlite-audit/0003_audit_agent.sql"),
+    include_str!("../../migrations/sqlite-audit/0004_audit_patient_span.sql"),
 ];
 
 /// Brings the record's database up to date.

@@ -3,7 +3,7 @@
 mod audit_log;
 mod bulk;
 mod checkpoint;
-mod migrate;
+pub(crate) mod migrate;
 mod person;
 pub(crate) mod rows;
 pub(crate) mod search;

@@ -163,6 +163,19 @@ async fn searches_select_by_patient_user_outcome_and_time_newest_first_through_t
                 2 => {
                     assert_eq!(store.index_audit(100).await.expect("index"), 7, "{name}");
                     assert_eq!(store.index_audit(100).await.expect("index"), 0, "{name}: nothing left");
+                    // Walked two rows at a time (as `audit verify` walks it), the index gives every row once,
+                    // in its own order; a cursor that did not move on would fail here, not loop.
+                    let mut walked = Vec::new();
+                    let mut after = None;
+                    for _ in 0..100 {
+                        let page = store.audit_index_page(store::AuditIndex::Patient, after.take(), 12, 2).await.expect("page");
+                        let Some(last) = page.last().cloned() else { break };
+                        walked.extend(page);
+                        after = Some(last);
+                    }
+                    let expected: Vec<(String, i64)> =
+                        [1, 4, 7, 10].map(|n| ("p1".to_owned(), n)).into_iter().chain((1..=12).map(|n| ("p10".to_owned(), n))).collect();
+                    assert_eq!(walked, expected, "{name}: the index by patient, page by page");
                 }
                 _ => {}
             }
