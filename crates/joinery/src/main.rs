@@ -174,7 +174,12 @@ fn migrate(args: &config::StoreArgs, file: &FileConfig) -> Outcome {
     let database = args.resolve(file).map_err(Failure::Usage)?;
     block_on(async move {
         match &database {
-            Database::Sqlite(_) => open_store(&database)?.close().await.map_err(|e| Failure::Run(e.to_string()))?,
+            Database::Sqlite(_) => {
+                // The record's file is migrated as it opens; the audit log's file beside it, as it is opened here.
+                let store = open_store(&database)?;
+                store.audit_mark().await.map_err(|e| Failure::Run(format!("cannot migrate the audit log: {e}")))?;
+                store.close().await.map_err(|e| Failure::Run(e.to_string()))?
+            }
             Database::Postgres(pg) => {
                 let store = store::PgStore::open(pg.options()).map_err(|e| Failure::Run(e.to_string()))?;
                 store.migrate().await.map_err(|e| Failure::Run(format!("cannot migrate the PostgreSQL database: {e}")))?;
@@ -217,6 +222,12 @@ async fn serve(settings: Settings, prepared: Option<(app::App, String)>) -> Outc
         Some((app, banner)) => (app, Some(banner)),
         None => (app::App::new(open_store(&settings.database)?, settings.app_config()), None),
     };
+    // On SQLite the audit log is a file beside the record, opened (and migrated) before listening. On
+    // PostgreSQL its tables migrate with the record's when the database is first reached, which may be after
+    // start-up: a server starts while its database is down and answers 503 until it is back.
+    if matches!(settings.database, Database::Sqlite(_)) {
+        app.open_audit_log().await.map_err(|e| Failure::Run(format!("cannot open the audit log: {e}")))?;
+    }
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .map_err(|e| Failure::Run(format!("cannot install the metrics recorder: {e}")))?;

@@ -170,6 +170,28 @@ fn joinery_with_input(args: &[&str], cwd: &Path, input: &str) -> Output {
 }
 
 #[test]
+fn migrate_brings_the_audit_log_up_to_date_and_keeps_its_index() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    // An audit file as an earlier build left it: the index by patient keyed (patient, seq).
+    let c = rusqlite::Connection::open(d.join("m.audit.db")).expect("open");
+    c.execute_batch(include_str!("../../../store/migrations/sqlite-audit/0001_audit.sql")).expect("0001");
+    c.execute_batch(include_str!("../../../store/migrations/sqlite-audit/0002_audit_patient.sql")).expect("0002");
+    c.execute_batch(include_str!("../../../store/migrations/sqlite-audit/0003_audit_agent.sql")).expect("0003");
+    c.execute_batch("PRAGMA user_version = 3; INSERT INTO audit_patient (patient, seq) VALUES ('p1', 5), ('p2', 70000);").expect("rows");
+    drop(c);
+    let out = joinery(&["migrate", "--database", "m.db"], d);
+    assert!(out.status.success(), "{}", text(&out));
+    let c = rusqlite::Connection::open(d.join("m.audit.db")).expect("open");
+    let version: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("version");
+    assert_eq!(version, 4, "the audit file's migrations run with the record's");
+    let mut st = c.prepare("SELECT span, patient, seq FROM audit_patient ORDER BY span, patient, seq").expect("select");
+    let rows: Vec<(i64, String, i64)> =
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).expect("rows").collect::<Result<_, _>>().expect("rows");
+    assert_eq!(rows, [(0, "p1".to_owned(), 5), (1, "p2".to_owned(), 70000)]);
+}
+
+#[test]
 fn accounts_and_tokens_from_the_command_line() {
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();
