@@ -219,8 +219,9 @@ impl Store {
     }
 }
 
-/// The events of one part of the index by patient: its first key is `seq >> SPAN_BITS`, so that the indexer's
-/// inserts fall in the newest span's part of the index (see migration sqlite-audit/0004).
+/// Each span of the index by patient holds 2^SPAN_BITS events: its first key is `seq >> SPAN_BITS`, so that the
+/// indexer's inserts fall in the newest span's part of the index (the migrations that made the column,
+/// sqlite-audit/0004 and postgres/0012, say `>> 16` too).
 const SPAN_BITS: u32 = 16;
 
 /// The span an event falls in.

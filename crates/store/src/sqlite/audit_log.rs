@@ -109,9 +109,9 @@ impl AuditAppender {
         // Another process appending (a command run beside the server) holds the file's write lock for one
         // short transaction; waiting for it is the only wait an append makes on its thread.
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")?;
         // A WAL started again from its beginning is cut back to a sixteenth of the limit at its next commit
         // (see `restart_wal_if_large`), so that its size says how much of it is in use.
-        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")?;
         conn.pragma_update(None, "journal_size_limit", i64::try_from(wal_limit / 16).unwrap_or(i64::MAX))?;
         let lane = Lane { state: Mutex::new(State::default()), writer: Mutex::new(Writer { conn, head: None, since_wal_checked: 0, wal_limit }) };
         Ok(AuditAppender { lane: Arc::new(lane) })
@@ -288,16 +288,7 @@ const WAL_LIMIT_BYTES: u64 = 64 << 20;
 /// the appender, between its own transactions, copies what the background pass has not reached; its next
 /// transaction then starts the WAL again from the beginning (unless a reader still needs its frames).
 fn restart_wal_if_large(conn: &Connection, limit: u64) {
-    let Some(path) = conn.path() else { return };
-    let wal_bytes = std::fs::metadata(format!("{path}-wal")).map(|m| m.len()).unwrap_or(0);
-    if wal_bytes < limit {
-        return;
-    }
-    let started = std::time::Instant::now();
-    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-        tracing::warn!(error = %e, "checkpointing the audit log's WAL failed");
-    }
-    metrics::histogram!("joinery_store_seconds", "op" => "audit_wal_restart").record(started.elapsed().as_secs_f64());
+    super::checkpoint::checkpoint_if_wal_over(conn, limit, "PRAGMA wal_checkpoint(PASSIVE)", "audit_wal_restart");
 }
 
 fn poisoned() -> StoreError {

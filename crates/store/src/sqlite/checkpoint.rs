@@ -51,3 +51,19 @@ impl Drop for Checkpointer {
         self.stop();
     }
 }
+
+/// Runs `statement` (a `PRAGMA wal_checkpoint(…)`) on `conn` if the WAL of its database has grown to `limit`
+/// bytes, timed as `op`: how a connection that writes under a steady load, which the background pass never
+/// finds idle, keeps its WAL from growing without bound.
+pub(crate) fn checkpoint_if_wal_over(conn: &Connection, limit: u64, statement: &str, op: &'static str) {
+    let Some(path) = conn.path() else { return };
+    let wal_bytes = std::fs::metadata(format!("{path}-wal")).map(|m| m.len()).unwrap_or(0);
+    if wal_bytes < limit {
+        return;
+    }
+    let started = std::time::Instant::now();
+    if let Err(e) = conn.query_row(statement, [], |_| Ok(())) {
+        tracing::warn!(error = %e, path, "checkpointing a WAL that grew past its limit failed");
+    }
+    metrics::histogram!("joinery_store_seconds", "op" => op).record(started.elapsed().as_secs_f64());
+}

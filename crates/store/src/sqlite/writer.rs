@@ -404,14 +404,5 @@ const WAL_LIMIT_BYTES: u64 = 1 << 30;
 /// Past the limit the writer, which holds no transaction here, checkpoints the few frames the background
 /// pass has not copied yet and truncates the WAL.
 fn restart_wal_if_large(conn: &Connection) {
-    let Some(path) = conn.path() else { return };
-    let wal_bytes = std::fs::metadata(format!("{path}-wal")).map(|m| m.len()).unwrap_or(0);
-    if wal_bytes < WAL_LIMIT_BYTES {
-        return;
-    }
-    let started = Instant::now();
-    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
-        tracing::warn!(error = %e, "truncating the WAL failed");
-    }
-    metrics::histogram!("joinery_store_seconds", "op" => "wal_truncate").record(started.elapsed().as_secs_f64());
+    super::checkpoint::checkpoint_if_wal_over(conn, WAL_LIMIT_BYTES, "PRAGMA wal_checkpoint(TRUNCATE)", "wal_truncate");
 }
