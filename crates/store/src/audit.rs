@@ -383,6 +383,50 @@ fn split(patients: &str) -> Vec<String> {
     patients.split_whitespace().map(str::to_owned).collect()
 }
 
+/// Events as the columns of `audit_event`, one array each, for an insert from `unnest`.
+struct EventColumns {
+    seqs: Vec<i64>,
+    at: Vec<i64>,
+    users: Vec<Option<String>>,
+    orgs: Vec<Option<String>>,
+    outcomes: Vec<i32>,
+    patients: Vec<String>,
+    bodies: Vec<String>,
+    hashes: Vec<Vec<u8>>,
+}
+
+impl EventColumns {
+    fn of(records: &[AuditRecord], links: &[(i64, Hash)]) -> EventColumns {
+        let n = records.len();
+        let mut c = EventColumns {
+            seqs: Vec::with_capacity(n),
+            at: Vec::with_capacity(n),
+            users: Vec::with_capacity(n),
+            orgs: Vec::with_capacity(n),
+            outcomes: Vec::with_capacity(n),
+            patients: Vec::with_capacity(n),
+            bodies: Vec::with_capacity(n),
+            hashes: Vec::with_capacity(n),
+        };
+        for (r, (seq, hash)) in records.iter().zip(links) {
+            c.seqs.push(*seq);
+            c.at.push(r.at_ms);
+            c.users.push(r.username.clone());
+            c.orgs.push(r.organisation.clone());
+            c.outcomes.push(i32::try_from(r.outcome).unwrap_or(i32::MAX));
+            c.patients.push(r.patients.join(" "));
+            c.bodies.push(r.body.clone());
+            c.hashes.push(hash.to_vec());
+        }
+        c
+    }
+
+    /// The arrays as parameters $1 to $8.
+    fn params(&self) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
+        vec![&self.seqs, &self.at, &self.users, &self.orgs, &self.outcomes, &self.patients, &self.bodies, &self.hashes]
+    }
+}
+
 impl SqliteStore {
     async fn append_audit(&self, records: Vec<AuditRecord>) -> Result<i64, StoreError> {
         self.audit_appender().await?.append(records).await
@@ -420,12 +464,39 @@ impl SqliteStore {
 }
 
 impl PgStore {
+    /// Appends in one statement naming the head this process last wrote (one round trip: the head's update
+    /// and the events' insert together, committed alone); when the database's head is elsewhere (another
+    /// node or process appended since, or nothing is remembered), in a transaction that locks the head row.
+    /// Measured before the one-statement path: an append took four round trips, and audited reads by id on
+    /// PostgreSQL kept about half the throughput of unaudited ones.
     async fn append_audit(&self, records: Vec<AuditRecord>) -> Result<i64, StoreError> {
         let mut c = self.ready_client().await?;
+        if let Some((seq, previous)) = self.remembered_audit_head() {
+            let links = chain(seq, previous, &records)?;
+            let columns = EventColumns::of(&records, &links);
+            let (last, last_hash) = links.last().map_or((seq, previous.to_vec()), |(s, h)| (*s, h.to_vec()));
+            let previous = previous.to_vec();
+            let append = c
+                .prepare_cached(
+                    "WITH moved AS (UPDATE audit_head SET seq = $9, hash = $10 WHERE one = 1 AND seq = $11 AND hash = $12 RETURNING one)
+                     INSERT INTO audit_event (seq, at_ms, username, organisation, outcome, patients, body, hash)
+                     SELECT e.* FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::bytea[]) AS e
+                     WHERE EXISTS (SELECT 1 FROM moved)",
+                )
+                .await
+                .map_err(pg)?;
+            let mut params = columns.params();
+            params.extend([&last as &(dyn tokio_postgres::types::ToSql + Sync), &last_hash, &seq, &previous]);
+            let inserted = c.execute(&append, &params).await.map_err(pg)?;
+            if inserted == records.len() as u64 {
+                self.remember_audit_head(links.last().copied());
+                return Ok(last);
+            }
+            if inserted != 0 {
+                return Err(StoreError::Internal(format!("an audit append inserted {inserted} of {} events", records.len()).into()));
+            }
+        }
         let tx = c.transaction().await.map_err(pg)?;
-        // Each statement prepared once per connection (one round trip to run, not two), and the event's
-        // insert and the head's update sent together: measured, an append's transaction under load took
-        // about 2.5 ms at the median, most of it waiting on round trips.
         let (read_head, insert, update) = tokio::try_join!(
             tx.prepare_cached("SELECT seq, hash FROM audit_head WHERE one = 1 FOR UPDATE"),
             tx.prepare_cached(
@@ -440,25 +511,14 @@ impl PgStore {
         let seq: i64 = head.try_get(0).map_err(pg)?;
         let previous = as_hash(&head.try_get::<_, Vec<u8>>(1).map_err(pg)?)?;
         let links = chain(seq, previous, &records)?;
-        let mut seqs = Vec::with_capacity(records.len());
-        let (mut at, mut users, mut orgs, mut outcomes, mut bodies, mut hashes) = (vec![], vec![], vec![], vec![], vec![], vec![]);
-        let mut patients = Vec::with_capacity(records.len());
-        for (r, (seq, hash)) in records.iter().zip(&links) {
-            seqs.push(*seq);
-            at.push(r.at_ms);
-            users.push(r.username.clone());
-            orgs.push(r.organisation.clone());
-            outcomes.push(i32::try_from(r.outcome).unwrap_or(i32::MAX));
-            bodies.push(r.body.clone());
-            hashes.push(hash.to_vec());
-            patients.push(r.patients.join(" "));
-        }
+        let columns = EventColumns::of(&records, &links);
         let (last, last_hash) = links.last().map_or((seq, previous), |(s, h)| (*s, *h));
         let last_hash = last_hash.to_vec();
-        let event_params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] = [&seqs, &at, &users, &orgs, &outcomes, &patients, &bodies, &hashes];
         let head_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&last, &last_hash];
+        let event_params = columns.params();
         tokio::try_join!(tx.execute(&insert, &event_params), tx.execute(&update, &head_params)).map_err(pg)?;
         tx.commit().await.map_err(pg)?;
+        self.remember_audit_head(links.last().copied());
         Ok(last)
     }
 

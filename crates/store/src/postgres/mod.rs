@@ -73,6 +73,9 @@ struct Inner {
     migrating: tokio::sync::Mutex<()>,
     statements: rows::Recorder,
     data_dir: std::path::PathBuf,
+    /// The audit chain's head as this process last extended it (`crate::audit`): the next append names it,
+    /// and is refused by the database if another appender has moved it since.
+    audit_head: std::sync::Mutex<Option<(i64, care::audit::Hash)>>,
 }
 
 impl PgStore {
@@ -108,6 +111,7 @@ impl PgStore {
                 migrating: tokio::sync::Mutex::new(()),
                 statements: rows::Recorder::new(options.record_statements),
                 data_dir,
+                audit_head: std::sync::Mutex::new(None),
             }),
         })
     }
@@ -127,13 +131,25 @@ impl PgStore {
         Ok(())
     }
 
-    /// A pooled connection to a migrated database.
+    /// The audit chain's head this process last wrote, if it remembers one.
+    pub(crate) fn remembered_audit_head(&self) -> Option<(i64, care::audit::Hash)> {
+        self.inner.audit_head.lock().ok().and_then(|h| *h)
+    }
+
+    /// Remembers the audit chain's head this process just wrote.
+    pub(crate) fn remember_audit_head(&self, head: Option<(i64, care::audit::Hash)>) {
+        if let Ok(mut h) = self.inner.audit_head.lock() {
+            *h = head;
+        }
+    }
+
     /// Runs a statement built by `crate::sql` and answers its rows.
     pub(crate) async fn query_fragment(&self, f: &crate::sql::Fragment) -> Result<Vec<tokio_postgres::Row>, StoreError> {
         let c = self.ready_client().await?;
         rows::query(&c, f, &self.inner.statements).await
     }
 
+    /// A pooled connection to a migrated database.
     pub(crate) async fn ready_client(&self) -> Result<Object, StoreError> {
         if !self.inner.ready.load(Ordering::Acquire) {
             self.migrate().await?;

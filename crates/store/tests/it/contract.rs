@@ -10,8 +10,18 @@ use store::{
 
 /// What keeps a backend's database alive for a test: a temporary folder, or a fresh PostgreSQL database.
 pub enum Keep {
-    Dir(#[allow(dead_code)] tempfile::TempDir),
-    Pg(#[allow(dead_code)] PgTestDatabase),
+    Dir(tempfile::TempDir),
+    Pg(PgTestDatabase),
+}
+
+impl Keep {
+    /// Another store on the same database, standing for a second process beside the first.
+    pub fn another_process(&self) -> Store {
+        match self {
+            Keep::Dir(dir) => Store::Sqlite(SqliteStore::open(SqliteOptions::new(dir.path().join("c.db"))).expect("open sqlite")),
+            Keep::Pg(db) => Store::Postgres(PgStore::open(PgOptions::new(db.url())).expect("open postgres")),
+        }
+    }
 }
 
 /// The backends to run each contract test on: SQLite always, PostgreSQL when `JOINERY_TEST_POSTGRES_URL`
