@@ -188,6 +188,9 @@ fn logs_carry_no_identifiers_and_metrics_are_served() {
     assert_eq!(status, 200);
     assert!(metrics.contains("joinery_http_requests_total"), "{metrics}");
     assert!(metrics.contains("joinery_store_seconds"), "{metrics}");
+    // The audit log's writes: how long each took and how many events each carried.
+    assert!(metrics.contains("joinery_audit_append_seconds_count"), "{metrics}");
+    assert!(metrics.contains("joinery_audit_write_events_count"), "{metrics}");
     signal(&child, "-TERM");
     wait(&mut child, Duration::from_secs(10));
     let logs = std::fs::read_to_string(&log_path).expect("read logs");

@@ -76,7 +76,14 @@ struct Inner {
     /// The audit chain's head as this process last extended it (`crate::audit`): the next append names it,
     /// and is refused by the database if another appender has moved it since.
     audit_head: std::sync::Mutex<Option<(i64, care::audit::Hash)>>,
+    /// Connections for audit appends alone, so that an append never queues behind the requests it records
+    /// for one of the pool's connections.
+    audit_pool: Pool,
 }
+
+/// Connections kept for audit appends (the application appends one batch at a time; a second serves a
+/// command or test appending beside it).
+const AUDIT_CONNECTIONS: usize = 2;
 
 impl PgStore {
     /// Prepares the pool. No connection is made yet: a server can start while the database is down, answer
@@ -95,15 +102,19 @@ impl PgStore {
             options.statement_timeout.as_millis(),
             (options.statement_timeout * 2).as_millis()
         ));
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        let pool = Pool::builder(manager)
-            .max_size(options.pool_size.max(1))
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(options.wait_timeout))
-            .create_timeout(Some(options.connect_timeout))
-            .recycle_timeout(Some(options.connect_timeout))
-            .build()
-            .map_err(|e| StoreError::Internal(Box::new(e)))?;
+        let pool_of = |config: tokio_postgres::Config, size: usize| {
+            let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+            Pool::builder(manager)
+                .max_size(size)
+                .runtime(Runtime::Tokio1)
+                .wait_timeout(Some(options.wait_timeout))
+                .create_timeout(Some(options.connect_timeout))
+                .recycle_timeout(Some(options.connect_timeout))
+                .build()
+                .map_err(|e| StoreError::Internal(Box::new(e)))
+        };
+        let audit_pool = pool_of(config.clone(), AUDIT_CONNECTIONS)?;
+        let pool = pool_of(config, options.pool_size.max(1))?;
         Ok(PgStore {
             inner: Arc::new(Inner {
                 pool,
@@ -112,6 +123,7 @@ impl PgStore {
                 statements: rows::Recorder::new(options.record_statements),
                 data_dir,
                 audit_head: std::sync::Mutex::new(None),
+                audit_pool,
             }),
         })
     }
@@ -147,6 +159,14 @@ impl PgStore {
     pub(crate) async fn query_fragment(&self, f: &crate::sql::Fragment) -> Result<Vec<tokio_postgres::Row>, StoreError> {
         let c = self.ready_client().await?;
         rows::query(&c, f, &self.inner.statements).await
+    }
+
+    /// A connection to a migrated database kept for audit appends.
+    pub(crate) async fn audit_client(&self) -> Result<Object, StoreError> {
+        if !self.inner.ready.load(Ordering::Acquire) {
+            self.migrate().await?;
+        }
+        self.inner.audit_pool.get().await.map_err(pool_error)
     }
 
     /// A pooled connection to a migrated database.

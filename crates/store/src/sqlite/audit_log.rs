@@ -240,6 +240,7 @@ impl Lane {
 
     /// Writes `jobs` in one transaction and answers each.
     fn round(&self, jobs: Vec<Job>) {
+        metrics::histogram!("joinery_audit_write_events").record(jobs.iter().map(|j| j.records.len()).sum::<usize>() as f64);
         let outcome = match self.writer.lock() {
             Ok(mut w) => {
                 let Writer { conn, head, since_wal_checked, wal_limit } = &mut *w;
