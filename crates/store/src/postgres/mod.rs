@@ -128,7 +128,8 @@ impl PgStore {
         })
     }
 
-    /// Applies pending migrations (under an advisory lock, so nodes starting together apply each once).
+    /// Applies pending migrations (under an advisory lock, so nodes starting together apply each once); once
+    /// they are applied, a load of one flag.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         if self.inner.ready.load(Ordering::Acquire) {
             return Ok(());
@@ -163,17 +164,13 @@ impl PgStore {
 
     /// A connection to a migrated database kept for audit appends.
     pub(crate) async fn audit_client(&self) -> Result<Object, StoreError> {
-        if !self.inner.ready.load(Ordering::Acquire) {
-            self.migrate().await?;
-        }
+        self.migrate().await?;
         self.inner.audit_pool.get().await.map_err(pool_error)
     }
 
     /// A pooled connection to a migrated database.
     pub(crate) async fn ready_client(&self) -> Result<Object, StoreError> {
-        if !self.inner.ready.load(Ordering::Acquire) {
-            self.migrate().await?;
-        }
+        self.migrate().await?;
         self.client().await
     }
 
