@@ -22,6 +22,10 @@ pub const UNAUDITED: bool = cfg!(feature = "unaudited");
 /// Most events appended in one transaction.
 const BATCH: usize = 512;
 
+/// How many times the appender yields to the other tasks of its thread before it takes a batch: under
+/// load they are requests about to append, whose events then join it.
+const GATHER_YIELDS: usize = 2;
+
 /// The queue of events waiting for the appender, and the task that drains it; none for a store that gathers
 /// concurrent appends into one transaction itself (SQLite's appender, run by the request that finds it idle),
 /// which is given each event at once, one hand-off fewer.
@@ -40,6 +44,9 @@ impl Appender {
         tokio::spawn(async move {
             while let Some(first) = pending.recv().await {
                 let mut batch = vec![first];
+                for _ in 0..GATHER_YIELDS {
+                    tokio::task::yield_now().await;
+                }
                 while batch.len() < BATCH {
                     match pending.try_recv() {
                         Ok(next) => batch.push(next),
