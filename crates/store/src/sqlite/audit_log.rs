@@ -11,13 +11,13 @@
 //! The baton is a value: whoever is handed it and does not use it (a request cancelled while it waited)
 //! still runs the queue and passes it on when it is dropped, so that the appender never stalls.
 
+use super::checkpoint::{checkpoint_if_wal_over, WalUse};
 use crate::audit::{chain, AuditRecord};
 use crate::error::StoreError;
 use care::audit::{Hash, GENESIS};
 use rusqlite::{Connection, OptionalExtension};
 use std::collections::VecDeque;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::oneshot;
 
@@ -70,9 +70,8 @@ struct Writer {
     since_wal_checked: u32,
     /// The WAL's size past which the appender finishes the checkpoint itself.
     wal_limit: u64,
-    /// Frames in the WAL after the last commit (SQLite's WAL hook), and the bytes of one.
-    frames: Arc<AtomicU64>,
-    frame_bytes: u64,
+    /// How much of the WAL is in use.
+    wal: WalUse,
 }
 
 /// The chain's last link as this connection last committed it, and the file's `data_version` then: while
@@ -114,21 +113,11 @@ impl AuditAppender {
         // short transaction; waiting for it is the only wait an append makes on its thread.
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")?;
-        // How much of the WAL is in use is counted by SQLite's WAL hook (frames after each commit), not read
-        // off the file's size: a WAL started again from its beginning keeps its size, so that the next
-        // commits overwrite pages the file already has instead of growing it (measured: growing the file,
-        // the kernel allocating and zeroing a page for every frame, was half of an append's CPU). A file
-        // that grew well past the limit (a reader holding old frames) is cut back to twice the limit.
-        let frames = Arc::new(AtomicU64::new(0));
-        let counted = frames.clone();
-        conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages: std::ffi::c_int| {
-            counted.store(u64::try_from(pages).unwrap_or(0), Ordering::Relaxed);
-            Ok(())
-        }))?;
-        conn.pragma_update(None, "journal_size_limit", i64::try_from(wal_limit.saturating_mul(2)).unwrap_or(i64::MAX))?;
-        let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
-        let frame_bytes = u64::try_from(page_size).unwrap_or(4096) + WAL_FRAME_HEADER;
-        let writer = Writer { conn, head: None, since_wal_checked: 0, wal_limit, frames, frame_bytes };
+        // How much of the WAL is in use is counted by the WAL hook, so that a WAL started again keeps its size
+        // (see `WalUse`); a file that grew well past the limit (a reader holding old frames) is cut back to
+        // twice the limit.
+        let wal = WalUse::watch(&mut conn, wal_limit.saturating_mul(2))?;
+        let writer = Writer { conn, head: None, since_wal_checked: 0, wal_limit, wal };
         let lane = Lane { state: Mutex::new(State::default()), writer: Mutex::new(writer) };
         Ok(AuditAppender { lane: Arc::new(lane) })
     }
@@ -259,7 +248,7 @@ impl Lane {
         metrics::histogram!("joinery_audit_write_events").record(jobs.iter().map(|j| j.records.len()).sum::<usize>() as f64);
         let outcome = match self.writer.lock() {
             Ok(mut w) => {
-                let Writer { conn, head, since_wal_checked, wal_limit, frames, frame_bytes } = &mut *w;
+                let Writer { conn, head, since_wal_checked, wal_limit, wal } = &mut *w;
                 let written = write(conn, head, &jobs);
                 if written.is_err() {
                     *head = None;
@@ -268,9 +257,7 @@ impl Lane {
                     *since_wal_checked += 1;
                     if *since_wal_checked >= WAL_CHECK_EVERY {
                         *since_wal_checked = 0;
-                        if frames.load(Ordering::Relaxed).saturating_mul(*frame_bytes) >= *wal_limit {
-                            restart_wal(conn);
-                        }
+                        restart_wal_if_large(conn, wal, *wal_limit);
                     }
                 }
                 written
@@ -301,20 +288,13 @@ const WAL_CHECK_EVERY: u32 = 64;
 /// The WAL's size past which the appender finishes the checkpoint itself, unless told otherwise.
 const WAL_LIMIT_BYTES: u64 = 64 << 20;
 
-/// A WAL frame's header, before its page.
-const WAL_FRAME_HEADER: u64 = 24;
-
 /// Under a steady stream of appends the background checkpointer never finds every frame copied when the
 /// next transaction begins, so the WAL is never started again from its beginning and grows without bound
 /// (measured: 800 MB in 20 s of reads by id at 20,000 a second, each commit a 4 KB frame). Past the limit
 /// the appender, between its own transactions, copies what the background pass has not reached; its next
 /// transaction then starts the WAL again from the beginning (unless a reader still needs its frames).
-fn restart_wal(conn: &Connection) {
-    let started = std::time::Instant::now();
-    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-        tracing::warn!(error = %e, "checkpointing the audit log's WAL past its limit failed");
-    }
-    metrics::histogram!("joinery_store_seconds", "op" => "audit_wal_restart").record(started.elapsed().as_secs_f64());
+fn restart_wal_if_large(conn: &Connection, wal: &WalUse, limit: u64) {
+    checkpoint_if_wal_over(conn, wal, limit, "PRAGMA wal_checkpoint(PASSIVE)", "audit_wal_restart");
 }
 
 fn poisoned() -> StoreError {

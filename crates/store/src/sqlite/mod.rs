@@ -38,6 +38,9 @@ pub struct SqliteOptions {
     pub query_timeout: Duration,
     /// Most write units waiting for the writer; more are answered unavailable rather than queued.
     pub max_queue: usize,
+    /// Bytes of WAL in use past which the writer, between groups, finishes the checkpoint and starts the WAL
+    /// again from its beginning (the file keeps its size, up to twice this).
+    pub wal_limit: u64,
 }
 
 impl SqliteOptions {
@@ -49,6 +52,7 @@ impl SqliteOptions {
             read_wait: Duration::from_secs(5),
             query_timeout: Duration::from_secs(10),
             max_queue: 10_000,
+            wal_limit: 1 << 30,
         }
     }
 }
@@ -98,7 +102,7 @@ impl SqliteStore {
         let mut conn = Connection::open(&options.path)?;
         configure_writer(&conn)?;
         migrate::run(&mut conn)?;
-        let writer = writer::WriterHandle::start(conn, options.max_group, options.max_queue)?;
+        let writer = writer::WriterHandle::start(conn, options.max_group, options.max_queue, options.wal_limit)?;
         let checkpointer = checkpoint::Checkpointer::start(&options.path)?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {

@@ -1,6 +1,7 @@
 //! The single SQLite writer: a thread that takes write units from a queue, runs each inside a savepoint of
 //! one shared transaction, commits the group once (one fsync for many units), and only then answers them.
 
+use super::checkpoint::{checkpoint_if_wal_over, WalUse};
 use super::rows;
 use crate::error::StoreError;
 use crate::model::{NewVersion, Stored, TokenCriterion};
@@ -34,11 +35,13 @@ pub struct WriterHandle {
 impl WriterHandle {
     /// Starts the writer thread. At most `max_queue` units wait for it; more are refused as unavailable
     /// (503 with Retry-After) rather than queued without bound.
-    pub fn start(conn: Connection, max_group: usize, max_queue: usize) -> Result<WriterHandle, StoreError> {
+    /// The writer starts its WAL again from the beginning once `wal_limit` bytes of it are in use.
+    pub fn start(mut conn: Connection, max_group: usize, max_queue: usize, wal_limit: u64) -> Result<WriterHandle, StoreError> {
+        let wal = WalUse::watch(&mut conn, wal_limit.saturating_mul(2))?;
         let (sender, receiver) = mpsc::channel();
         std::thread::Builder::new()
             .name("joinery-sqlite-writer".into())
-            .spawn(move || run(conn, receiver, max_group.max(1)))
+            .spawn(move || run(conn, (wal, wal_limit), receiver, max_group.max(1)))
             .map_err(|e| StoreError::Internal(Box::new(e)))?;
         Ok(WriterHandle { sender, queued: Arc::new(AtomicUsize::new(0)), max_queue: max_queue.max(1) })
     }
@@ -146,7 +149,7 @@ fn rollback_unit(conn: &Connection) {
     }
 }
 
-fn run(conn: Connection, receiver: mpsc::Receiver<Msg>, max_group: usize) {
+fn run(conn: Connection, wal: (WalUse, u64), receiver: mpsc::Receiver<Msg>, max_group: usize) {
     let mut close_waiters = Vec::new();
     'serve: while let Ok(first) = receiver.recv() {
         let mut jobs = Vec::new();
@@ -161,7 +164,7 @@ fn run(conn: Connection, receiver: mpsc::Receiver<Msg>, max_group: usize) {
             }
         }
         if !jobs.is_empty() {
-            commit_group(&conn, jobs);
+            commit_group(&conn, &wal, jobs);
         }
         if !close_waiters.is_empty() {
             break 'serve;
@@ -185,7 +188,7 @@ fn run(conn: Connection, receiver: mpsc::Receiver<Msg>, max_group: usize) {
     }
 }
 
-fn commit_group(conn: &Connection, jobs: Vec<Job>) {
+fn commit_group(conn: &Connection, (wal, wal_limit): &(WalUse, u64), jobs: Vec<Job>) {
     let started = Instant::now();
     let size = jobs.len();
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
@@ -210,7 +213,7 @@ fn commit_group(conn: &Connection, jobs: Vec<Job>) {
         return;
     }
     let committed = conn.execute_batch("COMMIT").map_err(StoreError::from);
-    restart_wal_if_large(conn);
+    restart_wal_if_large(conn, wal, *wal_limit);
     metrics::histogram!("joinery_store_seconds", "op" => "commit").record(units_done.elapsed().as_secs_f64());
     if let Err(e) = &committed {
         tracing::error!(error = %e, "group commit failed; rolling back");
@@ -396,13 +399,12 @@ impl Tx for SqliteTx<'_> {
     }
 }
 
-/// WAL size beyond which the writer truncates it between groups.
-const WAL_LIMIT_BYTES: u64 = 1 << 30;
-
 /// Under sustained writes the background checkpointer never finds the writer idle, so the WAL never
 /// restarts and grows without bound (24 GB during a 3-million-resource import, until the disk filled).
 /// Past the limit the writer, which holds no transaction here, checkpoints the few frames the background
-/// pass has not copied yet and truncates the WAL.
-fn restart_wal_if_large(conn: &Connection) {
-    super::checkpoint::checkpoint_if_wal_over(conn, WAL_LIMIT_BYTES, "PRAGMA wal_checkpoint(TRUNCATE)", "wal_truncate");
+/// pass has not copied yet and waits for readers to leave the WAL, so that its next group starts the WAL
+/// again from the beginning, overwriting the file's pages (see `WalUse`; it was truncated, and grown again
+/// page by page).
+fn restart_wal_if_large(conn: &Connection, wal: &WalUse, limit: u64) {
+    checkpoint_if_wal_over(conn, wal, limit, "PRAGMA wal_checkpoint(RESTART)", "wal_restart");
 }

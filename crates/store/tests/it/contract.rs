@@ -240,6 +240,29 @@ async fn referrers_follow_current_versions() {
 }
 
 #[tokio::test]
+async fn the_record_wal_is_started_again_past_its_limit_and_keeps_its_size() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("wal.db");
+    let limit = 256 * 1024;
+    let s = Store::Sqlite(SqliteStore::open(SqliteOptions { wal_limit: limit, ..SqliteOptions::new(&path) }).expect("open"));
+    // One unit a group, each writing a few pages: 4 MB of frames in all if the WAL were never started again.
+    let body = format!(r#"{{"text":"{}"}}"#, "x".repeat(6000));
+    let mut sizes = Vec::new();
+    for n in 0..500 {
+        let body = body.clone();
+        s.write(move |tx: &mut dyn Tx| tx.put(version("Basic", &format!("b{n}"), 1, Some(&body), &[], &[]))).await.expect("write");
+        sizes.push(std::fs::metadata(dir.path().join("wal.db-wal")).map(|m| m.len()).unwrap_or(0));
+    }
+    let largest = sizes.iter().copied().max().unwrap_or(0);
+    // The limit plus the last group's frames.
+    assert!(largest < limit + 64 * 1024, "the WAL grew to {largest} bytes");
+    assert!(largest >= limit, "the WAL was started again {largest} bytes in, before the limit");
+    assert!(sizes.windows(2).all(|w| w[0] <= w[1]), "the WAL was cut back and grown again");
+    assert!(s.read("Basic", "b0", &ALL).await.expect("read").is_some());
+    assert!(s.read("Basic", "b499", &ALL).await.expect("read").is_some());
+}
+
+#[tokio::test]
 async fn reopening_keeps_everything_and_migrations_run_once() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("reopen.db");
