@@ -109,7 +109,7 @@ impl PgStore {
                 (options.statement_timeout * 2).as_millis()
             )
         };
-        config.options(&session("on"));
+        config.options(session("on"));
         let pool_of = |config: tokio_postgres::Config, size: usize| {
             let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
             Pool::builder(manager)
@@ -122,7 +122,7 @@ impl PgStore {
                 .map_err(|e| StoreError::Internal(Box::new(e)))
         };
         let mut audit_config = config.clone();
-        audit_config.options(&session("off"));
+        audit_config.options(session("off"));
         let audit_pool = pool_of(audit_config, AUDIT_CONNECTIONS)?;
         let pool = pool_of(config, options.pool_size.max(1))?;
         Ok(PgStore {

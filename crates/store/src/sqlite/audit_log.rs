@@ -66,11 +66,7 @@ enum Reply {
 struct Writer {
     conn: Connection,
     head: Option<Head>,
-    /// Transactions committed since the WAL's size was last looked at.
-    since_wal_checked: u32,
-    /// The WAL's size past which the appender finishes the checkpoint itself.
-    wal_limit: u64,
-    /// How much of the WAL is in use.
+    /// How much of the WAL is in use, and past what the appender finishes the checkpoint itself.
     wal: WalUse,
 }
 
@@ -114,10 +110,9 @@ impl AuditAppender {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")?;
         // How much of the WAL is in use is counted by the WAL hook, so that a WAL started again keeps its size
-        // (see `WalUse`); a file that grew well past the limit (a reader holding old frames) is cut back to
-        // twice the limit.
-        let wal = WalUse::watch(&mut conn, wal_limit.saturating_mul(2))?;
-        let writer = Writer { conn, head: None, since_wal_checked: 0, wal_limit, wal };
+        // (see `WalUse`).
+        let wal = WalUse::watch(&mut conn, wal_limit)?;
+        let writer = Writer { conn, head: None, wal };
         let lane = Lane { state: Mutex::new(State::default()), writer: Mutex::new(writer) };
         Ok(AuditAppender { lane: Arc::new(lane) })
     }
@@ -248,17 +243,13 @@ impl Lane {
         metrics::histogram!("joinery_audit_write_events").record(jobs.iter().map(|j| j.records.len()).sum::<usize>() as f64);
         let outcome = match self.writer.lock() {
             Ok(mut w) => {
-                let Writer { conn, head, since_wal_checked, wal_limit, wal } = &mut *w;
+                let Writer { conn, head, wal } = &mut *w;
                 let written = write(conn, head, &jobs);
                 if written.is_err() {
                     *head = None;
                     let _ = conn.execute_batch("ROLLBACK");
                 } else {
-                    *since_wal_checked += 1;
-                    if *since_wal_checked >= WAL_CHECK_EVERY {
-                        *since_wal_checked = 0;
-                        restart_wal_if_large(conn, wal, *wal_limit);
-                    }
+                    restart_wal_if_large(conn, wal);
                 }
                 written
             }
@@ -283,8 +274,6 @@ impl Lane {
     }
 }
 
-/// Commits between two looks at the WAL's size.
-const WAL_CHECK_EVERY: u32 = 64;
 /// The WAL's size past which the appender finishes the checkpoint itself, unless told otherwise.
 const WAL_LIMIT_BYTES: u64 = 64 << 20;
 
@@ -293,8 +282,8 @@ const WAL_LIMIT_BYTES: u64 = 64 << 20;
 /// (measured: 800 MB in 20 s of reads by id at 20,000 a second, each commit a 4 KB frame). Past the limit
 /// the appender, between its own transactions, copies what the background pass has not reached; its next
 /// transaction then starts the WAL again from the beginning (unless a reader still needs its frames).
-fn restart_wal_if_large(conn: &Connection, wal: &WalUse, limit: u64) {
-    checkpoint_if_wal_over(conn, wal, limit, "PRAGMA wal_checkpoint(PASSIVE)", "audit_wal_restart");
+fn restart_wal_if_large(conn: &Connection, wal: &WalUse) {
+    checkpoint_if_wal_over(conn, wal, "PRAGMA wal_checkpoint(PASSIVE)", "audit_wal_restart");
 }
 
 fn poisoned() -> StoreError {
@@ -401,9 +390,9 @@ mod tests {
             assert_eq!(appender.append(vec![record(n)]).await.expect("append"), n);
             sizes.push(std::fs::metadata(dir.path().join("audit.db-wal")).map(|m| m.len()).unwrap_or(0));
         }
-        // The limit, plus what is written between two looks at the frames in use.
+        // The limit, plus the last commit's frames.
         let largest = sizes.iter().copied().max().unwrap_or(0);
-        assert!(largest < limit + u64::from(WAL_CHECK_EVERY) * 8 * 1024, "the WAL grew to {largest} bytes");
+        assert!(largest < limit + 16 * 1024, "the WAL grew to {largest} bytes");
         // Started again from its beginning, it kept its size: later commits overwrote its frames.
         assert!(largest >= limit, "the WAL was started again {largest} bytes in, before the limit");
         assert!(sizes.windows(2).all(|w| w[0] <= w[1]), "the WAL was cut back and grown again");

@@ -62,37 +62,41 @@ impl Drop for Checkpointer {
 pub(crate) struct WalUse {
     frames: Arc<AtomicU64>,
     frame_bytes: u64,
+    /// Bytes in use past which the connection finishes the checkpoint itself (see `checkpoint_if_wal_over`).
+    limit: u64,
 }
 
 /// A WAL frame's header, before its page.
 const WAL_FRAME_HEADER: u64 = 24;
 
 impl WalUse {
-    /// Watches `conn`'s commits (after `PRAGMA wal_autocheckpoint`, which replaces the hook), and keeps its
-    /// WAL file, once started again, at most `keep` bytes long.
-    pub(crate) fn watch(conn: &mut Connection, keep: u64) -> Result<WalUse, StoreError> {
+    /// Watches `conn`'s commits (after `PRAGMA wal_autocheckpoint`, which replaces the hook) against `limit`
+    /// bytes in use; the WAL file, once started again, is kept at most twice that long (a file that grew
+    /// well past the limit, a reader holding old frames, is cut back).
+    pub(crate) fn watch(conn: &mut Connection, limit: u64) -> Result<WalUse, StoreError> {
         let frames = Arc::new(AtomicU64::new(0));
         let counted = frames.clone();
         conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages: std::ffi::c_int| {
             counted.store(u64::try_from(pages).unwrap_or(0), Ordering::Relaxed);
             Ok(())
         }))?;
-        conn.pragma_update(None, "journal_size_limit", i64::try_from(keep).unwrap_or(i64::MAX))?;
+        conn.pragma_update(None, "journal_size_limit", i64::try_from(limit.saturating_mul(2)).unwrap_or(i64::MAX))?;
         let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
-        Ok(WalUse { frames, frame_bytes: u64::try_from(page_size).unwrap_or(4096) + WAL_FRAME_HEADER })
+        Ok(WalUse { frames, frame_bytes: u64::try_from(page_size).unwrap_or(4096) + WAL_FRAME_HEADER, limit })
     }
 
-    /// The bytes of the WAL in use after the last commit.
-    pub(crate) fn bytes(&self) -> u64 {
-        self.frames.load(Ordering::Relaxed).saturating_mul(self.frame_bytes)
+    /// Whether the WAL in use after the last commit has reached the limit (a load of one number: cheap
+    /// enough to ask after every commit).
+    fn over_limit(&self) -> bool {
+        self.frames.load(Ordering::Relaxed).saturating_mul(self.frame_bytes) >= self.limit
     }
 }
 
-/// Runs `statement` (a `PRAGMA wal_checkpoint(…)`) on `conn` if its WAL in use has reached `limit` bytes,
+/// Runs `statement` (a `PRAGMA wal_checkpoint(…)`) on `conn` if its WAL in use has reached the limit,
 /// timed as `op`: how a connection that writes under a steady load, which the background pass never finds
 /// idle, keeps its WAL from growing without bound.
-pub(crate) fn checkpoint_if_wal_over(conn: &Connection, wal: &WalUse, limit: u64, statement: &str, op: &'static str) {
-    if wal.bytes() < limit {
+pub(crate) fn checkpoint_if_wal_over(conn: &Connection, wal: &WalUse, statement: &str, op: &'static str) {
+    if !wal.over_limit() {
         return;
     }
     let started = std::time::Instant::now();

@@ -37,11 +37,11 @@ impl WriterHandle {
     /// (503 with Retry-After) rather than queued without bound.
     /// The writer starts its WAL again from the beginning once `wal_limit` bytes of it are in use.
     pub fn start(mut conn: Connection, max_group: usize, max_queue: usize, wal_limit: u64) -> Result<WriterHandle, StoreError> {
-        let wal = WalUse::watch(&mut conn, wal_limit.saturating_mul(2))?;
+        let wal = WalUse::watch(&mut conn, wal_limit)?;
         let (sender, receiver) = mpsc::channel();
         std::thread::Builder::new()
             .name("joinery-sqlite-writer".into())
-            .spawn(move || run(conn, (wal, wal_limit), receiver, max_group.max(1)))
+            .spawn(move || run(conn, wal, receiver, max_group.max(1)))
             .map_err(|e| StoreError::Internal(Box::new(e)))?;
         Ok(WriterHandle { sender, queued: Arc::new(AtomicUsize::new(0)), max_queue: max_queue.max(1) })
     }
@@ -149,7 +149,7 @@ fn rollback_unit(conn: &Connection) {
     }
 }
 
-fn run(conn: Connection, wal: (WalUse, u64), receiver: mpsc::Receiver<Msg>, max_group: usize) {
+fn run(conn: Connection, wal: WalUse, receiver: mpsc::Receiver<Msg>, max_group: usize) {
     let mut close_waiters = Vec::new();
     'serve: while let Ok(first) = receiver.recv() {
         let mut jobs = Vec::new();
@@ -188,7 +188,7 @@ fn run(conn: Connection, wal: (WalUse, u64), receiver: mpsc::Receiver<Msg>, max_
     }
 }
 
-fn commit_group(conn: &Connection, (wal, wal_limit): &(WalUse, u64), jobs: Vec<Job>) {
+fn commit_group(conn: &Connection, wal: &WalUse, jobs: Vec<Job>) {
     let started = Instant::now();
     let size = jobs.len();
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
@@ -213,7 +213,7 @@ fn commit_group(conn: &Connection, (wal, wal_limit): &(WalUse, u64), jobs: Vec<J
         return;
     }
     let committed = conn.execute_batch("COMMIT").map_err(StoreError::from);
-    restart_wal_if_large(conn, wal, *wal_limit);
+    restart_wal_if_large(conn, wal);
     metrics::histogram!("joinery_store_seconds", "op" => "commit").record(units_done.elapsed().as_secs_f64());
     if let Err(e) = &committed {
         tracing::error!(error = %e, "group commit failed; rolling back");
@@ -405,6 +405,6 @@ impl Tx for SqliteTx<'_> {
 /// pass has not copied yet and waits for readers to leave the WAL, so that its next group starts the WAL
 /// again from the beginning, overwriting the file's pages (see `WalUse`; it was truncated, and grown again
 /// page by page).
-fn restart_wal_if_large(conn: &Connection, wal: &WalUse, limit: u64) {
-    checkpoint_if_wal_over(conn, wal, limit, "PRAGMA wal_checkpoint(RESTART)", "wal_restart");
+fn restart_wal_if_large(conn: &Connection, wal: &WalUse) {
+    checkpoint_if_wal_over(conn, wal, "PRAGMA wal_checkpoint(RESTART)", "wal_restart");
 }
