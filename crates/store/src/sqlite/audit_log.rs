@@ -1,26 +1,27 @@
-//! The SQLite audit log's appender: one handle on its journal (`journal.rs`) and one connection to the audit
-//! file, used by whoever holds its baton. A request whose event finds the appender idle takes the baton and
-//! appends its event on its own thread, with every event queued meanwhile, in one write to the journal;
-//! events that arrive while a write is under way wait in a queue, and the baton passes to the first of them,
-//! which writes the whole queue next (leader and followers: group commit with no thread to hand events to
-//! and wake). Before writing, the leader yields to the other tasks of its thread, which under load are
-//! requests about to append: their events join its write. Work that must not interleave with appends
-//! (moving the journal into the file, the index by patient) takes the baton too.
+//! The SQLite audit log's appender: one connection to the audit file, used by whoever holds its baton. A
+//! request whose event finds the appender idle takes the baton and writes its event on its own thread, with
+//! every event queued meanwhile, in one transaction (prepared `BEGIN IMMEDIATE` and `COMMIT`, the chain's
+//! head kept between commits while no other connection has written the file); events that arrive while a
+//! transaction is being written wait in a queue, and the baton passes to the first of them, which writes the
+//! whole queue in the next transaction (leader and followers: group commit with no thread to hand events to
+//! and wake). Before writing, the leader yields twice to the other tasks of its thread, which under load are
+//! requests about to append: their events join its transaction. Work that must not interleave with appends
+//! (the index by patient) takes the baton too.
 //!
 //! The baton is a value: whoever is handed it and does not use it (a request cancelled while it waited)
 //! still runs the queue and passes it on when it is dropped, so that the appender never stalls.
 
 use super::checkpoint::{checkpoint_if_wal_over, WalUse};
-use super::journal::{self, Journal};
-use crate::audit::AuditRecord;
+use crate::audit::{chain, AuditRecord};
 use crate::error::StoreError;
-use rusqlite::Connection;
+use care::audit::{Hash, GENESIS};
+use rusqlite::{Connection, OptionalExtension};
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::oneshot;
 
-/// Most events written in one round (a leader's round stays short).
+/// Most events written in one transaction (a leader's round stays short).
 const ROUND: usize = 512;
 
 /// How many times a request that finds the appender idle yields to the other tasks of its thread before it
@@ -63,13 +64,18 @@ enum Reply {
 }
 
 struct Writer {
-    /// The audit file: where the chain's head is when the journal does not hold it, and where the journal's
-    /// events are moved.
     conn: Connection,
-    path: PathBuf,
-    journal: Journal,
+    head: Option<Head>,
     /// How much of the WAL is in use, and past what the appender finishes the checkpoint itself.
     wal: WalUse,
+}
+
+/// The chain's last link as this connection last committed it, and the file's `data_version` then: while
+/// that has not moved, no other connection has appended.
+struct Head {
+    seq: i64,
+    hash: Hash,
+    data_version: i64,
 }
 
 /// The right to use the appender's connection. Dropping it writes whatever is queued and passes it on.
@@ -99,14 +105,14 @@ impl AuditAppender {
     /// As `start`, the WAL kept under about `wal_limit` bytes.
     fn start_with(path: &Path, wal_limit: u64) -> Result<AuditAppender, StoreError> {
         let mut conn = Connection::open(path)?;
-        // Another process moving its journal (a command run beside the server) holds the file's write lock for
-        // one transaction; an append that needs the chain's head from the file only reads it.
+        // Another process appending (a command run beside the server) holds the file's write lock for one
+        // short transaction; waiting for it is the only wait an append makes on its thread.
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")?;
         // How much of the WAL is in use is counted by the WAL hook, so that a WAL started again keeps its size
         // (see `WalUse`).
         let wal = WalUse::watch(&mut conn, wal_limit)?;
-        let writer = Writer { conn, path: path.to_owned(), journal: Journal::open(path)?, wal };
+        let writer = Writer { conn, head: None, wal };
         let lane = Lane { state: Mutex::new(State::default()), writer: Mutex::new(writer) };
         Ok(AuditAppender { lane: Arc::new(lane) })
     }
@@ -143,8 +149,7 @@ impl AuditAppender {
         }
     }
 
-    /// Moves the journal's events into the file, then runs `f` on the appender's connection alone (no append
-    /// interleaves), on the blocking pool.
+    /// Runs `f` on the appender's connection alone (no append interleaves), on the blocking pool.
     pub async fn exclusive<T: Send + 'static>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static) -> Result<T, StoreError> {
         let waiting = {
             let mut state = self.lane.state()?;
@@ -165,12 +170,7 @@ impl AuditAppender {
         };
         let lane = self.lane.clone();
         tokio::task::spawn_blocking(move || {
-            let out = lane.writer.lock().map_err(|_| poisoned()).and_then(|w| {
-                journal::move_into(&w.path, &w.conn)?;
-                let out = f(&w.conn);
-                restart_wal_if_large(&w.conn, &w.wal);
-                out
-            });
+            let out = lane.writer.lock().map_err(|_| poisoned()).and_then(|w| f(&w.conn));
             drop(baton);
             out
         })
@@ -238,14 +238,20 @@ impl Lane {
         }
     }
 
-    /// Writes `jobs` to the journal in one write and answers each.
+    /// Writes `jobs` in one transaction and answers each.
     fn round(&self, jobs: Vec<Job>) {
         metrics::histogram!("joinery_audit_write_events").record(jobs.iter().map(|j| j.records.len()).sum::<usize>() as f64);
         let outcome = match self.writer.lock() {
             Ok(mut w) => {
-                let Writer { conn, journal, .. } = &mut *w;
-                let records: Vec<&[AuditRecord]> = jobs.iter().map(|j| j.records.as_slice()).collect();
-                journal.append(conn, &records)
+                let Writer { conn, head, wal } = &mut *w;
+                let written = write(conn, head, &jobs);
+                if written.is_err() {
+                    *head = None;
+                    let _ = conn.execute_batch("ROLLBACK");
+                } else {
+                    restart_wal_if_large(conn, wal);
+                }
+                written
             }
             Err(_) => Err(poisoned()),
         };
@@ -271,7 +277,7 @@ impl Lane {
 /// The WAL's size past which the appender finishes the checkpoint itself, unless told otherwise.
 const WAL_LIMIT_BYTES: u64 = 64 << 20;
 
-/// Under a steady stream of moves the background checkpointer may never find every frame copied when the
+/// Under a steady stream of appends the background checkpointer never finds every frame copied when the
 /// next transaction begins, so the WAL is never started again from its beginning and grows without bound
 /// (measured: 800 MB in 20 s of reads by id at 20,000 a second, each commit a 4 KB frame). Past the limit
 /// the appender, between its own transactions, copies what the background pass has not reached; its next
@@ -282,6 +288,39 @@ fn restart_wal_if_large(conn: &Connection, wal: &WalUse) {
 
 fn poisoned() -> StoreError {
     StoreError::Internal("the audit appender's lock was poisoned".into())
+}
+
+/// Writes every job's records in order in one transaction; each job's last sequence number.
+fn write(conn: &Connection, head: &mut Option<Head>, jobs: &[Job]) -> Result<Vec<i64>, StoreError> {
+    conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+    let data_version: i64 = conn.prepare_cached("PRAGMA data_version")?.query_row([], |r| r.get(0))?;
+    let (mut seq, mut previous) = match head.as_ref().filter(|h| h.data_version == data_version) {
+        Some(h) => (h.seq, h.hash),
+        None => {
+            let last: Option<(i64, Vec<u8>)> = conn
+                .prepare_cached("SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1")?
+                .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            match last {
+                Some((s, h)) => (s, h.as_slice().try_into().map_err(|_| StoreError::Internal("an audit hash that is not 32 bytes".into()))?),
+                None => (0, GENESIS),
+            }
+        }
+    };
+    let mut event = conn.prepare_cached(
+        "INSERT INTO audit_event (seq, at_ms, username, organisation, outcome, patients, body, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    let mut lasts = Vec::with_capacity(jobs.len());
+    for Job { records, .. } in jobs {
+        for ((s, hash), r) in chain(seq, previous, records)?.into_iter().zip(records) {
+            event.execute(rusqlite::params![s, r.at_ms, r.username, r.organisation, r.outcome, r.patients.join(" "), r.body, &hash[..]])?;
+            (seq, previous) = (s, hash);
+        }
+        lasts.push(seq);
+    }
+    conn.prepare_cached("COMMIT")?.execute([])?;
+    *head = Some(Head { seq, hash: previous, data_version });
+    Ok(lasts)
 }
 
 #[cfg(test)]
@@ -336,7 +375,7 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_wal_stays_bounded_under_a_steady_stream_of_moves() {
+    async fn the_wal_stays_bounded_under_a_steady_stream_of_appends() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("audit.db");
         let mut conn = Connection::open(&path).expect("open");
@@ -344,12 +383,11 @@ mod tests {
         crate::sqlite::migrate::apply(&mut conn, crate::sqlite::migrate::AUDIT_MIGRATIONS).expect("migrate");
         let limit = 512 * 1024;
         let appender = AuditAppender::start_with(&path, limit).expect("start");
-        // One event a move: each commit writes at least one 4 KB frame, 8 MB in all if nothing started the
-        // WAL again.
+        // One event a transaction: each commit writes at least one 4 KB frame, 8 MB in all if nothing
+        // started the WAL again.
         let mut sizes = Vec::new();
         for n in 1..=2000 {
             assert_eq!(appender.append(vec![record(n)]).await.expect("append"), n);
-            appender.exclusive(|_| Ok(())).await.expect("move");
             sizes.push(std::fs::metadata(dir.path().join("audit.db-wal")).map(|m| m.len()).unwrap_or(0));
         }
         // The limit, plus the last commit's frames.

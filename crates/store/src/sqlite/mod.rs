@@ -3,7 +3,6 @@
 mod audit_log;
 mod bulk;
 mod checkpoint;
-mod journal;
 pub(crate) mod migrate;
 mod person;
 pub(crate) mod rows;
@@ -233,9 +232,6 @@ impl SqliteStore {
             appender.close();
             drop(appender);
             checkpointer.stop();
-            if let Err(e) = journal::move_into(&self.audit_path(), &conn) {
-                tracing::warn!(error = %e, "moving the audit journal into the log at close failed; the next start moves it");
-            }
             if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
                 tracing::warn!(error = %e, "the audit log's final checkpoint failed");
             }
@@ -281,9 +277,6 @@ impl SqliteStore {
                 *guard = Some(AuditFile { conn, appender, checkpointer });
             }
             let file = guard.as_mut().ok_or_else(|| StoreError::Internal("invariant: the audit connection is open".into()))?;
-            // What is read includes every event appended so far (and, at opening, what a process that stopped
-            // left in the journal).
-            journal::move_into(&path, &file.conn)?;
             f(&mut file.conn)
         })
         .await
