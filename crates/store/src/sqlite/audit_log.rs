@@ -4,8 +4,9 @@
 //! head kept between commits while no other connection has written the file); events that arrive while a
 //! transaction is being written wait in a queue; the leader writes them in one more transaction, then the
 //! baton passes to the first event queued after that, which writes the whole queue in the next (leader and
-//! followers: group commit with no thread to hand events to and wake). Before writing, the leader yields twice to the other tasks of its thread, which under load are
-//! requests about to append: their events join its transaction. Work that must not interleave with appends
+//! followers: group commit with no thread to hand events to and wake). Before writing, the leader yields
+//! twice to the other tasks of its thread, which under load are requests about to append: their events join
+//! its transaction. Work that must not interleave with appends
 //! (the index by patient) takes the baton too.
 //!
 //! The baton is a value: whoever is handed it and does not use it (a request cancelled while it waited)
@@ -196,8 +197,9 @@ impl Lane {
         self.state.lock().map_err(|_| poisoned())
     }
 
-    /// With the baton: writes the queue in rounds, then hands the baton to exclusive work waiting, else to the
-    /// first event still waiting in the queue, else lays it down.
+    /// With the baton: writes the queue in rounds (its own and, unless exclusive work waits, `EXTRA_ROUNDS`
+    /// more of what queued meanwhile), then hands the baton to exclusive work waiting, else to the first event
+    /// still waiting in the queue, else lays it down.
     fn lead(self: &Arc<Self>) {
         let mut rounds = 0;
         loop {
